@@ -1,0 +1,62 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "sluice",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+        .library(name: "SluiceCore", targets: ["SluiceCore"]),
+        .library(name: "SluiceSandbox", targets: ["SluiceSandbox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+    ],
+    targets: [
+        // Spec model, JSON with source positions, JSON Schema validator, windows, planner, plan and
+        // state models. No networking and no argument parsing: everything here is pure and testable.
+        .target(
+            name: "SluiceCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The five imitation export APIs on Hummingbird. Independent of SluiceCore on purpose: it is a
+        // second, separate reading of the vendors' docs, so a client bug cannot hide behind a shared one.
+        .target(
+            name: "SluiceSandbox",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ]
+        ),
+        // ArgumentParser commands, one per file; each run() builds options and calls a library.
+        .target(
+            name: "SluiceCLI",
+            dependencies: [
+                "SluiceCore",
+                "SluiceSandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(
+            name: "SluiceSandboxTests",
+            dependencies: [
+                "SluiceSandbox",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore"]),
+    ]
+)
