@@ -1,1 +1,3 @@
-print("sluice")
+import SluiceCLI
+
+await SluiceCommand.execute()

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+/// The subcommands of `sluice`, in the order `--help` lists them.
+enum CommandRegistry {
+    static let subcommands: [ParsableCommand.Type] = [
+        ValidateCommand.self,
+    ]
+}

@@ -1,0 +1,354 @@
+/// A spec file's name and bytes, as read by the caller. The validator itself does no I/O.
+public struct SpecSource: Sendable {
+    public var path: String
+    public var bytes: [UInt8]
+
+    public init(path: String, bytes: [UInt8]) {
+        self.path = path
+        self.bytes = bytes
+    }
+}
+
+/// The outcome of validating a set of spec files.
+public struct SpecSetValidation: Sendable {
+    /// The specs that passed every check, in input order.
+    public var specs: [JobSpec]
+    /// Every problem found, sorted by file and position.
+    public var diagnostics: [Diagnostic]
+
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+}
+
+/// Checks spec files: JSON syntax, then the job-spec JSON Schema, then the rules a schema cannot
+/// express (step and alignment per provider, path templates, literal secrets, endpoints), then the rules
+/// that span files (unique names, shared destinations).
+///
+/// The pipeline is `bytes → JSONNode → schema violations → JobSpec → cross-file checks`; every stage
+/// reports into the same list of `Diagnostic`s, so a user sees every problem in one run.
+public struct SpecValidator: Sendable {
+    public let schema: JSONSchema
+
+    /// Uses the job-spec schema bundled in the binary (identical to `schemas/job-spec.schema.json`).
+    public init() throws {
+        try self.init(schemaText: BundledSchemas.jobSpec)
+    }
+
+    public init(schemaText: String) throws {
+        let node = try JSONParser.parse(Array(schemaText.utf8))
+        self.schema = try JSONSchema(node)
+    }
+
+    public func validate(_ sources: [SpecSource]) -> SpecSetValidation {
+        var diagnostics: [Diagnostic] = []
+        var specs: [JobSpec] = []
+        var nameOwners: [String: (file: String, position: SourcePosition)] = [:]
+        var templateOwners: [String: String] = [:]
+        for source in sources {
+            let (spec, found) = validateDocument(source)
+            diagnostics += found
+            guard let spec else { continue }
+            var crossFileOK = true
+            if let first = nameOwners[spec.name] {
+                let position = nameNodePosition(source) ?? SourcePosition(line: 1, column: 1)
+                diagnostics.append(Diagnostic(
+                    file: source.path, position: position, pointer: JSONPointer(tokens: ["name"]),
+                    keyword: "unique-name",
+                    message: "name \(quoted(spec.name)) is already used by \(first.file):\(first.position); every spec needs a name of its own"))
+                crossFileOK = false
+            } else {
+                nameOwners[spec.name] = (source.path, nameNodePosition(source) ?? SourcePosition(line: 1, column: 1))
+            }
+            if !spec.destination.pathTemplate.mentionsName {
+                // Two specs without {name} in the same template (after {provider}) write to the same paths.
+                let key = "\(spec.destination.type.rawValue)|" + spec.destination.pathTemplate.text
+                    .replacingOccurrences(of: "{provider}", with: spec.provider.rawValue)
+                if let other = templateOwners[key] {
+                    diagnostics.append(Diagnostic(
+                        file: source.path, position: destinationPathPosition(source),
+                        pointer: JSONPointer(tokens: ["destination", "path"]), keyword: "template",
+                        message: "spec \(quoted(spec.name)) writes to the same paths as spec \(quoted(other)); add {name} to the path template"))
+                    crossFileOK = false
+                } else {
+                    templateOwners[key] = spec.name
+                }
+            }
+            if crossFileOK { specs.append(spec) }
+        }
+        return SpecSetValidation(specs: specs, diagnostics: Diagnostic.sortedForDisplay(diagnostics))
+    }
+
+    /// Validates one document against the bundled schema and sluice's own rules.
+    func validateDocument(_ source: SpecSource) -> (JobSpec?, [Diagnostic]) {
+        let root: JSONNode
+        do {
+            root = try JSONParser.parse(source.bytes)
+        } catch {
+            return (nil, [Diagnostic(file: source.path, position: error.position, keyword: "json", message: error.message)])
+        }
+        var checks = SpecChecks(file: source.path, root: root)
+        checks.findLiteralSecrets()
+        for violation in schema.validate(root) where !checks.isSecret(violation.pointer) {
+            checks.report(violation)
+        }
+        let spec = checks.decodeAndCheck()
+        return (checks.diagnostics.isEmpty ? spec : nil, checks.diagnostics)
+    }
+
+    private func nameNodePosition(_ source: SpecSource) -> SourcePosition? {
+        (try? JSONParser.parse(source.bytes))?["name"]?.position
+    }
+
+    private func destinationPathPosition(_ source: SpecSource) -> SourcePosition? {
+        (try? JSONParser.parse(source.bytes))?.node(at: JSONPointer(tokens: ["destination", "path"]))?.position
+    }
+}
+
+/// Validates any JSON documents against a user-given schema (`sluice validate --schema FILE`).
+public struct DocumentValidator: Sendable {
+    public let schema: JSONSchema
+
+    public init(schema: JSONSchema) { self.schema = schema }
+
+    public func validate(_ sources: [SpecSource]) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        for source in sources {
+            do {
+                let root = try JSONParser.parse(source.bytes)
+                for v in schema.validate(root) {
+                    out.append(Diagnostic(file: source.path, position: v.position, pointer: v.pointer,
+                                          keyword: v.keyword, message: v.message))
+                }
+            } catch {
+                out.append(Diagnostic(file: source.path, position: error.position, keyword: "json", message: error.message))
+            }
+        }
+        return Diagnostic.sortedForDisplay(out)
+    }
+}
+
+/// The checks on one parsed spec document, collecting diagnostics as they go.
+struct SpecChecks {
+    let file: String
+    let root: JSONNode
+    private(set) var diagnostics: [Diagnostic] = []
+    private var secretPointers: [JSONPointer] = []
+    /// Pointers the schema already complained about; code checks skip them to avoid saying it twice.
+    private var schemaFlagged: Set<JSONPointer> = []
+
+    init(file: String, root: JSONNode) {
+        self.file = file
+        self.root = root
+    }
+
+    mutating func report(_ violation: SchemaViolation) {
+        schemaFlagged.insert(violation.pointer)
+        diagnostics.append(Diagnostic(file: file, position: violation.position, pointer: violation.pointer,
+                                      keyword: violation.keyword, message: violation.message))
+    }
+
+    private mutating func error(_ pointer: [String], _ keyword: String, _ message: String, at position: SourcePosition? = nil) {
+        let p = JSONPointer(tokens: pointer)
+        diagnostics.append(Diagnostic(file: file, position: position ?? root.node(at: p)?.position ?? root.position,
+                                      pointer: p, keyword: keyword, message: message))
+    }
+
+    // MARK: Literal secrets
+
+    /// Keys that name a secret, compared lowercased with `-` and `_` removed.
+    static let secretKeys: Set<String> = [
+        "token", "apikey", "authorization", "password", "passwd", "secret", "clientsecret", "accesstoken",
+        "refreshtoken", "bearer", "bearertoken", "privatekey", "secretaccesskey", "sessiontoken", "apitoken",
+        "authtoken", "credentials",
+    ]
+
+    mutating func findLiteralSecrets() {
+        walkForSecrets(root, pointer: .root)
+    }
+
+    private mutating func walkForSecrets(_ node: JSONNode, pointer: JSONPointer) {
+        switch node.value {
+        case .object(let object):
+            for member in object.members {
+                let normalized = member.key.lowercased().filter { $0 != "-" && $0 != "_" }
+                let here = pointer.appending(member.key)
+                // `tokenEnv`, `credentialsEnv: {secretAccessKey: "ENV_NAME"}`: names of variables, not secrets.
+                if normalized.hasSuffix("env") { continue }
+                if Self.secretKeys.contains(normalized) {
+                    secretPointers.append(here)
+                    diagnostics.append(Diagnostic(
+                        file: file, position: member.keyPosition, pointer: here, keyword: "secret",
+                        message: "\(quoted(member.key)) looks like a literal secret; secrets never go in a spec: put it in an environment variable and name that variable with \"auth\": {\"tokenEnv\": \"…\"}"))
+                    continue
+                }
+                walkForSecrets(member.value, pointer: here)
+            }
+        case .array(let items):
+            for (i, item) in items.enumerated() { walkForSecrets(item, pointer: pointer.appending(index: i)) }
+        default:
+            break
+        }
+    }
+
+    /// Whether `pointer` is at or under a literal secret (the schema's complaints there are dropped so
+    /// the value is never echoed).
+    func isSecret(_ pointer: JSONPointer) -> Bool {
+        secretPointers.contains { secret in pointer.tokens.starts(with: secret.tokens) }
+    }
+
+    // MARK: Decoding and the rules beyond the schema
+
+    /// Builds the `JobSpec` and checks what the schema cannot. Each check runs only when the fields it
+    /// reads are well-formed, so one mistake is reported once.
+    mutating func decodeAndCheck() -> JobSpec? {
+        let name = root["name"]?.stringValue
+        let provider = root["provider"]?.stringValue.flatMap(ProviderID.init(rawValue:))
+        let tokenEnv = root.node(at: JSONPointer(tokens: ["auth", "tokenEnv"]))?.stringValue
+        let endpoint = checkEndpoint()
+        let window = provider.flatMap { checkWindow(provider: $0) }
+        let destination = window.flatMap { checkDestination(window: $0) }
+        guard let name, let provider, let tokenEnv, let window, let destination else { return nil }
+        return JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
+                       auth: AuthConfig(tokenEnv: tokenEnv), endpoint: endpoint, window: window,
+                       filters: root["filters"] ?? JSONNode(value: .object(JSONObject(members: [])), position: root.position),
+                       destination: destination, sourcePath: file)
+    }
+
+    private mutating func checkEndpoint() -> Endpoint? {
+        guard let node = root["endpoint"], let text = node.stringValue,
+              !schemaFlagged.contains(JSONPointer(tokens: ["endpoint"]))
+        else { return nil }
+        guard let endpoint = Endpoint(text) else {
+            error(["endpoint"], "endpoint", "\(quoted(text)) must be scheme://host[:port] with no path, e.g. \"https://api.enterpret.com\"")
+            return nil
+        }
+        if endpoint.scheme == "http" && !endpoint.isLoopback {
+            error(["endpoint"], "endpoint", "http:// is only allowed for loopback hosts (the sandbox, tests); use https://\(endpoint.port.map { "\(endpoint.host):\($0)" } ?? endpoint.host)")
+            return nil
+        }
+        return endpoint
+    }
+
+    /// An optional field read from the document: absent, present but unusable (already reported), or a value.
+    enum Field<Value> {
+        case absent
+        case invalid
+        case present(Value)
+
+        var value: Value? {
+            if case .present(let v) = self { return v }
+            return nil
+        }
+    }
+
+    private mutating func duration(_ key: String) -> Field<ISODuration> {
+        let pointer = ["window", key]
+        guard let node = root.node(at: JSONPointer(tokens: pointer)) else { return .absent }
+        guard let text = node.stringValue, !schemaFlagged.contains(JSONPointer(tokens: pointer)) else { return .invalid }
+        do {
+            return .present(try ISODuration(iso8601: text))
+        } catch {
+            self.error(pointer, "duration", error.description)
+            return .invalid
+        }
+    }
+
+    private mutating func instant(_ key: String) -> Field<Timestamp> {
+        let pointer = ["window", key]
+        guard let node = root.node(at: JSONPointer(tokens: pointer)) else { return .absent }
+        guard let text = node.stringValue, !schemaFlagged.contains(JSONPointer(tokens: pointer)) else { return .invalid }
+        guard let value = Timestamp(rfc3339: text) else {
+            error(pointer, "format", "\(quoted(text)) is finer than a millisecond or a leap second; use e.g. \"2025-01-01T00:00:00Z\"")
+            return .invalid
+        }
+        if !(text.hasSuffix("Z") || text.hasSuffix("z")) {
+            error(pointer, "utc", "\(quoted(text)) has a UTC offset; write window times in UTC, i.e. \(quoted(value.rfc3339))")
+            return .invalid
+        }
+        return .present(value)
+    }
+
+    private mutating func checkWindow(provider: ProviderID) -> WindowConfig? {
+        guard root["window"]?.objectValue != nil else { return nil }
+        let rules = provider.rules
+        let start = instant("start"), end = instant("end")
+        let step = duration("step"), settle = duration("settle"), lookback = duration("lookback")
+        var ok = true
+
+        var resolvedStep: ISODuration?
+        switch step {
+        case .invalid:
+            ok = false
+        case .absent:
+            resolvedStep = rules.defaultStep
+        case .present(let s):
+            let stepText = root.node(at: JSONPointer(tokens: ["window", "step"]))?.stringValue ?? s.iso8601
+            if s.milliseconds <= 0 {
+                error(["window", "step"], "step", "the step must be longer than zero, e.g. \(rules.defaultStep.iso8601)")
+                ok = false
+            } else if let maximum = rules.maximumStep, s > maximum {
+                error(["window", "step"], "step", "\(stepText) is longer than the \(maximum.humanReadable) that \(provider) allows; use \(maximum.iso8601) or less")
+                ok = false
+            } else if s.milliseconds % rules.granularity.milliseconds != 0 {
+                error(["window", "step"], "step", "\(stepText) is not \(rules.granularityPhrase), which \(provider) requires; use e.g. \(rules.defaultStep.iso8601)")
+                ok = false
+            } else {
+                resolvedStep = s
+            }
+        }
+
+        let startValue = start.value
+        if let s = startValue, !rules.isAligned(s) {
+            error(["window", "start"], "alignment", "\(s.rfc3339) is not \(rules.alignmentPhrase), which \(provider) requires of window starts; use \(rules.alignedDown(s).rfc3339)")
+            ok = false
+        }
+        if case .invalid = end { ok = false }
+        if let e = end.value, let s = startValue {
+            if e <= s {
+                error(["window", "end"], "range", "end \(e.rfc3339) must be after start \(s.rfc3339)")
+                ok = false
+            } else if !rules.isAligned(e) {
+                let earlier = rules.alignedDown(e)
+                error(["window", "end"], "alignment", "\(e.rfc3339) is not \(rules.alignmentPhrase), so the last window would break \(provider)'s rules; use \(earlier.rfc3339) or \((earlier + rules.alignment).rfc3339)")
+                ok = false
+            }
+        }
+        if case .invalid = settle { ok = false }
+        if case .invalid = lookback { ok = false }
+
+        guard ok, let s = startValue, let st = resolvedStep else { return nil }
+        return WindowConfig(start: s, end: end.value, step: st, settle: settle.value ?? .zero, lookback: lookback.value ?? .zero)
+    }
+
+    private mutating func checkDestination(window: WindowConfig) -> DestinationSpec? {
+        guard let destination = root["destination"], destination.objectValue != nil,
+              let type = destination["type"]?.stringValue,
+              let pathNode = destination["path"], let pathText = pathNode.stringValue,
+              !schemaFlagged.contains(JSONPointer(tokens: ["destination", "path"]))
+        else { return nil }
+        let pointer = ["destination", "path"]
+        let template: PathTemplate
+        do {
+            template = try PathTemplate(pathText)
+        } catch {
+            self.error(pointer, "template", error.message)
+            return nil
+        }
+        // Two windows of this spec must never share a path.
+        let hasManyWindows = window.end.map { $0.millisecondsSinceEpoch - window.start.millisecondsSinceEpoch > window.step.milliseconds } ?? true
+        if hasManyWindows {
+            if let resolution = template.resolution {
+                if window.step < resolution.longestSpan {
+                    let perBucket = resolution.longestSpan.milliseconds / window.step.milliseconds
+                    let suggestion = PathTemplate.format(resolving: window.step)
+                    error(pointer, "template", "the template tells windows apart by \(resolution.name), but step \(window.step.iso8601) puts up to \(perBucket) windows in one \(resolution.name), which would share a path; use e.g. {start:\(suggestion)}")
+                    return nil
+                }
+            } else {
+                error(pointer, "template", "the template has no {start:…} or {end:…}, so every window of this spec would write to the same path; add e.g. {start:\(PathTemplate.format(resolving: window.step))}")
+                return nil
+            }
+        }
+        return DestinationSpec(type: DestinationType(rawValue: type), pathTemplate: template,
+                               keepArchives: destination["keepArchives"]?.boolValue ?? false, raw: destination)
+    }
+}
