@@ -26,6 +26,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // One client per provider behind one protocol, and the HTTP behaviour they share: deadlines,
+        // retries with backoff and jitter, Retry-After, token buckets, polling, URL redaction.
+        .target(
+            name: "SluiceProviders",
+            dependencies: ["SluiceCore"]
+        ),
         // The five imitation export APIs on Hummingbird. Independent of SluiceCore on purpose: it is a
         // second, separate reading of the vendors' docs, so a client bug cannot hide behind a shared one.
         .target(
@@ -50,6 +56,7 @@ let package = Package(
         ),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders"]),
         .testTarget(
             name: "SluiceSandboxTests",
             dependencies: [
