@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Spec model, JSON with source positions, JSON Schema validator, windows, planner, plan and
@@ -30,7 +31,11 @@ let package = Package(
         // retries with backoff and jitter, Retry-After, token buckets, polling, URL redaction.
         .target(
             name: "SluiceProviders",
-            dependencies: ["SluiceCore"]
+            dependencies: [
+                "SluiceCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The five imitation export APIs on Hummingbird. Independent of SluiceCore on purpose: it is a
         // second, separate reading of the vendors' docs, so a client bug cannot hide behind a shared one.
@@ -56,7 +61,7 @@ let package = Package(
         ),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders"]),
+        .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceSandbox"]),
         .testTarget(
             name: "SluiceSandboxTests",
             dependencies: [
