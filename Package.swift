@@ -37,6 +37,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The executor, state stores and destinations (each behind one protocol).
+        .target(
+            name: "SluiceApply",
+            dependencies: [
+                "SluiceCore",
+                "SluiceProviders",
+                "CSluiceSystem",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+        // renameat2(RENAME_EXCHANGE), which Glibc's Swift overlay does not expose.
+        .target(name: "CSluiceSystem"),
         // The five imitation export APIs on Hummingbird. Independent of SluiceCore on purpose: it is a
         // second, separate reading of the vendors' docs, so a client bug cannot hide behind a shared one.
         .target(
@@ -61,6 +74,10 @@ let package = Package(
         ),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(
+            name: "SluiceApplyTests",
+            dependencies: ["SluiceApply", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
         .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceSandbox"]),
         .testTarget(
             name: "SluiceSandboxTests",
