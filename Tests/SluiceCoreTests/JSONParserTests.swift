@@ -92,8 +92,8 @@ import Testing
         // A truncated sequence: lead byte 0xC3 followed by an ASCII quote.
         let truncated = try #require(parseError(Array("\"ab".utf8) + [0xC3] + Array("\"".utf8)))
         #expect(truncated.kind == .invalidUTF8)
-        #expect(truncated.position.description == "1:5")
-        #expect(truncated.message == "invalid UTF-8 byte 0x22; the file must be saved as UTF-8")
+        #expect(truncated.position.description == "1:4")
+        #expect(truncated.message == "invalid UTF-8: byte 0xC3 starts a character that byte 0x22 does not continue; the file must be saved as UTF-8")
         // Encoded surrogates and overlong forms are not UTF-8.
         #expect(parseError([0x22, 0xED, 0xA0, 0x80, 0x22])?.kind == .invalidUTF8)
         #expect(parseError([0x22, 0xC0, 0xAF, 0x22])?.kind == .invalidUTF8)

@@ -51,6 +51,58 @@ import Testing
         #expect(spec.endpoint == ProviderID.openweb.defaultEndpoint)
     }
 
+    @Test func malformedJSONAtLineAndColumn() throws {
+        #expect(try messages(replacing(#""provider": "openweb","#, with: #""provider": "openweb""#)) == [
+            "specs/ow.json:4:3: unexpected '\"'; expected ',' or '}' after an object member",
+        ])
+    }
+
+    @Test func duplicateKey() throws {
+        #expect(try messages(replacing(#""provider": "openweb","#, with: #""provider": "openweb", "name": "x","#)) == [
+            "specs/ow.json:3:26: duplicate key \"name\" (first defined at 2:3)",
+        ])
+    }
+
+    @Test func unknownKeyWithSuggestion() throws {
+        #expect(try messages(replacing(#""step": "PT24H""#, with: #""stpe": "PT24H""#)) == [
+            "specs/ow.json:6:79: /window/stpe: unknown key \"stpe\"; did you mean \"step\"?",
+        ])
+        #expect(try messages(replacing(#""provider": "openweb""#, with: #""provider": "opnweb""#)) == [
+            "specs/ow.json:3:15: /provider: \"opnweb\" is not one of \"enterpret-v1\", \"enterpret-v2\", \"userpilot\", \"coveo\", \"openweb\"; did you mean \"openweb\"?",
+        ])
+    }
+
+    @Test func wrongType() throws {
+        #expect(try messages(replacing(#""end": "2025-03-01T00:00:00Z""#, with: #""end": 5"#)) == [
+            "specs/ow.json:6:55: /window/end: expected a string, got number 5",
+        ])
+    }
+
+    @Test func providerFiltersAreCheckedUnderTheVendorsNames() throws {
+        let text = replacing(#""provider": "openweb""#, with: #""provider": "userpilot""#,
+                             in: replacing(#""filters": {}"#, with: #""filters": { "formt": "json", "event_type": "track" }"#,
+                                           in: replacing("PT24H", with: "P1D")))
+        #expect(try messages(text) == [
+            "specs/ow.json:7:16: /filters/formt: unknown key \"formt\"; did you mean \"format\"?",
+            "specs/ow.json:7:47: /filters/event_type: expected an array, got string \"track\"",
+        ])
+    }
+
+    @Test func enterpretFilterTreeOnlyOneOf() throws {
+        let tree = #"{ "pageSize": 100, "filter": { "filter": { "source": "zendesk", "languageISO6393": "eng" } } }"#
+        let text = replacing(#""provider": "openweb""#, with: #""provider": "enterpret-v1""#,
+                             in: replacing(#""filters": {}"#, with: #""filters": \#(tree)"#, in: replacing("PT24H", with: "P1D")))
+        #expect(try messages(text) == [
+            "specs/ow.json:7:55: /filters/filter/filter: a Filter holds exactly one of \"metadata\", \"languageISO6393\", \"source\" or \"hasLabel\"",
+        ])
+    }
+
+    @Test func openwebTakesNoFilters() throws {
+        #expect(try messages(replacing(#""filters": {}"#, with: #""filters": { "since": "x" }"#)) == [
+            "specs/ow.json:7:14: /filters: openweb takes no filters; remove them or leave \"filters\": {}",
+        ])
+    }
+
     @Test func stepTooLong() throws {
         #expect(try messages(replacing("PT24H", with: "PT36H")) == [
             "specs/ow.json:6:87: /window/step: PT36H is longer than the 24 h that openweb allows; use PT24H or less",

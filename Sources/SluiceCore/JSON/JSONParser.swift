@@ -403,10 +403,9 @@ private struct ByteParser {
             let c = b[i + k]
             let (lo, hi) = k == 1 ? (lower, upper) : (UInt8(0x80), UInt8(0xBF))
             guard c >= lo, c <= hi else {
-                // Point at the bad byte; the partial character before it counts as one column.
-                extra += k - 1
-                i += k
-                throw invalidUTF8(c)
+                // Point at the start of the broken character: that is what an editor shows as garbage.
+                throw JSONParseError(.invalidUTF8, at: position,
+                                     "invalid UTF-8: byte 0x\(hex2(lead)) starts a character that byte 0x\(hex2(c)) does not continue; the file must be saved as UTF-8")
             }
         }
         extra += length - 1

@@ -209,7 +209,7 @@ struct SpecChecks {
         guard let name, let provider, let tokenEnv, let window, let destination else { return nil }
         return JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
                        auth: AuthConfig(tokenEnv: tokenEnv), endpoint: endpoint, window: window,
-                       filters: root["filters"] ?? JSONNode(value: .object(JSONObject(members: [])), position: root.position),
+                       filters: root["filters"] ?? JSONNode(.object(JSONObject()), at: root.position),
                        destination: destination, sourcePath: file)
     }
 
@@ -286,7 +286,7 @@ struct SpecChecks {
                 error(["window", "step"], "step", "the step must be longer than zero, e.g. \(rules.defaultStep.iso8601)")
                 ok = false
             } else if let maximum = rules.maximumStep, s > maximum {
-                error(["window", "step"], "step", "\(stepText) is longer than the \(maximum.humanReadable) that \(provider) allows; use \(maximum.milliseconds % 3_600_000 == 0 ? "PT\(maximum.milliseconds / 3_600_000)H" : maximum.iso8601) or less")
+                error(["window", "step"], "step", "\(stepText) is longer than the \(maximum.inHours ?? maximum.humanReadable) that \(provider) allows; use \(maximum.milliseconds % 3_600_000 == 0 ? "PT\(maximum.milliseconds / 3_600_000)H" : maximum.iso8601) or less")
                 ok = false
             } else if s.milliseconds % rules.granularity.milliseconds != 0 {
                 error(["window", "step"], "step", "\(stepText) is not \(rules.granularityPhrase), which \(provider) requires; use e.g. \(rules.defaultStep.iso8601)")

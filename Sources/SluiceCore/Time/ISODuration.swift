@@ -137,6 +137,11 @@ public struct ISODuration: Sendable, Hashable, Comparable, Codable, CustomString
         return "\(ms) ms"
     }
 
+    /// `24 h` when the duration is whole hours, else `nil`: how the vendors state their window limits.
+    public var inHours: String? {
+        milliseconds % 3_600_000 == 0 ? "\(milliseconds / 3_600_000) h" : nil
+    }
+
     public var description: String { iso8601 }
 
     public init(from decoder: Decoder) throws {
