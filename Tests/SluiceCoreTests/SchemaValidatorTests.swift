@@ -147,6 +147,20 @@ import Testing
         #expect(try check(s, "true") == ["1:1 (root): matches none of the 3 allowed forms: a string; an integer; null"])
     }
 
+    @Test func errorMessageOnAnyOfReplacesTheBranchReport() throws {
+        let s = #"{"anyOf": [{"type": "string"}, {"type": "integer"}], "errorMessage": "give a name or a number"}"#
+        let v = try schema(s).validate(try JSONParser.parse("true"))
+        #expect(v.map(\.message) == ["give a name or a number"])
+        #expect(v.first?.keyword == "anyOf")
+    }
+
+    @Test func violationDescription() throws {
+        let v = try schema(#"{"properties": {"a": {"type": "string"}}}"#).validate(try JSONParser.parse("{\n \"a\": 1}"))
+        #expect(v.map(\.description) == ["2:7: /a: expected a string, got number 1"])
+        #expect(try schema(#"{"type": "null"}"#).validate(try JSONParser.parse("1")).map(\.description)
+            == ["1:1: expected null, got number 1"])
+    }
+
     @Test func oneOfWithSeveralMatches() throws {
         let s = #"{"oneOf": [{"type": "integer"}, {"minimum": 0}, {"type": "number"}]}"#
         #expect(try check(s, "5") == ["1:1 (root): matches more than one of the allowed forms (branches 0, 1 and 2)"])
