@@ -127,6 +127,21 @@ import Testing
         #expect(try check(s, #"{"kind": "s3"}"#) == [#"1:1 (root): missing required key "bucket""#])
     }
 
+    @Test func discriminatorsAreFoundThroughRefs() throws {
+        let s = ##"""
+        {"$defs": {
+           "s3": {"type": "object", "properties": {"kind": {"const": "s3"}, "bucket": {"type": "string"}},
+                  "required": ["kind", "bucket"], "additionalProperties": false},
+           "file": {"type": "object", "properties": {"kind": {"const": "file"}, "path": {"type": "string"}},
+                    "required": ["kind", "path"], "additionalProperties": false}},
+         "oneOf": [{"$ref": "#/$defs/s3"}, {"$ref": "#/$defs/file"}]}
+        """##
+        #expect(try check(s, #"{"kind": "s3", "buckt": "b"}"#)
+            == [#"1:1 (root): missing required key "bucket""#, #"1:16 /buckt: unknown key "buckt"; did you mean "bucket"?"#])
+        #expect(try check(s, #"{"kind": "ftp"}"#)
+            == [#"1:1 (root): matches none of the 2 allowed forms: an object with "kind": "s3"; an object with "kind": "file""#])
+    }
+
     @Test func anyOfPicksTheBranchOfTheRightType() throws {
         let s = #"{"anyOf": [{"type": "string"}, {"type": "object", "required": ["every"]}]}"#
         #expect(try check(s, "{}") == [#"1:1 (root): missing required key "every""#])
@@ -232,5 +247,8 @@ import Testing
         let digits = try schema(#"{"pattern": "^\\d+$"}"#)
         #expect(!digits.isValid(try JSONParser.parse(#""١٢٣""#))) // \d is ASCII-only
         #expect(try schema(#"{"pattern": "b"}"#).isValid(try JSONParser.parse(#""abc""#))) // unanchored
+        let literalBracket = try schema(#"{"pattern": "^[[&]+$"}"#) // `[` and `&` are literal in a class
+        #expect(literalBracket.isValid(try JSONParser.parse(#""[&[""#)))
+        #expect(!literalBracket.isValid(try JSONParser.parse(#""a""#)))
     }
 }
