@@ -209,6 +209,14 @@ import Testing
             == ["1:38 /children/0/children/0/name: expected a string, got number 3"])
     }
 
+    @Test func deepRecursiveInstancesValidate() throws {
+        let s = try schema(##"{"$defs": {"n": {"type": "array", "items": {"allOf": [{"$ref": "#/$defs/n"}]}}}, "$ref": "#/$defs/n"}"##)
+        let deep = String(repeating: "[", count: 128) + String(repeating: "]", count: 128)
+        #expect(s.validate(try JSONParser.parse(deep)).isEmpty)
+        let bad = String(repeating: "[", count: 100) + "1" + String(repeating: "]", count: 100)
+        #expect(s.validate(try JSONParser.parse(bad)).map(\.message) == ["expected an array, got number 1"])
+    }
+
     @Test func malformedSchemasAreRejectedWithTheirLocation() throws {
         func error(_ text: String) throws -> JSONSchemaError? {
             let node = try JSONParser.parse(text)
