@@ -127,6 +127,21 @@ import Testing
         #expect(try check(s, #"{"kind": "s3"}"#) == [#"1:1 (root): missing required key "bucket""#])
     }
 
+    @Test func discriminatorsAreFoundThroughRefs() throws {
+        let s = ##"""
+        {"$defs": {
+           "s3": {"type": "object", "properties": {"kind": {"const": "s3"}, "bucket": {"type": "string"}},
+                  "required": ["kind", "bucket"], "additionalProperties": false},
+           "file": {"type": "object", "properties": {"kind": {"const": "file"}, "path": {"type": "string"}},
+                    "required": ["kind", "path"], "additionalProperties": false}},
+         "oneOf": [{"$ref": "#/$defs/s3"}, {"$ref": "#/$defs/file"}]}
+        """##
+        #expect(try check(s, #"{"kind": "s3", "buckt": "b"}"#)
+            == [#"1:1 (root): missing required key "bucket""#, #"1:16 /buckt: unknown key "buckt"; did you mean "bucket"?"#])
+        #expect(try check(s, #"{"kind": "ftp"}"#)
+            == [#"1:1 (root): matches none of the 2 allowed forms: an object with "kind": "s3"; an object with "kind": "file""#])
+    }
+
     @Test func anyOfPicksTheBranchOfTheRightType() throws {
         let s = #"{"anyOf": [{"type": "string"}, {"type": "object", "required": ["every"]}]}"#
         #expect(try check(s, "{}") == [#"1:1 (root): missing required key "every""#])
@@ -145,6 +160,20 @@ import Testing
     @Test func anyOfWithNoStandoutSummarises() throws {
         let s = #"{"anyOf": [{"type": "string"}, {"type": "integer"}, {"const": null}]}"#
         #expect(try check(s, "true") == ["1:1 (root): matches none of the 3 allowed forms: a string; an integer; null"])
+    }
+
+    @Test func errorMessageOnAnyOfReplacesTheBranchReport() throws {
+        let s = #"{"anyOf": [{"type": "string"}, {"type": "integer"}], "errorMessage": "give a name or a number"}"#
+        let v = try schema(s).validate(try JSONParser.parse("true"))
+        #expect(v.map(\.message) == ["give a name or a number"])
+        #expect(v.first?.keyword == "anyOf")
+    }
+
+    @Test func violationDescription() throws {
+        let v = try schema(#"{"properties": {"a": {"type": "string"}}}"#).validate(try JSONParser.parse("{\n \"a\": 1}"))
+        #expect(v.map(\.description) == ["2:7: /a: expected a string, got number 1"])
+        #expect(try schema(#"{"type": "null"}"#).validate(try JSONParser.parse("1")).map(\.description)
+            == ["1:1: expected null, got number 1"])
     }
 
     @Test func oneOfWithSeveralMatches() throws {
@@ -178,6 +207,14 @@ import Testing
         """#
         #expect(try check(s, #"{"children": [{"children": [{"name": 3}]}]}"#)
             == ["1:38 /children/0/children/0/name: expected a string, got number 3"])
+    }
+
+    @Test func deepRecursiveInstancesValidate() throws {
+        let s = try schema(##"{"$defs": {"n": {"type": "array", "items": {"allOf": [{"$ref": "#/$defs/n"}]}}}, "$ref": "#/$defs/n"}"##)
+        let deep = String(repeating: "[", count: 128) + String(repeating: "]", count: 128)
+        #expect(s.validate(try JSONParser.parse(deep)).isEmpty)
+        let bad = String(repeating: "[", count: 100) + "1" + String(repeating: "]", count: 100)
+        #expect(s.validate(try JSONParser.parse(bad)).map(\.message) == ["expected an array, got number 1"])
     }
 
     @Test func malformedSchemasAreRejectedWithTheirLocation() throws {
@@ -218,5 +255,8 @@ import Testing
         let digits = try schema(#"{"pattern": "^\\d+$"}"#)
         #expect(!digits.isValid(try JSONParser.parse(#""١٢٣""#))) // \d is ASCII-only
         #expect(try schema(#"{"pattern": "b"}"#).isValid(try JSONParser.parse(#""abc""#))) // unanchored
+        let literalBracket = try schema(#"{"pattern": "^[[&]+$"}"#) // `[` and `&` are literal in a class
+        #expect(literalBracket.isValid(try JSONParser.parse(#""[&[""#)))
+        #expect(!literalBracket.isValid(try JSONParser.parse(#""a""#)))
     }
 }

@@ -13,40 +13,48 @@ public struct JSONNode: Sendable {
         case object(JSONObject)
     }
 
+    /// The value itself; containers hold nodes, so every nested value keeps its position.
     public var value: Value
     /// Where the value starts (its first character) in the source.
     public var position: SourcePosition
 
+    /// A node; `position` defaults to 1:1 for values built in code rather than parsed.
     public init(_ value: Value, at position: SourcePosition = .start) {
         self.value = value
         self.position = position
     }
 
+    /// The string, when this is a string.
     public var stringValue: String? {
         if case .string(let s) = value { return s }
         return nil
     }
 
+    /// The boolean, when this is `true` or `false`.
     public var boolValue: Bool? {
         if case .bool(let b) = value { return b }
         return nil
     }
 
+    /// The number, when this is a number.
     public var numberValue: JSONNumber? {
         if case .number(let n) = value { return n }
         return nil
     }
 
+    /// The elements, when this is an array.
     public var arrayValue: [JSONNode]? {
         if case .array(let a) = value { return a }
         return nil
     }
 
+    /// The object, when this is an object.
     public var objectValue: JSONObject? {
         if case .object(let o) = value { return o }
         return nil
     }
 
+    /// Whether this is `null`.
     public var isNull: Bool {
         if case .null = value { return true }
         return false
@@ -154,6 +162,7 @@ public struct JSONObject: Sendable {
     // Built only for larger objects; small ones are searched linearly, which is faster.
     private var index: [String: Int]?
 
+    /// An object with these members, in this order.
     public init(members: [JSONMember] = []) {
         self.members = members
         self.index = JSONObject.makeIndex(members)
@@ -187,17 +196,22 @@ public struct JSONObject: Sendable {
     /// The keys in source order.
     public var keys: [String] { members.map(\.key) }
 
+    /// The number of members.
     public var count: Int { members.count }
+    /// Whether the object has no members.
     public var isEmpty: Bool { members.isEmpty }
 }
 
 /// One `"key": value` pair of an object, with the position of the key itself.
 public struct JSONMember: Sendable {
+    /// The key, unescaped.
     public var key: String
     /// Where the key's opening quote is; errors about the key itself (unknown, duplicate) point here.
     public var keyPosition: SourcePosition
+    /// The member's value, with its own position.
     public var value: JSONNode
 
+    /// A member; `keyPosition` is where the key's opening quote is.
     public init(key: String, keyPosition: SourcePosition, value: JSONNode) {
         self.key = key
         self.keyPosition = keyPosition

@@ -11,10 +11,12 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
         self.literal = literal
     }
 
+    /// The number for an integer.
     public init(_ value: Int64) {
         self.literal = String(value)
     }
 
+    /// The number for an integer.
     public init(_ value: Int) {
         self.literal = String(value)
     }
@@ -61,6 +63,7 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
     /// Whether the value is a whole number (`1.0` and `1e300` are; `1.5` is not).
     public var isIntegral: Bool { decimal.exponent >= 0 }
 
+    /// The literal, as written.
     public var description: String { literal }
 
     public static func == (lhs: JSONNumber, rhs: JSONNumber) -> Bool {

@@ -14,12 +14,14 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
         case tooDeep
     }
 
+    /// The class of problem.
     public var kind: Kind
     /// Where the problem is (the offending character, or the start of the offending token).
     public var position: SourcePosition
     /// What is wrong and, where it helps, what to write instead.
     public var message: String
 
+    /// An error of `kind` at `position`.
     public init(_ kind: Kind, at position: SourcePosition, _ message: String) {
         self.kind = kind
         self.position = position

@@ -6,6 +6,7 @@ public struct JSONPointer: Sendable, Hashable, CustomStringConvertible {
     /// The whole document; its text is the empty string.
     public static let root = JSONPointer(tokens: [])
 
+    /// A pointer from unescaped tokens.
     public init(tokens: [String]) {
         self.tokens = tokens
     }

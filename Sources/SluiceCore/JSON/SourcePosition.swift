@@ -8,6 +8,7 @@ public struct SourcePosition: Sendable, Hashable, Comparable, CustomStringConver
     /// 1-based column, in Unicode scalars from the start of the line.
     public var column: Int
 
+    /// A position; both numbers are 1-based.
     public init(line: Int, column: Int) {
         self.line = line
         self.column = column

@@ -1,9 +1,14 @@
 /// A compiled JSON Schema (draft 2020-12) that checks JSON documents and explains what is wrong.
 ///
-/// The schema is compiled once into a tree of keyword checks; `validate` walks only that tree and the
-/// instance. Supported: the applicator and validation vocabularies (see the README of this folder for
-/// the exact list), `$ref`/`$defs`/`$id`/`$anchor` inside one document, and the `date-time` and
-/// `duration` formats. Remote references, `$dynamicRef` and `unevaluated*` are not supported.
+/// The schema is compiled once into a table of keyword checks; `validate` walks only that table and the
+/// instance. Supported: `type`, `enum`, `const`, the object keywords (`properties`,
+/// `patternProperties`, `additionalProperties`, `propertyNames`, `required`, `min`/`maxProperties`,
+/// `dependentRequired`, `dependentSchemas`), the array keywords (`items`, `prefixItems`, `contains`,
+/// `min`/`maxContains`, `min`/`maxItems`, `uniqueItems`), the string keywords (`min`/`maxLength` in
+/// Unicode scalars, `pattern`), the number keywords, `allOf`/`anyOf`/`oneOf`/`not`, `if`/`then`/`else`,
+/// `$ref`/`$defs`/`$id`/`$anchor` inside one document, boolean schemas, the `date-time` and `duration`
+/// formats, and the ajv-errors `errorMessage` (a string). Remote references, `$dynamicRef` and
+/// `unevaluated*` are not supported; unknown keywords are annotations and ignored.
 public struct JSONSchema: Sendable {
     /// How a schema is applied.
     public struct Options: Sendable {
@@ -62,6 +67,7 @@ public struct SchemaViolation: Sendable, Hashable, CustomStringConvertible {
     /// Where the failing keyword is in the schema document.
     public var schemaPath: JSONPointer
 
+    /// A violation; messages should not repeat the pointer.
     public init(pointer: JSONPointer, position: SourcePosition, keyword: String, message: String, schemaPath: JSONPointer) {
         self.pointer = pointer
         self.position = position
@@ -88,13 +94,16 @@ public struct JSONSchemaError: Error, Sendable, Hashable, CustomStringConvertibl
         case invalidPattern
     }
 
+    /// The class of problem.
     public var kind: Kind
     /// Where in the schema document the problem is.
     public var schemaPointer: JSONPointer
     /// The source position of that place, when the schema was parsed from text.
     public var position: SourcePosition
+    /// What is wrong with the schema and, where it helps, what to write instead.
     public var message: String
 
+    /// An error of `kind` at a place in the schema.
     public init(_ kind: Kind, at schemaPointer: JSONPointer, position: SourcePosition, _ message: String) {
         self.kind = kind
         self.schemaPointer = schemaPointer

@@ -3,8 +3,8 @@ import Foundation
 /// An ECMA-262-style `pattern`, compiled once with ICU (`NSRegularExpression`) and matched unanchored.
 ///
 /// ICU is close to ECMA-262; the differences that matter for validation are translated: `\d` and `\w`
-/// are ASCII-only as in ECMA-262, and `$` means end of input (ICU's `$` would also match before a
-/// trailing newline, letting `"name\n"` pass `^[a-z]+$`).
+/// are ASCII-only as in ECMA-262, `$` means end of input (ICU's `$` would also match before a
+/// trailing newline, letting `"name\n"` pass `^[a-z]+$`), and `[` and `&` inside a class are literal.
 struct PatternMatcher: @unchecked Sendable {
     // @unchecked: NSRegularExpression is immutable after creation and documented as thread-safe.
     let source: String
@@ -52,6 +52,8 @@ struct PatternMatcher: @unchecked Sendable {
             }
             if inClass {
                 if c == "]" { inClass = false }
+                // ICU reads `[` and `&&` inside a class as set operations; in ECMA-262 they are literal.
+                if c == "[" || c == "&" { out += "\\" }
                 out.unicodeScalars.append(c)
             } else if c == "[" {
                 inClass = true

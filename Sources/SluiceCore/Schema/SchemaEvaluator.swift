@@ -4,10 +4,12 @@ struct SchemaEvaluator {
     let assertFormat: Bool
     /// The instance location being evaluated, as pointer tokens (a pointer is built only on failure).
     var path: [String] = []
-    var depth = 0
+    /// Schema applications nested on the current instance location, reset on each step into the
+    /// instance: a long chain means a `$ref` loop that never moves into the value.
+    var depthHere = 0
 
-    /// More nested schema applications than this on one instance path means a `$ref` loop that never
-    /// moves into the instance (e.g. `{"$defs": {"a": {"$ref": "#/$defs/a"}}}`).
+    /// More nested schema applications than this on one instance location means a `$ref` loop such as
+    /// `{"$defs": {"a": {"$ref": "#/$defs/a"}}}`; deep but finite instances are not affected.
     static let maxDepth = 400
 
     init(program: SchemaProgram, assertFormat: Bool) {
@@ -26,9 +28,9 @@ struct SchemaEvaluator {
             }
             return false
         }
-        depth += 1
-        defer { depth -= 1 }
-        guard depth <= Self.maxDepth else {
+        depthHere += 1
+        defer { depthHere -= 1 }
+        guard depthHere <= Self.maxDepth else {
             if collect {
                 out.append(SchemaViolation(pointer: JSONPointer(tokens: path), position: instance.position, keyword: "$ref",
                                            message: "the schema refers to itself endlessly without moving into the value; check the \"$ref\" chain through \(schema.path)",
@@ -138,7 +140,10 @@ struct SchemaEvaluator {
                 let name = JSONNode(.string(member.key), at: member.keyPosition)
                 var inner: [SchemaViolation] = []
                 path.append(member.key)
+                let saved = depthHere
+                depthHere = 0
                 let ok = evaluate(sub, name, &inner, collect: collect)
+                depthHere = saved
                 path.removeLast()
                 if !ok {
                     valid = false
@@ -229,10 +234,8 @@ struct SchemaEvaluator {
             guard let items = instance.arrayValue else { return true }
             var matches = 0
             var scratch: [SchemaViolation] = []
-            for (i, item) in items.enumerated() {
-                path.append(String(i))
-                if evaluate(sub, item, &scratch, collect: false) { matches += 1 }
-                path.removeLast()
+            for (i, item) in items.enumerated() where evaluateItem(sub, i, item, &scratch, false) {
+                matches += 1
             }
             if matches < min {
                 if collect {
@@ -416,13 +419,23 @@ struct SchemaEvaluator {
             return false
         }
         path.append(member.key)
-        defer { path.removeLast() }
+        let saved = depthHere
+        depthHere = 0
+        defer {
+            path.removeLast()
+            depthHere = saved
+        }
         return evaluate(sub, member.value, &out, collect: collect)
     }
 
     mutating func evaluateItem(_ sub: Int, _ index: Int, _ item: JSONNode, _ out: inout [SchemaViolation], _ collect: Bool) -> Bool {
         path.append(String(index))
-        defer { path.removeLast() }
+        let saved = depthHere
+        depthHere = 0
+        defer {
+            path.removeLast()
+            depthHere = saved
+        }
         return evaluate(sub, item, &out, collect: collect)
     }
 
