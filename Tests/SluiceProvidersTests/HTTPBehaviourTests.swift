@@ -74,7 +74,7 @@ import Testing
     }
 }
 
-@Suite struct TokenBucketTests {
+@Suite(.timeLimit(.minutes(1))) struct TokenBucketTests {
     @Test func tenPerMinuteLetsABurstThroughThenOneEverySixSeconds() async throws {
         let clock = ManualClock()
         let bucket = TokenBucket(capacity: 10, refillInterval: .seconds(6), clock: clock)

@@ -43,10 +43,12 @@ final class ManualClock: Clock, @unchecked Sendable {
         for c in due { c.resume() }
     }
 
-    /// Waits (in real time, briefly) until `count` tasks sleep on the clock.
+    /// Waits (in real time) until `count` tasks sleep on the clock, so a test advances time only once the
+    /// code under test is really waiting. Gives up after 60 s, which only a hung test reaches.
     func waitForSleepers(_ count: Int) async {
-        for _ in 0..<2000 where sleeperCount < count {
-            try? await Task.sleep(nanoseconds: 1_000_000)
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+        while sleeperCount < count, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(1))
         }
     }
 }
