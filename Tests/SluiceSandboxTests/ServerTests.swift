@@ -1,0 +1,133 @@
+import Foundation
+import SluiceSandbox
+import Testing
+
+@Suite struct ServerTests {
+    @Test func startsInUnderOneSecondOnTwoPorts() async throws {
+        let clock = ContinuousClock()
+        let began = clock.now
+        try await withSandbox(testConfiguration()) { server in
+            let elapsed = clock.now - began
+            #expect(elapsed < .seconds(1), "sandbox took \(elapsed) to start")
+            #expect(server.apiBaseURL.hasPrefix("http://127.0.0.1:"))
+            #expect(server.storageBaseURL.hasPrefix("http://127.0.0.1:"))
+            #expect(server.apiBaseURL != server.storageBaseURL)
+            let stats = try await HTTP.get("\(server.apiBaseURL)/_sandbox/stats")
+            #expect(stats.status == 200)
+        }
+    }
+
+    @Test func shutdownIsIdempotentAndWithSandboxShutsDownOnError() async throws {
+        struct Boom: Error {}
+        var captured: String?
+        await #expect(throws: Boom.self) {
+            try await withSandbox(testConfiguration()) { server in
+                captured = server.apiBaseURL
+                throw Boom()
+            }
+        }
+        let url = try #require(captured)
+        await #expect(throws: (any Error).self) { _ = try await HTTP.get("\(url)/_sandbox/stats") }
+        let server = try await SandboxServer.start(testConfiguration())
+        await server.shutdown()
+        await server.shutdown()
+    }
+
+    @Test func apiListenerNeverServesFilesAndUnknownRoutesAre404() async throws {
+        try await withSandbox(testConfiguration()) { server in
+            let r = try await HTTP.get("\(server.apiBaseURL)/blobs/10.bin")
+            #expect(r.status == 404)
+            let s = try await HTTP.get("\(server.storageBaseURL)/v2/export/comments/status?id=x", headers: ["apikey": "sandbox-token"])
+            #expect(s.status == 403)
+        }
+    }
+
+    @Test func statsCountByProviderEndpointAndStatus() async throws {
+        try await withSandbox(testConfiguration()) { server in
+            _ = try await HTTP.post("\(server.apiBaseURL)/export/external/v2/objects", headers: bearer, json: "{}")
+            _ = try await HTTP.post("\(server.apiBaseURL)/export/external/v2/objects", json: "{}")
+            let stats = try await HTTP.get("\(server.apiBaseURL)/_sandbox/stats").object()
+            let providers = try #require(stats["providers"] as? [String: Any])
+            let v2 = try #require(providers["enterpret-v2"] as? [String: [String: Int]])
+            #expect(v2["objects"] == ["200": 1, "401": 1])
+            #expect(stats["total"] as? Int == 2)
+            let reset = try await HTTP.post("\(server.apiBaseURL)/_sandbox/reset")
+            #expect(reset.status == 200)
+            let after = try await HTTP.get("\(server.apiBaseURL)/_sandbox/stats").object()
+            #expect(after["total"] as? Int == 0)
+        }
+    }
+
+    @Test func clockAdvancesThroughControlRoute() async throws {
+        try await withSandbox(testConfiguration()) { server in
+            let r = try await HTTP.post("\(server.apiBaseURL)/_sandbox/clock?advance=3600")
+            let now = try #require(try r.object()["now"] as? String)
+            #expect(now.hasPrefix("2025-03-01T13:00:0"))
+        }
+    }
+
+    @Test func portInUseIsAClearError() async throws {
+        try await withSandbox(testConfiguration()) { server in
+            var c = testConfiguration()
+            c.apiPort = try #require(URLComponents(string: server.apiBaseURL)?.port)
+            await #expect(throws: SandboxError.self) { _ = try await SandboxServer.start(c) }
+        }
+    }
+}
+
+@Suite struct StorageTests {
+    func blobURL(_ server: SandboxServer, bytes: Int) async throws -> String {
+        let r = try await HTTP.get("\(server.apiBaseURL)/_sandbox/blob?bytes=\(bytes)")
+        #expect(r.status == 200)
+        return try #require(try r.object()["url"] as? String)
+    }
+
+    @Test func signedURLServesDeterministicBlob() async throws {
+        let first = try await withSandbox(testConfiguration()) { server in
+            let url = try await blobURL(server, bytes: 200_000)
+            #expect(url.hasPrefix(server.storageBaseURL))
+            #expect(url.contains("X-Expires=") && url.contains("X-Signature="))
+            let r = try await HTTP.get(url)
+            #expect(r.status == 200)
+            #expect(r.body.count == 200_000)
+            #expect(r.header("Content-Length") == "200000")
+            return r.body
+        }
+        let second = try await withSandbox(testConfiguration()) { server in
+            try await HTTP.get(try await blobURL(server, bytes: 200_000)).body
+        }
+        #expect(first == second)
+        let other = try await withSandbox(testConfiguration(seed: 8)) { server in
+            try await HTTP.get(try await blobURL(server, bytes: 200_000)).body
+        }
+        #expect(first != other)
+    }
+
+    @Test func tamperedSignatureIs403WithS3Error() async throws {
+        try await withSandbox(testConfiguration()) { server in
+            let url = try await blobURL(server, bytes: 10)
+            let tampered = url.replacingOccurrences(of: "/blobs/10.bin", with: "/blobs/11.bin")
+            let r = try await HTTP.get(tampered)
+            #expect(r.status == 403)
+            #expect(r.text.contains("<Code>SignatureDoesNotMatch</Code>"))
+            #expect(r.header("Content-Type") == "application/xml")
+            var parts = try #require(URLComponents(string: url))
+            parts.queryItems = parts.queryItems?.map { $0.name == "X-Expires" ? URLQueryItem(name: $0.name, value: String(Int($0.value!)! + 1)) : $0 }
+            let longer = try await HTTP.get(try #require(parts.string))
+            #expect(longer.status == 403)
+            let unsigned = try await HTTP.get("\(server.storageBaseURL)/blobs/10.bin")
+            #expect(unsigned.status == 403)
+        }
+    }
+
+    @Test func expiredLinkIs403() async throws {
+        try await withSandbox(testConfiguration()) { server in
+            let url = try await blobURL(server, bytes: 10)
+            await server.advanceClock(by: 8 * 86_400)
+            let r = try await HTTP.get(url)
+            #expect(r.status == 403)
+            #expect(r.text.contains("<Code>AccessDenied</Code>"))
+            #expect(r.text.contains("Request has expired"))
+        }
+    }
+}
