@@ -11,6 +11,9 @@ public struct SandboxConfiguration: Sendable {
     public var seed: UInt64 = 1
     /// The one token every provider accepts (Bearer, Token or apikey, as each vendor expects it).
     public var token: String = "sandbox-token"
+    /// A token every provider recognises but refuses with its "no permission" answer (403), so clients can
+    /// test that path; empty disables it.
+    public var forbiddenToken: String = "sandbox-forbidden"
     /// The sandbox clock runs `speed` times faster than wall time (job lifecycles, link expiry, rate limits).
     public var speed: Double = 1
     /// Sandbox time at start, in milliseconds since the Unix epoch; nil means the wall clock at start.

@@ -131,3 +131,35 @@ import Testing
         }
     }
 }
+
+@Suite struct AuthTests {
+    /// (provider, method, path, header name, scheme prefix, body)
+    static let endpoints: [(String, String, String, String, String, String?)] = [
+        ("enterpret-v1", "POST", "/export/external/v1/async/submit", "Authorization", "Bearer ", "{}"),
+        ("enterpret-v2", "POST", "/export/external/v2/objects", "Authorization", "Bearer ", "{}"),
+        ("userpilot", "GET", "/api/v1/analytics/exports/jobs/", "Authorization", "Token ", nil),
+        ("coveo", "GET", "/rest/ua/v15/exports/x", "Authorization", "Bearer ", nil),
+        ("openweb", "GET", "/v2/export/comments/status?id=x", "apikey", "", nil),
+    ]
+
+    @Test(arguments: 0..<5)
+    func missingWrongAndForbiddenTokens(index: Int) async throws {
+        let (provider, method, path, header, scheme, body) = Self.endpoints[index]
+        try await withSandbox(testConfiguration()) { server in
+            func send(_ headers: [String: String]) async throws -> HTTPResult {
+                try await HTTP.send(method == "POST" ? .post : .get, server.apiBaseURL + path, headers: headers, body: body)
+            }
+            let missing = try await send([:])
+            #expect(missing.status == 401, "\(provider)")
+            #expect(try missing.object().isEmpty == false)
+            #expect(try await send([header: scheme + "wrong"]).status == 401, "\(provider)")
+            let forbidden = try await send([header: scheme + "sandbox-forbidden"])
+            #expect(forbidden.status == 403, "\(provider)")
+            let ok = try await send([header: scheme + "sandbox-token"])
+            #expect(ok.status != 401 && ok.status != 403, "\(provider)")
+            if provider.hasPrefix("enterpret") {
+                #expect((try forbidden.object()["error"] as? [String: Any])?["code"] as? String == "FORBIDDEN")
+            }
+        }
+    }
+}

@@ -60,6 +60,9 @@ final class CoveoAPI: ProviderAPI {
 
     func handle(_ r: SandboxRequest, endpoint: Endpoint) async throws -> Reply {
         guard let token = r.authorization(scheme: "Bearer"), token == env.configuration.token else {
+            if let token = r.authorization(scheme: "Bearer"), env.isForbidden(token) {
+                return error(.forbidden, code: "ACCESS_DENIED", message: "The access token lacks the Analytics - Data exports privilege.")
+            }
             return error(.unauthorized, code: "INVALID_TOKEN", message: "The access token is missing, invalid or expired.")
         }
         if endpoint.name == "create" {

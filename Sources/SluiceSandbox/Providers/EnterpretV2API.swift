@@ -63,6 +63,9 @@ final class EnterpretV2API: ProviderAPI {
 
     func handle(_ r: SandboxRequest, endpoint: Endpoint) async throws -> Reply {
         guard let token = r.authorization(scheme: "Bearer"), token == env.configuration.token else {
+            if let token = r.authorization(scheme: "Bearer"), env.isForbidden(token) {
+                return error(.forbidden, code: "FORBIDDEN", message: "Token does not have required permissions")
+            }
             return error(.unauthorized, code: "UNAUTHORIZED", message: "Invalid or expired authentication token")
         }
         guard r.method == .post else { return error(.methodNotAllowed, code: "INVALID_REQUEST_ARGUMENT", message: "Use POST") }

@@ -48,6 +48,9 @@ final class OpenWebAPI: ProviderAPI {
 
     func handle(_ r: SandboxRequest, endpoint: Endpoint) async throws -> Reply {
         guard let key = r.header("apikey"), key == env.configuration.token else {
+            if let key = r.header("apikey"), env.isForbidden(key) {
+                return error(.forbidden, code: nil, message: "The Comment Export API is not enabled for this Spot ID; ask your OpenWeb PSM")
+            }
             return error(.unauthorized, code: nil, message: "Unauthorized: missing or invalid apikey")
         }
         switch endpoint.name {

@@ -76,8 +76,11 @@ final class UserpilotAPI: ProviderAPI {
 
     func handle(_ r: SandboxRequest, endpoint: Endpoint) async throws -> Reply {
         guard let token = r.authorization(scheme: "Token"), token == env.configuration.token else {
+            // The doc shows this body under "401 Unauthorized" and says a plan without the feature gets a 403:
+            // a wrong token gets the 401, the forbidden token the 403, both with the documented body.
+            let forbidden = r.authorization(scheme: "Token").map(env.isForbidden) ?? false
             return Self.errorBody(
-                status: .unauthorized, error: "Unauthorized",
+                status: forbidden ? .forbidden : .unauthorized, error: "Unauthorized",
                 details: .string("Your current plan for application \(appToken) does not support the feature you are trying to access."),
                 message: "You are not authorized to perform the requested action."
             )

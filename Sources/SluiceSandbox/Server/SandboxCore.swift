@@ -67,6 +67,11 @@ final class SandboxEnvironment: Sendable {
 
     func resetCounters() { counters.withLock { $0.removeAll() } }
 
+    /// Whether `token` is the configured forbidden token.
+    func isForbidden(_ token: String) -> Bool {
+        !configuration.forbiddenToken.isEmpty && token == configuration.forbiddenToken
+    }
+
     var jobDurationMs: Int64 { Int64(configuration.jobDuration * 1000) }
 }
 
