@@ -85,4 +85,21 @@ import Testing
             #expect(csv.contains("\\\""))
         }
     }
+
+    @Test func filtersApplyToTheirEvents() async throws {
+        try await withSandbox(testConfiguration()) { server in
+            let all = try await export(server, "from=2025-02-10T00:00:00.000Z&to=2025-02-10T23:59:59.999Z")
+            let f = "%24EXCLUDE_PAGEVIEW_BOTS%20AND%20(city%20IN%20%5B'Qu%C3%A9bec'%2C'Montr%C3%A9al'%5D)"
+            let fc = "customeventtype%3D%3D'getMoreResults'"
+            let some = try await export(server, "from=2025-02-10T00:00:00.000Z&to=2025-02-10T23:59:59.999Z&fs=\(f)&fc=\(fc)")
+            let searches = try #require(some["searches.csv"])
+            #expect(!searches.isEmpty && searches.count < all["searches.csv"]!.count)
+            #expect(searches.allSatisfy { ["Québec", "Montréal"].contains($0["city"]) })
+            let kept = Set(searches.compactMap { $0["searchId"] })
+            #expect(try #require(some["keywords.csv"]).allSatisfy { kept.contains($0["searchId"] ?? "") })
+            #expect(some["clicks.csv"]!.count == all["clicks.csv"]!.count)
+            #expect(try #require(some["custom_events.csv"]).allSatisfy { $0["eventType"] == "getMoreResults" })
+            #expect(try await create(server, "from=2025-02-10T00:00:00.000Z&to=2025-02-11T00:00:00.000Z&f=city%20IN%20%5B'a'").status == 400)
+        }
+    }
 }

@@ -119,6 +119,11 @@ final class CoveoAPI: ProviderAPI {
         }
         let displayText = r.query("useDisplayNames") ?? "false"
         guard displayText == "true" || displayText == "false" else { return bad("useDisplayNames must be true or false.") }
+        for (name, texts) in [("f", r.queryAll("f")), ("fs", r.queryAll("fs")), ("fc", r.queryAll("fc"))] {
+            for text in texts {
+                do { _ = try CoveoFilter.parse(text) } catch { return bad("Invalid filter \(name)=\(text): \(error)") }
+            }
+        }
         var (_, rng) = env.nextID("coveo")
         let id = rng.uuid()
         let now = env.clock.now()
@@ -173,6 +178,24 @@ final class CoveoAPI: ProviderAPI {
         let id: String
         let time: Int64
         let values: [String: String]
+        /// What filters see: the row's own values, plus its search's for keywords and groups.
+        var filterValues: [String: String] { parent.merging(values) { _, own in own } }
+        var parent: [String: String] = [:]
+    }
+
+    /// Rows that pass every filter that applies to their table: `f` to all, `fs` to search and click
+    /// events (keywords and groups follow their search), `fc` to custom events.
+    static func filtered(_ rows: [Row], filters: [(String, [String])]) -> [Row] {
+        func parsed(_ key: String) -> [CoveoFilter] {
+            (filters.first { $0.0 == key }?.1 ?? []).compactMap { try? CoveoFilter.parse($0) }
+        }
+        let f = parsed("f"), fs = parsed("fs"), fc = parsed("fc")
+        if f.isEmpty && fs.isEmpty && fc.isEmpty { return rows }
+        return rows.filter { row in
+            let values = row.filterValues
+            let applicable = f + (row.table == "custom_events" ? fc : fs)
+            return applicable.allSatisfy { $0.matches(values) }
+        }
     }
 
     /// Rows of every table with `datetime` in [from, to], both inclusive (ms precision).
@@ -195,17 +218,18 @@ final class CoveoAPI: ProviderAPI {
                         "city": rng.pick(Corpus.cities), "numberOfResults": String(rng.int(0..<5000)),
                         "responseTime": String(rng.int(3..<900)),
                     ]))
+                    let search = out[out.count - 1].values
                     for k in 1...rng.int(1..<4) {
                         out.append(Row(table: "keywords", id: "\(searchID)-kw\(k)", time: slot.time, values: [
                             "keywordId": "\(searchID)-kw\(k)", "datetime": datetime, "searchId": searchID,
                             "keyword": rng.pick(["login", "2fa", "crash, settings", "\"export\"", "façade", "料金"]),
-                        ]))
+                        ], parent: search))
                     }
                     if rng.chance(0.5) {
                         out.append(Row(table: "groups", id: "\(searchID)-grp", time: slot.time, values: [
                             "groupId": "\(searchID)-grp", "datetime": datetime, "visitId": visit,
                             "userGroup": rng.pick(["Admins", "Support, Tier 2", "Partners", "Everyone"]),
-                        ]))
+                        ], parent: search))
                     }
                 } else if roll < 0.8 {
                     let id = "clk-" + rng.hex(12)
@@ -243,7 +267,7 @@ final class CoveoAPI: ProviderAPI {
     }
 
     static func archive(_ data: DataSource, _ job: Job) throws -> [UInt8] {
-        let all = rows(data, from: job.from, through: job.to)
+        let all = filtered(rows(data, from: job.from, through: job.to), filters: job.filters)
         let entries: [(name: String, bytes: [UInt8])] = job.tables.map { table in
             var columns = columns[table] ?? []
             if !job.dimensions.isEmpty {
