@@ -15,6 +15,7 @@ public struct SandboxConfiguration: Sendable {
     /// test that path; empty disables it.
     public var forbiddenToken: String = "sandbox-forbidden"
     /// The sandbox clock runs `speed` times faster than wall time (job lifecycles, link expiry, rate limits).
+    /// 0 freezes it: time then moves only through `SandboxServer.advanceClock(by:)`, for exact tests.
     public var speed: Double = 1
     /// Sandbox time at start, in milliseconds since the Unix epoch; nil means the wall clock at start.
     public var startTime: Int64? = nil

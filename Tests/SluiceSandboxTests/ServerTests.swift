@@ -163,3 +163,18 @@ import Testing
         }
     }
 }
+
+@Suite struct ClockTests {
+    /// At speed X a 10-second job is done after 10/X wall seconds.
+    @Test func speedScalesLifecycles() async throws {
+        var c = testConfiguration()
+        c.speed = 100
+        try await withSandbox(c) { server in
+            let created = try await HTTP.post("\(server.apiBaseURL)/v2/export/comments", headers: ["apikey": "sandbox-token"], json: #"{"since":"2025-02-01T00:00:00","to":"2025-02-01T00:59:59"}"#)
+            let id = try #require(try created.object()["request_id"] as? String)
+            try await Task.sleep(for: .milliseconds(250))
+            let status = try await HTTP.get("\(server.apiBaseURL)/v2/export/comments/status?id=\(id)", headers: ["apikey": "sandbox-token"]).object()
+            #expect(status["status"] as? String == "done")
+        }
+    }
+}

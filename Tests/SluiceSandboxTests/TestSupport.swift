@@ -7,14 +7,15 @@ import SluiceSandbox
 import Testing
 import ZIPFoundation
 
-/// A fixed sandbox start (2025-03-01T12:00:00Z) so lifecycles are reproducible; tests move time with
-/// `advanceClock` instead of sleeping.
+/// A fixed sandbox start (2025-03-01T12:00:00Z) and a frozen clock so lifecycles are reproducible on a
+/// loaded machine; tests move time with `advanceClock` instead of sleeping.
 let testStart: Int64 = 1_740_830_400_000
 
 func testConfiguration(seed: UInt64 = 7, faults: FaultPlan = .none, recordsPerHour: Int = 12) -> SandboxConfiguration {
     var c = SandboxConfiguration()
     c.seed = seed
     c.startTime = testStart
+    c.speed = 0
     c.faults = faults
     c.volume = .init(recordsPerHour: recordsPerHour)
     return c

@@ -114,16 +114,17 @@ final class EnterpretV1API: ProviderAPI {
         let created = env.clock.now()
         let done = created + env.jobDurationMs
         let data = env.data, seed = env.configuration.seed
-        let count = Self.records(data, seed: seed, from: start, to: end, filter: filter).count
+        let matching = Memo { EnterpretV1API.records(data, seed: seed, from: start, to: end, filter: filter).map(\.json) }
+        let count = matching.get().count
         let pages = max(1, (count + Int(pageSize) - 1) / Int(pageSize))
         var files: [String] = []
         for page in 0..<pages {
             let path = "/enterpret-v1/\(id)/records-\(String(format: "%05d", page + 1)).json"
             env.store.put(path, StoredObject(contentType: "application/json", content: .generated {
-                let all = EnterpretV1API.records(data, seed: seed, from: start, to: end, filter: filter)
+                let all = matching.get()
                 let lower = page * Int(pageSize)
                 let slice = lower < all.count ? all[lower..<min(all.count, lower + Int(pageSize))] : []
-                return Array(obj(("records", .array(slice.map(\.json)))).serialized().utf8)
+                return Array(obj(("records", .array(Array(slice)))).serialized().utf8)
             }))
             files.append(env.store.signedURL(base: env.storageBase, path: path, expires: done + 6 * UTCTime.msPerHour))
         }

@@ -161,13 +161,13 @@ final class EnterpretV2API: ProviderAPI {
         let page = days.prefix(env.configuration.enterpretV2FilesPerPage)
         let data = env.data
         let (rangeStart, rangeEnd) = (start, end)
+        let versions = Memo { EnterpretV2API.latest(data, object: object, from: rangeStart, to: rangeEnd).map { ($0.time, $0.row) } }
         let expires = env.clock.now() + UTCTime.msPerHour
         let files: [JSONValue] = page.map { day in
             let path = "/enterpret-v2/\(object.id)/\(rangeStart)-\(rangeEnd)/\(UTCTime.date(day)).csv"
             env.store.put(path, StoredObject(contentType: "text/csv", content: .generated {
-                let rows = EnterpretV2API.latest(data, object: object, from: rangeStart, to: rangeEnd)
-                    .filter { $0.time >= day && $0.time < day + UTCTime.msPerDay }
-                return Array(CSVDialect.excel.document(header: object.columns, rows: rows.map(\.row)).utf8)
+                let rows = versions.get().filter { $0.0 >= day && $0.0 < day + UTCTime.msPerDay }
+                return Array(CSVDialect.excel.document(header: object.columns, rows: rows.map(\.1)).utf8)
             }))
             return .string(env.store.signedURL(base: env.storageBase, path: path, expires: expires))
         }

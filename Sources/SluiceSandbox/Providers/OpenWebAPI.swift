@@ -97,17 +97,18 @@ final class OpenWebAPI: ProviderAPI {
         let id = rng.uuid()
         let now = env.clock.now()
         let done = now + env.jobDurationMs
-        let count = messages(since: since, through: to).count
+        let data = env.data
+        let all = Memo { OpenWebAPI.messages(data, since: since, through: to).map(\.row) }
+        let count = all.get().count
         let files = max(1, (count + Self.maxMessagesPerFile - 1) / Self.maxMessagesPerFile)
         var links: [String] = []
         for n in 1...files {
             let path = "/openweb/\(id)/comments-\(String(format: "%04d", n)).csv.zip"
-            let data = env.data
             env.store.put(path, StoredObject(contentType: "application/zip", content: .generated {
-                let all = OpenWebAPI.messages(data, since: since, through: to)
+                let rows = all.get()
                 let lower = (n - 1) * OpenWebAPI.maxMessagesPerFile
-                let slice = lower < all.count ? Array(all[lower..<min(all.count, lower + OpenWebAPI.maxMessagesPerFile)]) : []
-                let csv = CSVDialect.excel.document(header: OpenWebAPI.columns, rows: slice.map(\.row))
+                let slice = lower < rows.count ? Array(rows[lower..<min(rows.count, lower + OpenWebAPI.maxMessagesPerFile)]) : []
+                let csv = CSVDialect.excel.document(header: OpenWebAPI.columns, rows: slice)
                 return try Archives.zip(entries: [("comments-\(String(format: "%04d", n)).csv", Array(csv.utf8))], modified: since)
             }))
             links.append(env.store.signedURL(base: env.storageBase, path: path, expires: done + UTCTime.msPerHour))

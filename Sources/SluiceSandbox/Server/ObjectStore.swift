@@ -60,3 +60,21 @@ final class ObjectStore: Sendable {
         return diff == 0
     }
 }
+
+/// A value computed once, on first use, then shared by every file of one export (so N pages of one query
+/// cost one generation, not N). Lives as long as the export's catalogue entries.
+final class Memo<Value: Sendable>: Sendable {
+    private let value = Mutex<Value?>(nil)
+    private let make: @Sendable () -> Value
+
+    init(_ make: @escaping @Sendable () -> Value) { self.make = make }
+
+    func get() -> Value {
+        value.withLock { v in
+            if let v { return v }
+            let made = make()
+            v = made
+            return made
+        }
+    }
+}

@@ -33,6 +33,7 @@ final class SandboxClock: Sendable {
 
     /// Wall seconds a client must wait for `sandboxMs` sandbox milliseconds to pass (at least 1).
     func wallSeconds(forSandbox sandboxMs: Int64) -> Int {
-        max(1, Int((Double(sandboxMs) / 1000 / speed).rounded(.up)))
+        guard speed > 0 else { return 1 }
+        return max(1, Int((Double(sandboxMs) / 1000 / speed).rounded(.up)))
     }
 }

@@ -40,8 +40,8 @@ public final class SandboxServer: Sendable {
 
     /// Binds both listeners and returns once they accept connections. Port 0 picks a free port.
     public static func start(_ configuration: SandboxConfiguration, logger: Logger? = nil) async throws -> SandboxServer {
-        guard configuration.speed > 0, configuration.speed.isFinite else {
-            throw SandboxError.invalidConfiguration("speed must be a positive number, got \(configuration.speed)")
+        guard configuration.speed >= 0, configuration.speed.isFinite else {
+            throw SandboxError.invalidConfiguration("speed must be a finite number ≥ 0, got \(configuration.speed)")
         }
         var logger = logger ?? Logger(label: "sluice.sandbox")
         if logger.logLevel < .warning, ProcessInfo.processInfo.environment["SLUICE_SANDBOX_LOG"] == nil {
