@@ -180,7 +180,7 @@ final class EnterpretV1API: ProviderAPI {
                 }
                 var members: [(String, JSONValue)] = [
                     ("id", .string(id)), ("source", .string(source)), ("orgID", .string(org)), ("type", .string(type)),
-                    ("metadata", obj(("keyValues", .object(metadata.keys.sorted().map { ($0, metadata[$0]!) })))),
+                    ("metadata", obj(("keyValues", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })))),
                     ("sourceTimestamp", .string(String(seconds))), ("ingestedAt", .string(String(seconds + Int64(rng.int(60..<86_400))))),
                     ("languages", .array([obj(("iso6393", .string(lang.iso3)), ("iso6391", .string(lang.iso1)), ("source", "detected"))])),
                     ("originRecordID", .string("orig-" + rng.hex(10))),
@@ -253,7 +253,7 @@ indirect enum V1Filter: Sendable {
             return .failure(Problem(text: "\(path) must have exactly one of 'filter' or 'operation'"))
         }
         if key == "operation" {
-            let operation = q["operation"]!
+            let operation = q["operation"] ?? .null
             guard let op = operation["op"]?.string?.uppercased(), op == "AND" || op == "OR" else {
                 return .failure(Problem(text: "\(path).operation.op must be AND or OR"))
             }
@@ -269,7 +269,7 @@ indirect enum V1Filter: Sendable {
             }
             return .success(op == "AND" ? .and(children) : .or(children))
         }
-        let filter = q["filter"]!
+        let filter = q["filter"] ?? .null
         let fields = filter.objectKeys.filter { filter[$0] != .null }
         guard fields.count == 1, let field = fields.first else {
             return .failure(Problem(text: "\(path).filter must have exactly one of metadata, languageISO6393, source, hasLabel"))
@@ -282,14 +282,14 @@ indirect enum V1Filter: Sendable {
             guard let s = filter["languageISO6393"]?.string else { return .failure(Problem(text: "\(path).filter.languageISO6393 must be a string")) }
             return .success(.language(s))
         case "hasLabel":
-            let h = filter["hasLabel"]!
+            let h = filter["hasLabel"] ?? .null
             let set = h.objectKeys.filter { h[$0] != .null }
             guard set.count == 1, let kind = set.first, ["aspect", "reason", "sentiment"].contains(kind), let flag = h[kind]?.lenientBool else {
                 return .failure(Problem(text: "\(path).filter.hasLabel must set exactly one of aspect, reason, sentiment to a boolean"))
             }
             return .success(.hasLabel(kind, flag))
         case "metadata":
-            let m = filter["metadata"]!
+            let m = filter["metadata"] ?? .null
             guard let key = m["key"]?.string else { return .failure(Problem(text: "\(path).filter.metadata.key is required")) }
             guard let value = m["value"], value != .null else { return .failure(Problem(text: "\(path).filter.metadata.value is required")) }
             let op = m["op"]?.string?.uppercased() ?? "EQ"

@@ -198,9 +198,11 @@ final class EnterpretV2API: ProviderAPI {
                 var rng = slot.rng
                 let recordID = object.prefix + rng.hex(12)
                 var times = [slot.time]
+                var last = slot.time
                 for _ in 0..<(rng.chance(0.35) ? (rng.chance(0.3) ? 2 : 1) : 0) {
-                    let lag = rng.chance(0.25) ? UTCTime.ceil(times.last! + 1, to: UTCTime.msPerHour) - times.last! : rng.int64(1..<(24 * 3600)) * 1000
-                    times.append(times.last! + lag)
+                    // A quarter of the updates land exactly on the next hour boundary (a window edge).
+                    last = rng.chance(0.25) ? UTCTime.ceil(last + 1, to: UTCTime.msPerHour) : last + rng.int64(1..<(24 * 3600)) * 1000
+                    times.append(last)
                 }
                 for (i, t) in times.enumerated().reversed() where t >= from && t < to {
                     let v = Version(recordID: recordID, version: i + 1, time: t, row: row(object, recordID: recordID, created: slot.time, updated: t, version: i + 1, seed: rng))

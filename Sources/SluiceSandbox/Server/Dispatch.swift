@@ -70,7 +70,7 @@ final class SandboxCore: Sendable {
         switch fault?.fault {
         case .rateLimited?, .rateLimitedHTTPDate?:
             reply = api.error(.tooManyRequests, code: "RATE_LIMITED", message: "Too many requests, please retry later")
-            reply.headers[.retryAfter] = retryAfter(fault!)
+            reply.headers[.retryAfter] = fault.map(retryAfter)
         case .internalError?:
             reply = api.error(.internalServerError, code: "INTERNAL_ERROR", message: "Internal server error")
         case .badGateway?:
@@ -117,7 +117,7 @@ final class SandboxCore: Sendable {
         case .rateLimited?, .rateLimitedHTTPDate?:
             reply = Reply.s3Error(.serviceUnavailable, code: "SlowDown", message: "Please reduce your request rate.", resource: req.path)
             reply.status = .tooManyRequests
-            reply.headers[.retryAfter] = retryAfter(fault!)
+            reply.headers[.retryAfter] = fault.map(retryAfter)
         case .internalError?:
             reply = Reply.s3Error(.internalServerError, code: "InternalError", message: "We encountered an internal error. Please try again.", resource: req.path)
         case .badGateway?:

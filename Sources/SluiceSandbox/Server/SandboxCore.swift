@@ -88,11 +88,11 @@ final class RequestStats: Sendable {
     func json() -> JSONValue {
         counts.withLock { c in
             var total = 0
-            let providers: [(String, JSONValue)] = c.keys.sorted().map { p in
-                (p, .object(c[p]!.keys.sorted().map { e in
-                    (e, .object(c[p]![e]!.keys.sorted().map { s in
-                        total += c[p]![e]![s]!
-                        return (String(s), .int(Int64(c[p]![e]![s]!)))
+            let providers: [(String, JSONValue)] = c.sorted { $0.key < $1.key }.map { provider, endpoints in
+                (provider, .object(endpoints.sorted { $0.key < $1.key }.map { endpoint, statuses in
+                    (endpoint, .object(statuses.sorted { $0.key < $1.key }.map { status, count in
+                        total += count
+                        return (String(status), .int(Int64(count)))
                     }))
                 }))
             }
