@@ -120,6 +120,23 @@ import Testing
         }
     }
 
+    @Test func rangeRequestsResumeDownloads() async throws {
+        try await withSandbox(testConfiguration()) { server in
+            let url = try await blobURL(server, bytes: 200_000)
+            let whole = try await HTTP.get(url)
+            #expect(whole.header("Accept-Ranges") == "bytes")
+            for (range, lower, upper) in [("bytes=65530-65545", 65530, 65545), ("bytes=150000-", 150_000, 199_999), ("bytes=-10", 199_990, 199_999), ("bytes=0-999999", 0, 199_999)] {
+                let part = try await HTTP.get(url, headers: ["Range": range])
+                #expect(part.status == 206, "\(range)")
+                #expect(part.body == Array(whole.body[lower...upper]), "\(range)")
+                #expect(part.header("Content-Range") == "bytes \(lower)-\(upper)/200000")
+            }
+            let beyond = try await HTTP.get(url, headers: ["Range": "bytes=200000-"])
+            #expect(beyond.status == 416)
+            #expect(beyond.text.contains("<Code>InvalidRange</Code>"))
+        }
+    }
+
     @Test func expiredLinkIs403() async throws {
         try await withSandbox(testConfiguration()) { server in
             let url = try await blobURL(server, bytes: 10)

@@ -155,14 +155,45 @@ final class SandboxCore: Sendable {
         }
         switch object.content {
         case .blob(let size):
-            return Reply(status: .ok, headers: [.contentType: object.contentType], body: .blob(size: size, seed: environment.configuration.seed))
+            return ranged(req, size: size, contentType: object.contentType) { .blob(offset: $0, length: $1) }
         case .generated(let make):
+            let bytes: [UInt8]
             do {
-                return Reply.bytes(try make(), contentType: object.contentType)
+                bytes = try make()
             } catch {
                 return Reply.s3Error(.internalServerError, code: "InternalError", message: "\(error)", resource: req.path)
             }
+            return ranged(req, size: Int64(bytes.count), contentType: object.contentType) {
+                .bytes(Array(bytes[Int($0)..<Int($0 + $1)]))
+            }
         }
+    }
+
+    /// A 200 with the whole object, or a 206 for a single `Range: bytes=…` as S3 answers it (416 when the
+    /// range cannot be satisfied), so clients can resume a download cut by a fault.
+    private func ranged(_ req: SandboxRequest, size: Int64, contentType: String, body: (Int64, Int64) -> Reply.Body) -> Reply {
+        var headers: HTTPFields = [.contentType: contentType, .acceptRanges: "bytes"]
+        headers[.eTag] = "\"\(environment.configuration.seed)-\(size)-\(stableHash(req.path))\""
+        guard let header = req.headers[.range] else { return Reply(status: .ok, headers: headers, body: body(0, size)) }
+        guard header.hasPrefix("bytes="), !header.contains(",") else {
+            return Reply(status: .ok, headers: headers, body: body(0, size))
+        }
+        let spec = header.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        var first: Int64?, last: Int64?
+        if spec.count == 2, spec[0].isEmpty, let suffix = Int64(spec[1]), suffix > 0 {
+            first = max(0, size - suffix)
+            last = size - 1
+        } else if spec.count == 2, let a = Int64(spec[0]) {
+            first = a
+            last = spec[1].isEmpty ? size - 1 : Int64(spec[1]).map { min($0, size - 1) }
+        }
+        guard let first, let last, first <= last, first < size else {
+            var reply = Reply.s3Error(.rangeNotSatisfiable, code: "InvalidRange", message: "The requested range is not satisfiable", resource: req.path)
+            reply.headers[.contentRange] = "bytes */\(size)"
+            return reply
+        }
+        headers[.contentRange] = "bytes \(first)-\(last)/\(size)"
+        return Reply(status: .partialContent, headers: headers, body: body(first, last - first + 1))
     }
 
     // MARK: rendering
@@ -203,15 +234,8 @@ final class SandboxCore: Sendable {
         switch body {
         case .bytes(let bytes):
             if limit > 0 { try await writer.write(ByteBuffer(bytes: bytes[0..<Int(limit)])) }
-        case .blob:
-            var offset: Int64 = 0
-            var index: Int64 = 0
-            while offset < limit {
-                let length = Int(min(Int64(BlobContent.chunkSize), limit - offset))
-                try await writer.write(blob.chunk(index: index, length: length))
-                offset += Int64(length)
-                index += 1
-            }
+        case .blob(let offset, _):
+            try await blob.buffers(from: offset, count: limit) { try await writer.write($0) }
         }
     }
 }

@@ -7,8 +7,8 @@ import Hummingbird
 struct Reply: Sendable {
     enum Body: Sendable {
         case bytes([UInt8])
-        /// Deterministic filler of `size` bytes, streamed in 64 KiB chunks.
-        case blob(size: Int64, seed: UInt64)
+        /// Bytes [offset, offset + length) of the deterministic filler, streamed in 64 KiB chunks.
+        case blob(offset: Int64, length: Int64)
     }
 
     var status: HTTPResponse.Status
@@ -48,7 +48,7 @@ struct Reply: Sendable {
     var bodySize: Int64 {
         switch body {
         case .bytes(let b): return Int64(b.count)
-        case .blob(let size, _): return size
+        case .blob(_, let length): return length
         }
     }
 }
@@ -83,6 +83,22 @@ struct BlobContent: Sendable {
             stamp >>= 8
         }
         return buffer
+    }
+
+    /// Bytes [offset, offset + count) as a sequence of buffers of at most one chunk each.
+    func buffers(from offset: Int64, count: Int64, _ body: (ByteBuffer) async throws -> Void) async throws {
+        let size = Int64(BlobContent.chunkSize)
+        var position = offset
+        let end = offset + count
+        while position < end {
+            let index = position / size
+            let within = Int(position % size)
+            let n = Int(min(size - Int64(within), end - position))
+            var chunk = self.chunk(index: index, length: BlobContent.chunkSize)
+            chunk.moveReaderIndex(forwardBy: within)
+            try await body(chunk.readSlice(length: n) ?? ByteBuffer())
+            position += Int64(n)
+        }
     }
 
     /// The whole blob (tests only; benchmarks stream).
