@@ -19,6 +19,22 @@ struct SandboxRequestContext: RequestContext {
 }
 
 /// A running sandbox: two Hummingbird applications (API and storage) on two real ports.
+///
+/// API listener (every provider accepts `SandboxConfiguration.token`; `forbiddenToken` gets each 403):
+///
+/// | provider | routes | window semantics |
+/// |---|---|---|
+/// | enterpret-v1 | `POST /export/external/v1/async/submit`, `…/async/fetch`, `GET …/labels/{id}` | `sourceTimestamp` in [startTime, endTime) epoch s |
+/// | enterpret-v2 | `POST /export/external/v2/objects`, `…/v2/export` | updates in [startTime, endTime), hour-rounded |
+/// | userpilot | `POST /api/v1/analytics/exports/`, `GET …/jobs/`, `…/jobs/{id}`, `…/lookups/{name}` | dates from…to, both inclusive |
+/// | coveo | `POST /rest/ua/v15/exports`, `GET /rest/ua/v15/exports/{id}` (also `/rest/v15/…`) | `datetime` in [from, to], ms |
+/// | openweb | `POST /v2/export/comments`, `GET …/status?id=`, `GET\|POST …/abort[?id=]` | `written_at` in [since, to], s |
+///
+/// Enterpret paths also answer without the `/export` prefix. Under `/_sandbox/` (no token, never faulted):
+/// `GET truth?provider&start&end[&objectID]`, `GET stats`, `POST reset`, `GET blob?bytes=N` (a signed
+/// URL of N deterministic bytes), `GET|POST clock[?advance=S]`, `GET|POST faults` (body: the `--faults`
+/// text). The storage listener serves only signed paths (`?X-Expires=&X-Signature=`, HMAC-SHA256 over
+/// method, path and expiry in sandbox seconds), with single byte ranges; failures are S3-style XML.
 public final class SandboxServer: Sendable {
     /// `http://HOST:PORT` of the API listener (the five providers and `/_sandbox/`).
     public let apiBaseURL: String
