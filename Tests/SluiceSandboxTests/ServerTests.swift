@@ -195,3 +195,36 @@ import Testing
         }
     }
 }
+
+@Suite struct ConcurrencyTests {
+    /// Many clients at once: each gets its own job and the right files.
+    @Test func parallelExportsStayIndependent() async throws {
+        try await withSandbox(testConfiguration()) { server in
+            let ids = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for hour in 0..<16 {
+                    group.addTask {
+                        let since = String(format: "2025-02-01T%02d:00:00", hour), to = String(format: "2025-02-01T%02d:59:59", hour)
+                        let r = try await HTTP.post("\(server.apiBaseURL)/v2/export/comments", headers: ["apikey": "sandbox-token"], json: #"{"since":"\#(since)","to":"\#(to)"}"#)
+                        return (hour, try #require(try r.object()["request_id"] as? String))
+                    }
+                }
+                return try await group.reduce(into: [Int: String]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(Set(ids.values).count == 16)
+            await server.advanceClock(by: 11)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (hour, id) in ids {
+                    group.addTask {
+                        let status = try await HTTP.get("\(server.apiBaseURL)/v2/export/comments/status?id=\(id)", headers: ["apikey": "sandbox-token"]).object()
+                        let link = try #require((status["links"] as? [String])?.first)
+                        let rows = try Files.unzip(try await HTTP.get(link).body).values.flatMap { Files.csvRecords(String(decoding: $0, as: UTF8.self)) }
+                        let start = String(format: "2025-02-01T%02d:00:00Z", hour), end = hour == 23 ? "2025-02-02T00:00:00Z" : String(format: "2025-02-01T%02d:00:00Z", hour + 1)
+                        let expected = try await truth(server, "openweb", start, end)
+                        #expect(Set(rows.compactMap { $0["id"] }) == Set(expected.keys))
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+}
