@@ -38,6 +38,7 @@ enum Archives {
     /// wall clock) so the same seed gives the same bytes.
     static func zip(entries: [(name: String, bytes: [UInt8])], modified ms: Int64) throws -> [UInt8] {
         let archive = try Archive(data: Data(), accessMode: .create)
+        // ZIPFoundation converts with gmtime, so the entry shows the UTC time of `ms` in any time zone.
         let date = Date(timeIntervalSince1970: TimeInterval(ms / 1000))
         for entry in entries {
             let data = Data(entry.bytes)
