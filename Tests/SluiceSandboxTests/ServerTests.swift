@@ -98,7 +98,7 @@ import Testing
         }
         #expect(first == second)
         let other = try await withSandbox(testConfiguration(seed: 8)) { server in
-            try await HTTP.get(try await blobURL(server, bytes: 200_000)).body
+            try await HTTP.get(server.blobURL(bytes: 200_000)).body
         }
         #expect(first != other)
     }

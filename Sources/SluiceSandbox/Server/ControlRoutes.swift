@@ -4,6 +4,12 @@ import HTTPTypes
 /// `/_sandbox/…` on the API listener: ground truth, stats, reset, blobs, the clock and the fault plan.
 /// These routes need no token and never fault.
 extension SandboxCore {
+    func blobURL(bytes: Int64) -> String {
+        let path = "/blobs/\(bytes).bin"
+        environment.store.put(path, StoredObject(contentType: "application/octet-stream", content: .blob(size: bytes)))
+        return environment.store.signedURL(base: environment.storageBase, path: path, expires: environment.clock.now() + 7 * UTCTime.msPerDay)
+    }
+
     func control(_ req: SandboxRequest) -> Reply {
         let route = req.components.dropFirst().first ?? ""
         func bad(_ message: String) -> Reply { .json(.badRequest, obj(("error", .string(message)))) }
@@ -33,9 +39,7 @@ extension SandboxCore {
             guard let text = req.query("bytes"), let bytes = Int64(text), bytes >= 0, bytes <= 1 << 40 else {
                 return bad("bytes must be an integer between 0 and 2^40")
             }
-            let path = "/blobs/\(bytes).bin"
-            environment.store.put(path, StoredObject(contentType: "application/octet-stream", content: .blob(size: bytes)))
-            let url = environment.store.signedURL(base: environment.storageBase, path: path, expires: environment.clock.now() + 7 * UTCTime.msPerDay)
+            let url = blobURL(bytes: bytes)
             return .json(.ok, obj(("url", .string(url)), ("bytes", .int(bytes))))
         case (.get, "clock"), (.post, "clock"):
             if let text = req.query("advance") {

@@ -137,6 +137,13 @@ public final class SandboxServer: Sendable {
     /// Sandbox time now, in milliseconds since the Unix epoch.
     public var now: Int64 { core.environment.clock.now() }
 
+    /// A signed storage URL of `bytes` deterministic bytes, streamed in chunks (for download benchmarks);
+    /// valid for 7 sandbox days. Same as `GET /_sandbox/blob?bytes=N`.
+    public func blobURL(bytes: Int64) -> String { core.blobURL(bytes: bytes) }
+
+    /// Request counts by provider, endpoint and status, as the JSON of `GET /_sandbox/stats`.
+    public func statsJSON() -> String { core.stats.json().serialized() }
+
     /// Ground truth, as `/_sandbox/truth` returns it: ids (and versions for Enterpret v2) for [start, end).
     public func truth(provider: SandboxProvider, start: Int64, end: Int64, objectID: String? = nil) throws -> [(id: String, version: Int?)] {
         try core.truth(provider: provider, start: start, end: end, objectID: objectID).map { ($0.id, $0.version) }
