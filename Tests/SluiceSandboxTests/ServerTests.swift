@@ -228,3 +228,34 @@ import Testing
         }
     }
 }
+
+@Suite struct TruthRouteTests {
+    @Test(arguments: [
+        "provider=acme&start=2025-01-01T00:00:00Z&end=2025-01-02T00:00:00Z",
+        "start=2025-01-01T00:00:00Z&end=2025-01-02T00:00:00Z",
+        "provider=openweb&start=2025-01-01T00:00:00&end=2025-01-02T00:00:00Z",
+        "provider=openweb&start=2025-01-02T00:00:00Z&end=2025-01-01T00:00:00Z",
+        "provider=enterpret-v2&start=2025-01-01T00:00:00Z&end=2025-01-02T00:00:00Z&objectID=nope",
+    ])
+    func badQueriesAre400(query: String) async throws {
+        try await withSandbox(testConfiguration()) { server in
+            let r = try await HTTP.get("\(server.apiBaseURL)/_sandbox/truth?\(query)")
+            #expect(r.status == 400)
+            #expect(try r.object()["error"] is String)
+        }
+    }
+
+    @Test func truthIsSortedAndVersionedOnlyForEnterpretV2() async throws {
+        try await withSandbox(testConfiguration()) { server in
+            let r = try await HTTP.get("\(server.apiBaseURL)/_sandbox/truth?provider=coveo&start=2025-01-01T00:00:00.000Z&end=2025-01-01T01:00:00Z")
+            let records = try #require(try r.object()["records"] as? [[String: Any]])
+            let ids = records.compactMap { $0["id"] as? String }
+            #expect(ids == ids.sorted() && !ids.isEmpty)
+            #expect(records.allSatisfy { $0["version"] == nil })
+            let v2 = try await HTTP.get("\(server.apiBaseURL)/_sandbox/truth?provider=enterpret-v2&start=2025-01-01T00:00:00Z&end=2025-01-01T01:00:00Z")
+            #expect(try #require(try v2.object()["records"] as? [[String: Any]]).allSatisfy { $0["version"] is Int })
+            let direct = try server.truth(provider: .coveo, start: 1_735_689_600_000, end: 1_735_693_200_000)
+            #expect(direct.map(\.id) == ids)
+        }
+    }
+}
