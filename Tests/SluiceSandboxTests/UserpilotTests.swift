@@ -95,6 +95,17 @@ import Testing
         }
     }
 
+    @Test func segmentKeepsAStableSubsetOfUsers() async throws {
+        try await withSandbox(testConfiguration()) { server in
+            let (nine, _) = try await export(server, #"{"from":"2025-02-01","to":"2025-02-01","segment_id":"9"}"#)
+            await server.advanceClock(by: 1)
+            let (again, _) = try await export(server, #"{"from":"2025-02-01","to":"2025-02-01","segment_id":"9"}"#)
+            let all = try await truth(server, "userpilot", "2025-02-01T00:00:00Z", "2025-02-02T00:00:00Z")
+            #expect(!nine.isEmpty && nine.count < all.count)
+            #expect(nine == again)
+        }
+    }
+
     @Test func filtersNarrowTheData() async throws {
         try await withSandbox(testConfiguration()) { server in
             let (ids, _) = try await export(server, #"{"from":"2025-02-01","to":"2025-02-01","event_type":["track"],"user_id":["user_1","user_2","user_3"],"emails":["a@b.c"],"exclusions":true}"#)

@@ -4,7 +4,8 @@ import Synchronization
 
 /// Userpilot bulk export: `POST /api/v1/analytics/exports/` (from/to dates, both inclusive; filters;
 /// format json → `.json.gz` of newline-delimited JSON, csv → `.csv`), `GET …/exports/jobs/` and
-/// `…/jobs/{id}`, lookups. One job in progress per token (else 409); a job's status is kept 3 days and its
+/// `…/jobs/{id}`, lookups. Filters event_type, user_id, company_id and segment_id apply; emails and
+/// exclusions are accepted and ignored. One job in progress per token (else 409); a job's status is kept 3 days and its
 /// links expire after 2 (sandbox time). Auth: `Authorization: Token …`. Files are weekly, named by Monday.
 final class UserpilotAPI: ProviderAPI {
     let provider = SandboxProvider.userpilot
@@ -18,6 +19,15 @@ final class UserpilotAPI: ProviderAPI {
         var eventTypes = UserpilotAPI.defaultEventTypes
         var userIDs: [String] = []
         var companyIDs: [String] = []
+        /// Users of a segment: a deterministic third of all users per segment id.
+        var segmentID: String?
+        var seed: UInt64 = 0
+
+        func inSegment(_ user: String) -> Bool {
+            guard let segmentID else { return true }
+            var rng = SplitMix64(seed, stableHash("segment:" + segmentID), stableHash(user))
+            return rng.int(0..<3) == 0
+        }
     }
 
     struct Job {
@@ -166,6 +176,11 @@ final class UserpilotAPI: ProviderAPI {
         switch strings("user_id") { case .failure(let e): return e; case .success(let v): filters.userIDs = v ?? [] }
         switch strings("company_id") { case .failure(let e): return e; case .success(let v): filters.companyIDs = v ?? [] }
         if case .failure(let e) = strings("emails") { return e }
+        if let segment = body["segment_id"], segment != .null {
+            guard let id = segment.string ?? segment.lenientInt.map(String.init) else { return bad("'segment_id' must be a string.") }
+            filters.segmentID = id
+            filters.seed = env.configuration.seed
+        }
         let format = body["format"]?.string ?? "json"
         guard format == "json" || format == "csv" else { return bad("'format' must be \"json\" or \"csv\".") }
         let now = env.clock.now()
@@ -253,7 +268,8 @@ final class UserpilotAPI: ProviderAPI {
                 let user = "user_\(rng.int(1..<40))", company = "comp_\(rng.int(1..<8))"
                 guard filters.eventTypes.contains(type),
                       filters.userIDs.isEmpty || filters.userIDs.contains(user),
-                      filters.companyIDs.isEmpty || filters.companyIDs.contains(company)
+                      filters.companyIDs.isEmpty || filters.companyIDs.contains(company),
+                      filters.inSegment(user)
                 else { continue }
                 let host = rng.pick(["app.example.com", "eu.example.com"])
                 let pathname = rng.pick(["/", "/settings", "/reports/q1,q2", "/señor/ñ"])
