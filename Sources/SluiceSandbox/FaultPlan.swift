@@ -14,7 +14,8 @@ import Foundation
 /// - `slow`: the response waits `delay` wall seconds before its first byte;
 /// - `fail`: the export job created by the matching request ends `failed` (Enterpret v2: a 500);
 /// - `expire`: the matching download is refused as an expired link (403 from storage);
-/// - `409`: a Userpilot export submission is refused with the documented 409 Conflict.
+/// - `409`: a Userpilot export submission is refused with the documented 409 Conflict (the rule matches
+///   Userpilot submissions by default).
 ///
 /// PARAMs:
 /// - `rate=P`: each matching request faults with probability P, drawn from an RNG seeded by
@@ -90,7 +91,8 @@ public struct FaultRule: Sendable, Equatable, CustomStringConvertible {
         self.fault = fault
         self.trigger = trigger
         self.on = on ?? fault.defaultTarget
-        self.provider = provider
+        // Only Userpilot documents a 409, so that rule counts Userpilot submissions unless told otherwise.
+        self.provider = provider ?? (fault == .conflict ? SandboxProvider.userpilot.rawValue : nil)
         self.retryAfterSeconds = retryAfterSeconds
         self.delaySeconds = delaySeconds
     }
@@ -137,7 +139,9 @@ public struct FaultRule: Sendable, Equatable, CustomStringConvertible {
         case .every(let n): params.append("every=\(n)")
         }
         if on != fault.defaultTarget { params.append("on=\(on)") }
-        if let provider { params.append("provider=\(provider)") }
+        if let provider, !(fault == .conflict && provider == SandboxProvider.userpilot.rawValue) {
+            params.append("provider=\(provider)")
+        }
         if retryAfterSeconds != 1 { params.append("retry-after=\(retryAfterSeconds)") }
         if delaySeconds != 2 { params.append("delay=\(delaySeconds)") }
         return params.isEmpty ? fault.rawValue : "\(fault.rawValue):\(params.joined(separator: ","))"

@@ -122,6 +122,8 @@ import Testing
 
     @Test func userpilotConflictOnDemand() async throws {
         try await withSandbox(testConfiguration(faults: try FaultPlan(parsing: "409:nth=1"))) { server in
+            // Another provider's submission does not count towards the 409 rule.
+            #expect(try await HTTP.post("\(server.apiBaseURL)/rest/ua/v15/exports?from=2025-02-01T00:00:00.000Z&to=2025-02-01T00:59:59.999Z", headers: bearer).status == 201)
             let url = "\(server.apiBaseURL)/api/v1/analytics/exports/"
             let first = try await HTTP.post(url, headers: ["Authorization": "Token sandbox-token"], json: #"{"from":"2025-02-01","to":"2025-02-01"}"#)
             #expect(first.status == 409)
