@@ -84,6 +84,9 @@ let package = Package(
             dependencies: [
                 "SluiceSandbox",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                // To open the files the sandbox serves (zip, gzip) independently of its own code.
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore"]),
