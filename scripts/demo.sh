@@ -1,9 +1,30 @@
 #!/usr/bin/env bash
-# The main job on a fresh clone: validate the example specs (and, as later stages land, start the
-# sandbox, plan and apply them into ./demo-output/).
+# The main job on a fresh clone: start the sandbox (the five imitation APIs), validate the example specs,
+# plan them against it, and (once `sluice apply` lands) apply them into ./demo-output/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$(${SWIFT:-swift} build ${SWIFT_FLAGS:-} --show-bin-path)/sluice"
+port="${SLUICE_DEMO_PORT:-8480}"
+
+# The example specs point at http://127.0.0.1:8480; every sandbox provider accepts this token.
+export OPENWEB_EXPORT_TOKEN=sandbox-token ENTERPRET_API_TOKEN=sandbox-token USERPILOT_API_KEY=sandbox-token COVEO_API_KEY=sandbox-token
 
 echo "== sluice validate specs/examples"
 "$bin" validate specs/examples
+
+log="$(mktemp)"
+"$bin" sandbox --port "$port" --storage-port "$((port + 1))" >"$log" 2>&1 &
+sandbox=$!
+trap 'kill "$sandbox" 2>/dev/null || true; wait "$sandbox" 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 1 50); do
+  grep -q '^storage: ' "$log" && break
+  kill -0 "$sandbox" 2>/dev/null || { cat "$log"; echo "the sandbox did not start (is port $port free? set SLUICE_DEMO_PORT)"; exit 1; }
+  sleep 0.1
+done
+echo "== sluice sandbox"
+cat "$log"
+
+if "$bin" help plan >/dev/null 2>&1; then
+  echo "== sluice plan specs/examples"
+  "$bin" plan specs/examples --state demo-output/.sluice/state.json --now 2025-01-10T00:00:00Z
+fi

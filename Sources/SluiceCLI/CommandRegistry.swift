@@ -4,5 +4,6 @@ import ArgumentParser
 enum CommandRegistry {
     static let subcommands: [ParsableCommand.Type] = [
         ValidateCommand.self,
+        SandboxCommand.self,
     ]
 }

@@ -3,12 +3,9 @@ import SluiceSandbox
 import Testing
 
 @Suite struct ServerTests {
-    @Test func startsInUnderOneSecondOnTwoPorts() async throws {
-        let clock = ContinuousClock()
-        let began = clock.now
+    // How fast it starts is measured by `make bench`, not asserted here: a timed test fails on a busy machine.
+    @Test func startsOnTwoPorts() async throws {
         try await withSandbox(testConfiguration()) { server in
-            let elapsed = clock.now - began
-            #expect(elapsed < .seconds(1), "sandbox took \(elapsed) to start")
             #expect(server.apiBaseURL.hasPrefix("http://127.0.0.1:"))
             #expect(server.storageBaseURL.hasPrefix("http://127.0.0.1:"))
             #expect(server.apiBaseURL != server.storageBaseURL)

@@ -159,8 +159,13 @@ public struct ArchiveUnpacker: Sendable {
         let crc: UInt32
         do {
             crc = try Data.decompress(size: compressedSize, bufferSize: 1 << 16, skipCRC32: false, provider: { position, chunk in
+                // ZIPFoundation keeps asking for input until the deflate stream ends; a truncated stream
+                // never ends, so running out of input must be an error, not an empty read (that loops).
+                guard chunk > 0, position < compressedSize else { throw GzipTruncated() }
                 try input.seek(toOffset: UInt64(header.length + position))
-                return try input.read(upToCount: chunk) ?? Data()
+                let data = try input.read(upToCount: chunk) ?? Data()
+                guard !data.isEmpty else { throw GzipTruncated() }
+                return data
             }, consumer: { data in
                 produced += Int64(data.count)
                 if produced > limits.maxEntryBytes {
@@ -170,6 +175,8 @@ public struct ArchiveUnpacker: Sendable {
             })
         } catch let error as FileCheckError {
             throw error
+        } catch is GzipTruncated {
+            throw FileCheckError(file: name, message: "truncated gzip data: the compressed stream ends early")
         } catch {
             throw FileCheckError(file: name, message: "corrupt or truncated gzip data (\(Self.reason(error)))")
         }
@@ -182,6 +189,9 @@ public struct ArchiveUnpacker: Sendable {
         String(describing: error).prefix(120).description
     }
 }
+
+/// The compressed input ran out before the deflate stream ended.
+struct GzipTruncated: Error {}
 
 /// The fixed part of a gzip member header (RFC 1952) and its length with the optional fields.
 struct GzipHeader {
