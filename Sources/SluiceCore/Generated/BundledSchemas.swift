@@ -232,8 +232,98 @@ public enum BundledSchemas {
 
 """#
 
+    /// `schemas/state.schema.json`
+    public static let state = #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://sluice.dev/schemas/state.schema.json",
+  "title": "sluice state, version 1",
+  "description": "What sluice has exported, per spec and window (default .sluice/state.json). Written only by sluice: atomically, with the previous version kept as <file>.backup. Each window is a positional array whose fields `columns` names, one window per line, so a million windows stay near 200 MB and read and write in well under a second. Read it with `sluice state list` and `sluice state show NAME[@START]`.",
+  "type": "object",
+  "required": ["format", "version", "lineage", "serial", "specs"],
+  "properties": {
+    "format": { "const": "sluice-state" },
+    "version": { "const": 1, "description": "The state format version. A sluice that does not know the version refuses the file and never overwrites it." },
+    "lineage": { "type": "string", "minLength": 1, "description": "Random id (UUID) set when the state was created; a saved plan is refused against another lineage." },
+    "serial": { "type": "integer", "minimum": 0, "description": "Incremented on every write; a saved plan is refused once it moved on." },
+    "specs": {
+      "type": "array",
+      "description": "Per spec, sorted by name.",
+      "items": { "$ref": "#/$defs/spec" }
+    }
+  },
+  "$defs": {
+    "utc": {
+      "type": "string",
+      "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$",
+      "format": "date-time",
+      "description": "UTC, as sluice writes it: 2025-01-01T00:00:00Z, with .sss only when the milliseconds are not zero."
+    },
+    "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+    "spec": {
+      "type": "object",
+      "required": ["name", "provider", "fingerprints", "columns", "windows"],
+      "properties": {
+        "name": { "type": "string", "minLength": 1 },
+        "provider": { "type": "string" },
+        "fingerprints": {
+          "type": "array",
+          "description": "The distinct [data, destination] fingerprint pairs this spec's windows were exported with; a window refers to one by index. data: SHA-256 of the provider, endpoint, canonical filters and the request rendered for a fixed probe window. destination: SHA-256 of the destination's type and settings.",
+          "items": {
+            "type": "array",
+            "prefixItems": [{ "$ref": "#/$defs/sha256" }, { "$ref": "#/$defs/sha256" }],
+            "minItems": 2,
+            "maxItems": 2
+          }
+        },
+        "columns": {
+          "const": ["start", "end", "status", "fingerprint", "attempts", "updated", "job", "error", "files"],
+          "description": "Names the fields of each window row, in order."
+        },
+        "windows": {
+          "type": "array",
+          "description": "One row per window, sorted by start, starts unique.",
+          "items": { "$ref": "#/$defs/window" }
+        }
+      }
+    },
+    "window": {
+      "type": "array",
+      "minItems": 9,
+      "maxItems": 9,
+      "prefixItems": [
+        { "$ref": "#/$defs/utc", "description": "start (inclusive)" },
+        { "$ref": "#/$defs/utc", "description": "end (exclusive)" },
+        { "enum": ["submitted", "complete", "failed"], "description": "status: submitted (the provider's job is running: the next apply polls it), complete, or failed" },
+        { "type": "integer", "minimum": 0, "description": "fingerprint: index into the spec's fingerprints" },
+        { "type": "integer", "minimum": 0, "description": "attempts so far" },
+        { "$ref": "#/$defs/utc", "description": "updated: when this record last changed" },
+        { "type": ["string", "null"], "description": "job: the provider's job, query or request id once submitted" },
+        { "type": ["string", "null"], "description": "error: the last attempt's error" },
+        {
+          "type": "array",
+          "description": "files written: [path relative to the destination root, bytes, sha256]",
+          "items": {
+            "type": "array",
+            "minItems": 3,
+            "maxItems": 3,
+            "prefixItems": [
+              { "type": "string", "minLength": 1 },
+              { "type": "integer", "minimum": 0 },
+              { "$ref": "#/$defs/sha256" }
+            ]
+          }
+        }
+      ]
+    }
+  }
+}
+
+"""#
+
     /// Every bundled schema by its file name under `schemas/`.
     public static let all: [String: String] = [
         "job-spec.schema.json": jobSpec,
+        "state.schema.json": state,
     ]
 }
