@@ -232,6 +232,126 @@ public enum BundledSchemas {
 
 """#
 
+    /// `schemas/plan.schema.json`
+    public static let plan = #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://sluice.dev/schemas/plan.schema.json",
+  "title": "sluice plan, format 1",
+  "description": "The output of `sluice plan --json`, and the file `sluice plan --out FILE` saves (then with spec_set_hash). `sluice apply FILE` refuses a saved plan whose state lineage or serial, or whose spec set, changed since it was made.",
+  "type": "object",
+  "required": ["format_version", "now", "state", "specs", "actions", "orphans", "summary"],
+  "properties": {
+    "format_version": { "const": "1" },
+    "now": { "$ref": "#/$defs/utc", "description": "The instant the plan was made for (--now, or the system clock)." },
+    "state": {
+      "type": "object",
+      "required": ["lineage", "serial"],
+      "additionalProperties": false,
+      "properties": {
+        "lineage": { "type": ["string", "null"], "description": "null when there was no state yet." },
+        "serial": { "type": "integer", "minimum": 0 }
+      }
+    },
+    "spec_set_hash": {
+      "type": "string",
+      "pattern": "^[0-9a-f]{64}$",
+      "description": "Saved plans only: SHA-256 over every spec's name, provider, endpoint, auth variable, window, filters and destination."
+    },
+    "specs": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["name", "provider", "windows", "unchanged"],
+        "additionalProperties": false,
+        "properties": {
+          "name": { "type": "string" },
+          "provider": { "type": "string" },
+          "windows": { "type": "integer", "minimum": 0, "description": "Windows the spec has as of now." },
+          "unchanged": { "type": "integer", "minimum": 0 }
+        }
+      }
+    },
+    "actions": {
+      "type": "array",
+      "description": "Every window apply will act on, by spec then start. Unchanged windows are only counted.",
+      "items": {
+        "type": "object",
+        "required": ["spec", "provider", "action", "reason", "reason_code", "window"],
+        "additionalProperties": false,
+        "properties": {
+          "spec": { "type": "string" },
+          "provider": { "enum": ["enterpret-v1", "enterpret-v2", "userpilot", "coveo", "openweb"] },
+          "action": { "enum": ["create", "resume", "retry", "replace", "refresh"] },
+          "reason": { "type": "string", "description": "For people." },
+          "reason_code": {
+            "enum": ["never-exported", "submitted-not-finished", "failed", "forced", "data-changed", "destination-changed",
+                     "data-and-destination-changed", "bounds-changed", "within-lookback"]
+          },
+          "window": {
+            "type": "object",
+            "required": ["start", "end"],
+            "additionalProperties": false,
+            "properties": { "start": { "$ref": "#/$defs/utc" }, "end": { "$ref": "#/$defs/utc" } }
+          },
+          "http": { "type": "string", "description": "Method and path of the request, e.g. \"POST /v2/export/comments\"." },
+          "request": {
+            "type": "object",
+            "description": "The provider-native fields exactly as they will be sent: the JSON body (openweb, enterpret-v1, enterpret-v2, userpilot), or the query parameters (coveo; a repeated parameter is an array of its values)."
+          }
+        }
+      }
+    },
+    "orphans": {
+      "type": "array",
+      "description": "Recorded windows no spec produces any more (spec removed, or range or step changed). Kept in the state.",
+      "items": {
+        "type": "object",
+        "required": ["spec", "provider", "windows", "first", "last", "spec_removed", "reason"],
+        "additionalProperties": false,
+        "properties": {
+          "spec": { "type": "string" },
+          "provider": { "type": "string" },
+          "windows": { "type": "integer", "minimum": 1 },
+          "first": { "$ref": "#/$defs/window" },
+          "last": { "$ref": "#/$defs/window" },
+          "spec_removed": { "type": "boolean" },
+          "reason": { "type": "string" }
+        }
+      }
+    },
+    "summary": {
+      "type": "object",
+      "required": ["create", "resume", "retry", "replace", "refresh", "unchanged", "orphaned"],
+      "additionalProperties": false,
+      "properties": {
+        "create": { "type": "integer", "minimum": 0 },
+        "resume": { "type": "integer", "minimum": 0 },
+        "retry": { "type": "integer", "minimum": 0 },
+        "replace": { "type": "integer", "minimum": 0 },
+        "refresh": { "type": "integer", "minimum": 0 },
+        "unchanged": { "type": "integer", "minimum": 0 },
+        "orphaned": { "type": "integer", "minimum": 0 }
+      }
+    }
+  },
+  "$defs": {
+    "utc": {
+      "type": "string",
+      "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$",
+      "format": "date-time"
+    },
+    "window": {
+      "type": "object",
+      "required": ["start", "end"],
+      "additionalProperties": false,
+      "properties": { "start": { "$ref": "#/$defs/utc" }, "end": { "$ref": "#/$defs/utc" } }
+    }
+  }
+}
+
+"""#
+
     /// `schemas/state.schema.json`
     public static let state = #"""
 {
@@ -324,6 +444,7 @@ public enum BundledSchemas {
     /// Every bundled schema by its file name under `schemas/`.
     public static let all: [String: String] = [
         "job-spec.schema.json": jobSpec,
+        "plan.schema.json": plan,
         "state.schema.json": state,
     ]
 }
