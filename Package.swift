@@ -38,11 +38,21 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
+        // Side effects of apply behind protocols, each with an in-memory twin: for now the state store
+        // (atomic file writes, backup, lock). Depends on SluiceCore and swift-crypto only.
+        .target(
+            name: "SluiceApply",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // ArgumentParser commands, one per file; each run() builds options and calls a library.
         .target(
             name: "SluiceCLI",
             dependencies: [
                 "SluiceCore",
+                "SluiceApply",
                 "SluiceSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -50,6 +60,7 @@ let package = Package(
         ),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceApplyTests", dependencies: ["SluiceApply", "SluiceCore"]),
         .testTarget(
             name: "SluiceSandboxTests",
             dependencies: [
