@@ -4,5 +4,8 @@ import ArgumentParser
 enum CommandRegistry {
     static let subcommands: [ParsableCommand.Type] = [
         ValidateCommand.self,
+        PlanCommand.self,
+        ShowCommand.self,
+        StateCommand.self,
     ]
 }
