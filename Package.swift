@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Spec model, JSON with source positions, JSON Schema validator, windows, planner, plan and
@@ -26,6 +27,29 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // One client per provider behind one protocol, and the HTTP behaviour they share: deadlines,
+        // retries with backoff and jitter, Retry-After, token buckets, polling, URL redaction.
+        .target(
+            name: "SluiceProviders",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The executor, state stores and destinations (each behind one protocol).
+        .target(
+            name: "SluiceApply",
+            dependencies: [
+                "SluiceCore",
+                "SluiceProviders",
+                "CSluiceSystem",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+        // renameat2(RENAME_EXCHANGE), which Glibc's Swift overlay does not expose.
+        .target(name: "CSluiceSystem"),
         // The five imitation export APIs on Hummingbird. Independent of SluiceCore on purpose: it is a
         // second, separate reading of the vendors' docs, so a client bug cannot hide behind a shared one.
         .target(
@@ -61,6 +85,11 @@ let package = Package(
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceApplyTests", dependencies: ["SluiceApply", "SluiceCore"]),
+        .testTarget(
+            name: "SluiceApplyTests",
+            dependencies: ["SluiceApply", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
+        .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceSandbox"]),
         .testTarget(
             name: "SluiceSandboxTests",
             dependencies: [

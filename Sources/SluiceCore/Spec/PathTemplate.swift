@@ -92,6 +92,7 @@ public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
         }
         if !literal.isEmpty { parts.append(.literal(literal)) }
         self.parts = parts
+        try checkUnits()
         try checkShape()
     }
 
@@ -135,18 +136,30 @@ public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
             }
             rest = rest.dropFirst()
         }
-        let units = out.compactMap { if case .unit(let u) = $0 { return u } else { return nil } }
-        guard !units.isEmpty else {
+        guard out.contains(where: { if case .unit = $0 { return true } else { return false } }) else {
             throw ParseError(message: "{\(variable):\(format)} shows no date or time; use e.g. {\(variable):yyyy-MM-dd}")
         }
-        if let finest = units.max() {
-            let missing = TimeUnit.allCases.filter { $0 < finest && !units.contains($0) }
-            if !missing.isEmpty {
-                let names = missing.map { "\($0.token) (\($0.name))" }.joined(separator: ", ")
-                throw ParseError(message: "{\(variable):\(format)} leaves out \(names), so windows far apart would share a path; show every coarser unit, e.g. {\(variable):yyyy-MM-dd}")
+        return out
+    }
+
+    /// Every date unit coarser than the finest one shown must be shown somewhere in the template, or
+    /// windows a month or a year apart would share a path (`{start:dd}`).
+    private func checkUnits() throws(ParseError) {
+        var shown = Set<TimeUnit>()
+        for part in parts {
+            switch part {
+            case .start(let format), .end(let format):
+                for case .unit(let u) in format { shown.insert(u) }
+            default:
+                continue
             }
         }
-        return out
+        guard let finest = shown.max() else { return }
+        let missing = TimeUnit.allCases.filter { $0 < finest && !shown.contains($0) }
+        guard missing.isEmpty else {
+            let names = missing.map { "\($0.token) (\($0.name))" }.joined(separator: ", ")
+            throw ParseError(message: "path template \(quoted(text)) leaves out \(names), so windows far apart would share a path; show every coarser unit, e.g. {start:yyyy-MM-dd}")
+        }
     }
 
     /// Refuses templates that could leave the destination root, whatever the variables expand to

@@ -286,7 +286,7 @@ struct SpecChecks {
                 error(["window", "step"], "step", "the step must be longer than zero, e.g. \(rules.defaultStep.iso8601)")
                 ok = false
             } else if let maximum = rules.maximumStep, s > maximum {
-                error(["window", "step"], "step", "\(stepText) is longer than the \(maximum.humanReadable) that \(provider) allows; use \(maximum.iso8601) or less")
+                error(["window", "step"], "step", "\(stepText) is longer than the \(maximum.humanReadable) that \(provider) allows; use \(maximum.milliseconds % 3_600_000 == 0 ? "PT\(maximum.milliseconds / 3_600_000)H" : maximum.iso8601) or less")
                 ok = false
             } else if s.milliseconds % rules.granularity.milliseconds != 0 {
                 error(["window", "step"], "step", "\(stepText) is not \(rules.granularityPhrase), which \(provider) requires; use e.g. \(rules.defaultStep.iso8601)")

@@ -1,0 +1,221 @@
+import Foundation
+import SluiceCore
+
+/// The secret a provider's API wants and the header it goes in. Its `description` never shows the value.
+public struct Credential: Sendable, CustomStringConvertible {
+    public var headerName: String
+    public var headerValue: String
+
+    public init(headerName: String, headerValue: String) {
+        self.headerName = headerName
+        self.headerValue = headerValue
+    }
+
+    /// `Authorization: Bearer <token>` (Enterpret, Coveo).
+    public static func bearer(_ token: String) -> Credential { Credential(headerName: "Authorization", headerValue: "Bearer \(token)") }
+    /// `Authorization: Token <token>` (Userpilot).
+    public static func tokenScheme(_ token: String) -> Credential { Credential(headerName: "Authorization", headerValue: "Token \(token)") }
+    /// `apikey: <token>` (OpenWeb).
+    public static func apiKeyHeader(_ token: String) -> Credential { Credential(headerName: "apikey", headerValue: token) }
+
+    public var description: String { "\(headerName): <redacted>" }
+}
+
+/// An API call that failed for good: what was asked, what came back, and whether trying later may help.
+public struct APIError: Error, Sendable, CustomStringConvertible {
+    public var method: String
+    /// The URL without its query.
+    public var url: String
+    /// The last HTTP status, if any answer came.
+    public var status: Int?
+    /// The vendor's error message or the transport's, never a secret.
+    public var message: String
+    public var attempts: Int
+
+    public var description: String {
+        let what = status.map { "HTTP \($0)" } ?? "no answer"
+        let tries = attempts > 1 ? " after \(attempts) attempts" : ""
+        return "\(method) \(url): \(what)\(tries): \(message)"
+    }
+}
+
+/// Calls one provider's API: the endpoint's host only, with its credential, each request under a
+/// deadline, retried with backoff on 429, 5xx, timeouts and broken connections, honouring Retry-After.
+///
+/// The credential is attached only to requests for the spec's own endpoint (scheme, host and port);
+/// files on other hosts (signed storage URLs) are fetched without it, and redirects are followed by
+/// hand so a credential never follows one to another host.
+public struct APIClient: Sendable {
+    public var endpoint: Endpoint
+    public var credential: Credential
+    public var transport: any HTTPTransport
+    public var retry: RetryPolicy
+    /// The deadline of one request (not of the whole retried call). Default 30 s.
+    public var requestTimeout: Duration
+    /// The deadline of one file download. Default 30 min.
+    public var downloadTimeout: Duration
+    /// Waits between attempts; injected so tests run time forward instead of sleeping.
+    public var sleep: @Sendable (Duration) async throws -> Void
+    /// The current time, to read `Retry-After` dates.
+    public var now: @Sendable () -> Timestamp
+    /// Called before every attempt to the API (token buckets); not before storage downloads.
+    public var beforeRequest: @Sendable (_ path: String) async throws -> Void
+    /// Called after every attempt with its outcome, for counters and logs. Never given a secret.
+    public var observe: @Sendable (_ method: String, _ redactedURL: String, _ status: Int?) -> Void
+
+    public init(endpoint: Endpoint, credential: Credential, transport: any HTTPTransport,
+                retry: RetryPolicy = RetryPolicy(), requestTimeout: Duration = .seconds(30),
+                downloadTimeout: Duration = .seconds(1800),
+                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+                now: @escaping @Sendable () -> Timestamp = { Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)) },
+                beforeRequest: @escaping @Sendable (String) async throws -> Void = { _ in },
+                observe: @escaping @Sendable (String, String, Int?) -> Void = { _, _, _ in }) {
+        self.endpoint = endpoint
+        self.credential = credential
+        self.transport = transport
+        self.retry = retry
+        self.requestTimeout = requestTimeout
+        self.downloadTimeout = downloadTimeout
+        self.sleep = sleep
+        self.now = now
+        self.beforeRequest = beforeRequest
+        self.observe = observe
+    }
+
+    /// The URL of a path on the endpoint, with query parameters in order (repeated names allowed).
+    public func url(_ path: String, query: [(String, String)] = []) -> String {
+        var out = endpoint.description + path
+        if !query.isEmpty {
+            out += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
+        }
+        return out
+    }
+
+    /// Sends a request to the API, retrying what is worth retrying. Returns the final answer, whatever
+    /// its status, once it is not retryable; throws `APIError` when attempts run out or no answer came.
+    public func send(_ method: String, _ path: String, query: [(String, String)] = [], json body: [UInt8]? = nil,
+                     headers: [(name: String, value: String)] = []) async throws -> HTTPResponse {
+        var request = HTTPRequest(method: method, url: url(path, query: query), headers: headers, body: body)
+        request.headers.append((credential.headerName, credential.headerValue))
+        request.headers.append(("Accept", "application/json"))
+        if body != nil { request.headers.append(("Content-Type", "application/json")) }
+        let shown = URLRedaction.redact(request.url)
+        var random = SystemRandomNumberGenerator()
+        var attempt = 0
+        while true {
+            attempt += 1
+            try await beforeRequest(path)
+            let retryAfter: Duration?
+            let failure: String
+            var status: Int?
+            do {
+                let response = try await transport.send(request, timeout: requestTimeout, maxBodyBytes: 64 << 20)
+                observe(method, shown, response.status)
+                guard RetryPolicy.isRetryable(status: response.status) else { return response }
+                status = response.status
+                retryAfter = response.header("Retry-After").flatMap { RetryAfter.parse($0, now: now()) }
+                failure = Self.summary(of: response)
+            } catch let error as TransportError where error.isRetryable {
+                observe(method, shown, nil)
+                retryAfter = nil
+                failure = error.description
+            } catch let error as TransportError {
+                throw APIError(method: method, url: shown, status: nil, message: error.description, attempts: attempt)
+            }
+            guard let wait = retry.delay(afterAttempt: attempt, retryAfter: retryAfter, using: &random) else {
+                throw APIError(method: method, url: shown, status: status, message: failure, attempts: attempt)
+            }
+            try await sleep(wait)
+        }
+    }
+
+    /// Downloads a file to `path`, retrying broken and truncated transfers. The credential goes along
+    /// only if the file is on the API's own host; redirects are followed (at most 5), dropping the
+    /// credential as soon as one leaves that host.
+    public func download(_ fileURL: String, to path: String) async throws -> DownloadResult {
+        var random = SystemRandomNumberGenerator()
+        var attempt = 0
+        var current = fileURL
+        var redirects = 0
+        while true {
+            attempt += 1
+            let shown = URLRedaction.redact(current)
+            var request = HTTPRequest(method: "GET", url: current)
+            if isOwnHost(current) { request.headers.append((credential.headerName, credential.headerValue)) }
+            var retryAfter: Duration?
+            var status: Int?
+            let failure: String
+            do {
+                let result = try await transport.download(request, to: path, timeout: downloadTimeout)
+                observe("GET", shown, result.status)
+                if (300..<400).contains(result.status), let location = result.headers.first(where: { $0.name.lowercased() == "location" })?.value {
+                    redirects += 1
+                    guard redirects <= 5 else {
+                        throw APIError(method: "GET", url: shown, status: result.status, message: "more than 5 redirects", attempts: attempt)
+                    }
+                    current = Self.resolve(location, against: current)
+                    attempt -= 1
+                    continue
+                }
+                guard RetryPolicy.isRetryable(status: result.status) else { return result }
+                status = result.status
+                retryAfter = result.headers.first(where: { $0.name.lowercased() == "retry-after" }).flatMap { RetryAfter.parse($0.value, now: now()) }
+                failure = "HTTP \(result.status)"
+            } catch let error as TransportError where error.isRetryable {
+                observe("GET", shown, nil)
+                failure = error.description
+            } catch let error as TransportError {
+                throw APIError(method: "GET", url: shown, status: nil, message: error.description, attempts: attempt)
+            }
+            guard let wait = retry.delay(afterAttempt: attempt, retryAfter: retryAfter, using: &random) else {
+                throw APIError(method: "GET", url: shown, status: status, message: failure, attempts: attempt)
+            }
+            try await sleep(wait)
+        }
+    }
+
+    /// Whether a URL is on the spec's endpoint (same scheme, host and port): the only place the
+    /// credential may go.
+    public func isOwnHost(_ url: String) -> Bool {
+        guard let authorityStart = url.range(of: "://") else { return false }
+        let scheme = url[..<authorityStart.lowerBound].lowercased()
+        let rest = url[authorityStart.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard let parsed = Endpoint("\(scheme)://\(authority)") else { return false }
+        let defaultPort = scheme == "https" ? 443 : 80
+        return parsed.scheme == endpoint.scheme && parsed.host == endpoint.host
+            && (parsed.port ?? defaultPort) == (endpoint.port ?? defaultPort)
+    }
+
+    static func resolve(_ location: String, against base: String) -> String {
+        if location.contains("://") { return location }
+        guard let start = base.range(of: "://") else { return location }
+        let rest = base[start.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        let origin = base[..<authorityEnd]
+        return location.hasPrefix("/") ? origin + location : origin + "/" + location
+    }
+
+    /// A short, secret-free account of an error answer: the start of its body.
+    static func summary(of response: HTTPResponse) -> String {
+        let text = String(decoding: response.body.prefix(300), as: UTF8.self)
+            .replacingOccurrences(of: "\n", with: " ")
+        return text.isEmpty ? "HTTP \(response.status)" : text
+    }
+
+    /// RFC 3986 percent-encoding of everything but the unreserved characters.
+    public static func percentEncode(_ s: String) -> String {
+        var out = ""
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(Character(Unicode.Scalar(byte)))
+            default:
+                let hex = Array("0123456789ABCDEF")
+                out += "%\(hex[Int(byte >> 4)])\(hex[Int(byte & 0xF)])"
+            }
+        }
+        return out
+    }
+}

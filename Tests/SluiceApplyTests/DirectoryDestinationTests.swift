@@ -1,0 +1,88 @@
+import Foundation
+import SluiceCore
+import Testing
+@testable import SluiceApply
+
+@Suite struct DirectoryDestinationTests {
+    func target(_ path: String = "ow/2025-01-01") -> WindowTarget {
+        WindowTarget(spec: "ow", provider: .openweb, start: Timestamp(rfc3339: "2025-01-01T00:00:00Z")!,
+                     end: Timestamp(rfc3339: "2025-01-02T00:00:00Z")!, relativePath: path)
+    }
+
+    func visibleEntries(_ dir: URL) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+    }
+
+    @Test func windowAppearsOnlyWhenCommittedWithItsManifest() throws {
+        let s = try Scratch()
+        let destination = DirectoryDestination(root: s.url)
+        let staged = try destination.stage(target())
+        let download = staged.downloads.appendingPathComponent("part-1.csv.zip")
+        try Fixtures.zip(at: download, entries: [("part-1.csv", "id,content\n1,hi\n2,\"a\nb\"\n")])
+        #expect(try destination.ingest(download, named: "part-1.csv.zip", into: staged, keepArchive: false) == ["part-1.csv"])
+        let folder = s.url.appendingPathComponent("ow")
+        #expect(try visibleEntries(folder).allSatisfy { $0.hasPrefix(".") }, "nothing visible before commit")
+        #expect(try destination.publishedManifest(target()) == nil)
+
+        let facts = try destination.commit(staged) { files in
+            Data("{\"files\": \(files.count)}".utf8)
+        }
+        #expect(facts.map(\.path) == ["part-1.csv"])
+        #expect(facts.first?.records == 2)
+        #expect(facts.first?.bytes == 24)
+        #expect(facts.first?.sha256.count == 64)
+        #expect(try visibleEntries(folder) == ["2025-01-01"])
+        #expect(try visibleEntries(folder.appendingPathComponent("2025-01-01")) == ["_manifest.json", "part-1.csv"])
+        #expect(try destination.publishedManifest(target()) == Data("{\"files\": 1}".utf8))
+    }
+
+    @Test func replacingSwapsTheWholeWindow() throws {
+        let s = try Scratch()
+        let destination = DirectoryDestination(root: s.url)
+        for (round, files) in [["a.csv", "b.csv"], ["c.csv"]].enumerated() {
+            let staged = try destination.stage(target())
+            for f in files {
+                let d = staged.downloads.appendingPathComponent(f)
+                try Data("id\n\(round)\n".utf8).write(to: d)
+                _ = try destination.ingest(d, named: f, into: staged, keepArchive: false)
+            }
+            _ = try destination.commit(staged) { _ in Data("{\"round\": \(round)}".utf8) }
+        }
+        let window = s.url.appendingPathComponent("ow/2025-01-01")
+        #expect(try visibleEntries(window) == ["_manifest.json", "c.csv"], "no stale file of the first version")
+        #expect(try visibleEntries(s.url.appendingPathComponent("ow")) == ["2025-01-01"], "no staging or swap folder left")
+    }
+
+    @Test func aDiscardedOrInterruptedWindowLeavesNothingBehind() throws {
+        let s = try Scratch()
+        let destination = DirectoryDestination(root: s.url)
+        let first = try destination.stage(target())
+        try Data("x".utf8).write(to: first.downloads.appendingPathComponent("a.csv"))
+        // A crash here leaves a hidden staging folder; the next attempt sweeps it.
+        let second = try destination.stage(target())
+        #expect(!FileManager.default.fileExists(atPath: first.directory.path))
+        destination.discard(second)
+        #expect(try visibleEntries(s.url.appendingPathComponent("ow")) == [])
+    }
+
+    @Test func keepsArchivesWhenAsked() throws {
+        let s = try Scratch()
+        let destination = DirectoryDestination(root: s.url)
+        let staged = try destination.stage(target())
+        let download = staged.downloads.appendingPathComponent("x.csv.zip")
+        try Fixtures.zip(at: download, entries: [("x.csv", "id\n1\n")])
+        #expect(try destination.ingest(download, named: "x.csv.zip", into: staged, keepArchive: true) == ["x.csv", "x.csv.zip"])
+        let facts = try destination.commit(staged) { _ in Data("{}".utf8) }
+        #expect(facts.map(\.path) == ["x.csv", "x.csv.zip"])
+        #expect(facts.last?.records == nil)
+    }
+
+    @Test func providerFileNamesCannotEscape() throws {
+        let s = try Scratch()
+        let destination = DirectoryDestination(root: s.url)
+        let staged = try destination.stage(target())
+        let d = staged.downloads.appendingPathComponent("f")
+        try Data("x".utf8).write(to: d)
+        #expect(throws: FileCheckError.self) { try destination.ingest(d, named: "../../etc/x.csv", into: staged, keepArchive: false) }
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import Testing
+@testable import SluiceCore
+
+/// The messages `sluice validate` prints for each class of bad input, to the character: these strings are
+/// what a person reads in a failed pull request.
+@Suite struct SpecValidationTests {
+    /// A valid openweb spec; tests replace pieces of it. Line numbers below refer to this layout.
+    static let valid = """
+        {
+          "name": "openweb-comments",
+          "provider": "openweb",
+          "auth": { "tokenEnv": "OPENWEB_EXPORT_TOKEN" },
+          "endpoint": "https://api-exporter.openweb.com",
+          "window": { "start": "2025-01-01T00:00:00Z", "end": "2025-03-01T00:00:00Z", "step": "PT24H" },
+          "filters": {},
+          "destination": { "type": "directory", "path": "exports/{name}/{start:yyyy-MM-dd}" }
+        }
+        """
+
+    func validate(_ files: [(String, String)]) throws -> SpecSetValidation {
+        try SpecValidator().validate(files.map { SpecSource(path: $0.0, bytes: Array($0.1.utf8)) })
+    }
+
+    func messages(_ text: String, file: String = "specs/ow.json") throws -> [String] {
+        try validate([(file, text)]).diagnostics.map(\.description)
+    }
+
+    func replacing(_ old: String, with new: String, in text: String = valid) -> String {
+        precondition(text.contains(old), "test setup: \(old) not in spec")
+        return text.replacingOccurrences(of: old, with: new)
+    }
+
+    @Test func validSpecDecodes() throws {
+        let result = try validate([("specs/ow.json", Self.valid)])
+        #expect(result.diagnostics.isEmpty)
+        let spec = try #require(result.specs.first)
+        #expect(spec.name == "openweb-comments")
+        #expect(spec.provider == .openweb)
+        #expect(spec.window.step == .hours(24))
+        #expect(spec.window.end == Timestamp(rfc3339: "2025-03-01T00:00:00Z"))
+        #expect(spec.endpoint.description == "https://api-exporter.openweb.com")
+        #expect(spec.destination.pathTemplate.text == "exports/{name}/{start:yyyy-MM-dd}")
+    }
+
+    @Test func defaultsComeFromTheProvider() throws {
+        let text = replacing(#", "step": "PT24H""#, with: "", in: replacing(#"  "endpoint": "https://api-exporter.openweb.com",\#n"#, with: ""))
+        let spec = try #require(try validate([("a.json", text)]).specs.first)
+        #expect(spec.window.step == .hours(24))
+        #expect(spec.window.settle == .zero)
+        #expect(spec.endpoint == ProviderID.openweb.defaultEndpoint)
+    }
+
+    @Test func stepTooLong() throws {
+        #expect(try messages(replacing("PT24H", with: "PT36H")) == [
+            "specs/ow.json:6:87: /window/step: PT36H is longer than the 24 h that openweb allows; use PT24H or less",
+        ])
+    }
+
+    @Test func stepNotWholeUnits() throws {
+        let text = replacing(#""provider": "openweb""#, with: #""provider": "enterpret-v2""#,
+                             in: replacing(#""filters": {}"#, with: #""filters": { "objectID": "Feedback" }"#,
+                                           in: replacing("PT24H", with: "PT90M", in: replacing("{start:yyyy-MM-dd}", with: "{start:yyyy-MM-dd/HH-mm}"))))
+        #expect(try messages(text) == [
+            "specs/ow.json:6:87: /window/step: PT90M is not whole hours, which enterpret-v2 requires; use e.g. PT1H",
+        ])
+    }
+
+    @Test func misalignedStart() throws {
+        let text = replacing(#""provider": "openweb""#, with: #""provider": "userpilot""#,
+                             in: replacing("2025-01-01T00:00:00Z", with: "2025-01-01T06:00:00Z", in: replacing("PT24H", with: "P1D")))
+        #expect(try messages(text) == [
+            "specs/ow.json:6:24: /window/start: 2025-01-01T06:00:00Z is not at 00:00:00 UTC, which userpilot requires of window starts; use 2025-01-01T00:00:00Z",
+        ])
+    }
+
+    @Test func misalignedEndWouldBreakTheLastWindow() throws {
+        let text = replacing(#""provider": "openweb""#, with: #""provider": "enterpret-v2""#,
+                             in: replacing(#""filters": {}"#, with: #""filters": { "objectID": "Feedback" }"#,
+                                           in: replacing("2025-03-01T00:00:00Z", with: "2025-03-01T00:30:00Z",
+                                                         in: replacing("PT24H", with: "PT1H", in: replacing("{start:yyyy-MM-dd}", with: "{start:yyyy-MM-dd/HH}")))))
+        #expect(try messages(text) == [
+            "specs/ow.json:6:55: /window/end: 2025-03-01T00:30:00Z is not on the hour, so the last window would break enterpret-v2's rules; use 2025-03-01T00:00:00Z or 2025-03-01T01:00:00Z",
+        ])
+    }
+
+    @Test func endBeforeStart() throws {
+        #expect(try messages(replacing("2025-03-01T00:00:00Z", with: "2024-12-01T00:00:00Z")) == [
+            "specs/ow.json:6:55: /window/end: end 2024-12-01T00:00:00Z must be after start 2025-01-01T00:00:00Z",
+        ])
+    }
+
+    @Test func nonUTCOffset() throws {
+        #expect(try messages(replacing("2025-01-01T00:00:00Z", with: "2025-01-01T01:00:00+01:00")) == [
+            "specs/ow.json:6:24: /window/start: \"2025-01-01T01:00:00+01:00\" has a UTC offset; write window times in UTC, i.e. \"2025-01-01T00:00:00Z\"",
+        ])
+    }
+
+    @Test func calendarStep() throws {
+        #expect(try messages(replacing("PT24H", with: "P1M")) == [
+            "specs/ow.json:6:87: /window/step: \"P1M\" uses years or months, which have no fixed length; use days, e.g. P30D",
+        ])
+    }
+
+    @Test func literalSecretNamesTheKeyAndNeverTheValue() throws {
+        let text = replacing(#""auth": { "tokenEnv": "OPENWEB_EXPORT_TOKEN" }"#, with: #""auth": { "token": "s3cr3t-value" }"#)
+        let found = try messages(text)
+        #expect(found.contains(
+            "specs/ow.json:4:13: /auth/token: \"token\" looks like a literal secret; secrets never go in a spec: put it in an environment variable and name that variable with \"auth\": {\"tokenEnv\": \"…\"}"))
+        #expect(!found.joined().contains("s3cr3t-value"))
+    }
+
+    @Test func secretAnywhereIsFound() throws {
+        let text = replacing(#""filters": {}"#, with: #""filters": { "nested": [ { "API_KEY": "abc" } ] }"#)
+        let found = try validate([("a.json", text)]).diagnostics
+        #expect(found.contains { $0.keyword == "secret" && $0.pointer.description == "/filters/nested/0/API_KEY" })
+        #expect(!found.map(\.description).joined().contains("abc"))
+    }
+
+    @Test func escapingTemplate() throws {
+        #expect(try messages(replacing("exports/{name}", with: "../{name}")) == [
+            "specs/ow.json:8:49: /destination/path: path template \"../{name}/{start:yyyy-MM-dd}\" contains '..', which could leave the destination root",
+        ])
+    }
+
+    @Test func collidingTemplate() throws {
+        let text = replacing(#""provider": "openweb""#, with: #""provider": "enterpret-v2""#,
+                             in: replacing(#""filters": {}"#, with: #""filters": { "objectID": "Feedback" }"#, in: replacing("PT24H", with: "PT1H")))
+        #expect(try messages(text) == [
+            "specs/ow.json:8:49: /destination/path: the template tells windows apart by day, but step PT1H puts up to 24 windows in one day, which would share a path; use e.g. {start:yyyy-MM-dd/HH}",
+        ])
+    }
+
+    @Test func templateWithoutADateIsFineForASingleWindow() throws {
+        let one = replacing("2025-03-01T00:00:00Z", with: "2025-01-02T00:00:00Z", in: replacing("/{start:yyyy-MM-dd}", with: ""))
+        #expect(try messages(one).isEmpty)
+        #expect(try messages(replacing("/{start:yyyy-MM-dd}", with: "")) == [
+            "specs/ow.json:8:49: /destination/path: the template has no {start:…} or {end:…}, so every window of this spec would write to the same path; add e.g. {start:yyyy-MM-dd}",
+        ])
+    }
+
+    @Test func plainHTTPOnlyForLoopback() throws {
+        #expect(try messages(replacing("https://api-exporter.openweb.com", with: "http://api-exporter.openweb.com")) == [
+            "specs/ow.json:5:15: /endpoint: http:// is only allowed for loopback hosts (the sandbox, tests); use https://api-exporter.openweb.com",
+        ])
+        #expect(try messages(replacing("https://api-exporter.openweb.com", with: "http://127.0.0.1:8480")).isEmpty)
+        #expect(try messages(replacing("https://api-exporter.openweb.com", with: "http://localhost:8480")).isEmpty)
+        #expect(try messages(replacing("https://api-exporter.openweb.com", with: "http://[::1]:8480")).isEmpty)
+    }
+
+    @Test func duplicateNamesAcrossFiles() throws {
+        let other = replacing("exports/{name}", with: "other/{name}")
+        let result = try validate([("specs/a.json", Self.valid), ("specs/b.json", other)])
+        #expect(result.diagnostics.map(\.description) == [
+            "specs/b.json:2:11: /name: name \"openweb-comments\" is already used by specs/a.json:2:11; every spec needs a name of its own",
+        ])
+        #expect(result.specs.count == 1)
+    }
+
+    @Test func specsSharingPathsWithoutName() throws {
+        let a = replacing("exports/{name}", with: "exports")
+        let b = replacing(#""name": "openweb-comments""#, with: #""name": "openweb-two""#, in: a)
+        let result = try validate([("specs/a.json", a), ("specs/b.json", b)])
+        #expect(result.diagnostics.map(\.description) == [
+            "specs/b.json:8:49: /destination/path: spec \"openweb-two\" writes to the same paths as spec \"openweb-comments\"; add {name} to the path template",
+        ])
+    }
+
+    @Test func everyErrorInEveryFileIsReported() throws {
+        let bad1 = replacing("PT24H", with: "PT36H", in: replacing(#""name": "openweb-comments""#, with: #""name": "Bad Name""#))
+        let bad2 = replacing(#""provider": "openweb""#, with: #""provider": "opnweb""#)
+        let result = try validate([("specs/a.json", bad1), ("specs/b.json", bad2)])
+        #expect(result.diagnostics.count >= 3)
+        #expect(Set(result.diagnostics.map(\.file)) == ["specs/a.json", "specs/b.json"])
+    }
+
+    @Test func examplesAreValid() throws {
+        // The example specs shipped in the repository must always validate: the demo depends on them.
+        let files = try ExampleSpecs.all()
+        let result = try validate(files)
+        #expect(result.diagnostics.map(\.description) == [])
+        #expect(Set(result.specs.map(\.provider)) == Set(ProviderID.allCases))
+    }
+}
+
+@Suite struct BundledSchemaTests {
+    /// The binary carries `schemas/*.schema.json` as Swift strings; `make schemas` regenerates them.
+    @Test func bundledSchemasMatchThePublishedFiles() throws {
+        let dir = Repository.root.appendingPathComponent("schemas")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".schema.json") }
+        #expect(Set(files) == Set(BundledSchemas.all.keys), "run 'make schemas'")
+        for file in files {
+            let onDisk = String(decoding: try Repository.read("schemas/\(file)"), as: UTF8.self)
+            #expect(BundledSchemas.all[file] == onDisk, "schemas/\(file) differs from the bundled copy: run 'make schemas'")
+        }
+    }
+
+    @Test func everyBundledSchemaCompiles() throws {
+        for (file, text) in BundledSchemas.all {
+            let node = try JSONParser.parse(Array(text.utf8))
+            _ = try JSONSchema(node)
+            #expect(node["$schema"]?.stringValue == "https://json-schema.org/draft/2020-12/schema", "\(file)")
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import SluiceCore
+import Testing
+@testable import SluiceProviders
+
+@Suite struct RetryPolicyTests {
+    struct FixedRandom: RandomNumberGenerator {
+        var value: UInt64
+        mutating func next() -> UInt64 { value }
+    }
+
+    @Test func fullJitterStaysUnderTheGrowingCeiling() {
+        let policy = RetryPolicy(maxAttempts: 10, baseDelay: .seconds(1), maxDelay: .seconds(60))
+        var rng = SystemRandomNumberGenerator()
+        for attempt in 1...9 {
+            let ceiling = min(Duration.seconds(60), .seconds(1) * (1 << (attempt - 1)))
+            for _ in 0..<50 {
+                let d = policy.delay(afterAttempt: attempt, retryAfter: nil, using: &rng)
+                #expect(d != nil && d! >= .zero && d! <= ceiling)
+            }
+        }
+    }
+
+    @Test func retryAfterWinsButIsCapped() {
+        let policy = RetryPolicy(maxAttempts: 3, baseDelay: .seconds(1), maxDelay: .seconds(60))
+        var rng = FixedRandom(value: 0)
+        #expect(policy.delay(afterAttempt: 1, retryAfter: .seconds(7), using: &rng) == .seconds(7))
+        #expect(policy.delay(afterAttempt: 1, retryAfter: .seconds(7200), using: &rng) == .seconds(60))
+    }
+
+    @Test func stopsAfterTheLastAttempt() {
+        let policy = RetryPolicy(maxAttempts: 3)
+        var rng = SystemRandomNumberGenerator()
+        #expect(policy.delay(afterAttempt: 2, retryAfter: nil, using: &rng) != nil)
+        #expect(policy.delay(afterAttempt: 3, retryAfter: nil, using: &rng) == nil)
+    }
+
+    @Test(arguments: [(429, true), (500, true), (502, true), (503, true), (504, true), (408, true),
+                      (400, false), (401, false), (403, false), (404, false), (409, false), (501, false)])
+    func retryableStatuses(status: Int, retryable: Bool) {
+        #expect(RetryPolicy.isRetryable(status: status) == retryable)
+    }
+}
+
+@Suite struct RetryAfterTests {
+    let now = Timestamp(rfc3339: "2015-10-21T07:27:00Z")!
+
+    @Test(arguments: [
+        ("120", Duration.seconds(120)),
+        (" 0 ", Duration.zero),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", Duration.seconds(60)),
+        ("Wednesday, 21-Oct-15 07:28:00 GMT", Duration.seconds(60)),
+        ("Wed Oct 21 07:28:00 2015", Duration.seconds(60)),
+        ("Wed, 21 Oct 2015 07:00:00 GMT", Duration.zero),
+    ])
+    func parsesBothForms(header: String, expected: Duration) {
+        #expect(RetryAfter.parse(header, now: now) == expected)
+    }
+
+    @Test(arguments: ["", "soon", "-5", "1.5", "Wed, 32 Oct 2015 07:28:00 GMT"])
+    func ignoresWhatItCannotRead(header: String) {
+        #expect(RetryAfter.parse(header, now: now) == nil)
+    }
+
+    @Test func formatsIMFFixdate() {
+        #expect(RetryAfter.imfFixdate(Timestamp(rfc3339: "2015-10-21T07:28:00Z")!) == "Wed, 21 Oct 2015 07:28:00 GMT")
+        #expect(RetryAfter.imfFixdate(Timestamp(rfc3339: "1994-11-06T08:49:37Z")!) == "Sun, 06 Nov 1994 08:49:37 GMT")
+    }
+}
+
+@Suite struct PollScheduleTests {
+    @Test func doublesToTheCap() {
+        let s = PollSchedule()
+        #expect((0..<9).map { s.delay(before: $0) } == [1, 2, 4, 8, 16, 32, 60, 60, 60].map { Duration.seconds($0) })
+    }
+}
+
+@Suite struct TokenBucketTests {
+    @Test func tenPerMinuteLetsABurstThroughThenOneEverySixSeconds() async throws {
+        let clock = ManualClock()
+        let bucket = TokenBucket(capacity: 10, refillInterval: .seconds(6), clock: clock)
+        for _ in 0..<10 { try await bucket.acquire() }
+        let eleventh = Task { try await bucket.acquire(); return clock.now }
+        await clock.waitForSleepers(1)
+        clock.advance(by: .seconds(5))
+        #expect(clock.sleeperCount == 1, "the 11th request must still wait")
+        clock.advance(by: .seconds(1))
+        let at = try await eleventh.value
+        #expect(at.offset == .seconds(6))
+    }
+
+    @Test func queuedWaitersAreSpacedByTheRefillInterval() async throws {
+        let clock = ManualClock()
+        let bucket = TokenBucket(capacity: 1, refillInterval: .seconds(6), clock: clock)
+        try await bucket.acquire()
+        let second = Task { try await bucket.acquire() }
+        await clock.waitForSleepers(1)
+        let third = Task { try await bucket.acquire() }
+        await clock.waitForSleepers(2)
+        clock.advance(by: .seconds(6))
+        try await second.value
+        #expect(clock.sleeperCount == 1, "the third waits for the next refill")
+        clock.advance(by: .seconds(6))
+        try await third.value
+    }
+}
+
+@Suite struct URLRedactionTests {
+    @Test(arguments: [
+        ("http://127.0.0.1:9/f/a.zip?X-Expires=1&X-Signature=abc", "http://127.0.0.1:9/f/a.zip?…"),
+        ("https://user:pw@s3.amazonaws.com/b/k?sig=1#frag", "https://s3.amazonaws.com/b/k?…"),
+        ("https://api.enterpret.com/v2/export", "https://api.enterpret.com/v2/export"),
+    ])
+    func hidesQueryAndUserInfo(url: String, shown: String) {
+        #expect(URLRedaction.redact(url) == shown)
+    }
+}
