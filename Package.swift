@@ -62,15 +62,6 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
-        // Side effects of apply behind protocols, each with an in-memory twin: for now the state store
-        // (atomic file writes, backup, lock). Depends on SluiceCore and swift-crypto only.
-        .target(
-            name: "SluiceApply",
-            dependencies: [
-                "SluiceCore",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
         // ArgumentParser commands, one per file; each run() builds options and calls a library.
         .target(
             name: "SluiceCLI",
@@ -84,7 +75,6 @@ let package = Package(
         ),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceApplyTests", dependencies: ["SluiceApply", "SluiceCore"]),
         .testTarget(
             name: "SluiceApplyTests",
             dependencies: ["SluiceApply", .product(name: "ZIPFoundation", package: "ZIPFoundation")]

@@ -183,14 +183,3 @@ extension PlanDocument {
         s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
     }
 }
-
-extension String {
-    /// Replaces every occurrence of `target` (no Foundation needed).
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        guard contains(target) else { return self }
-        var out = ""
-        out.reserveCapacity(count)
-        for c in self { if c == target { out += replacement } else { out.append(c) } }
-        return out
-    }
-}

@@ -209,7 +209,7 @@ struct SpecChecks {
         guard let name, let provider, let tokenEnv, let window, let destination else { return nil }
         return JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
                        auth: AuthConfig(tokenEnv: tokenEnv), endpoint: endpoint, window: window,
-                       filters: root["filters"] ?? JSONNode(value: .object(JSONObject(members: [])), position: root.position),
+                       filters: root["filters"] ?? JSONNode(.object(JSONObject()), at: root.position),
                        destination: destination, sourcePath: file)
     }
 
