@@ -1,5 +1,3 @@
-import Foundation
-
 /// A plan as JSON (`sluice plan --json`, `--out FILE`), described by `schemas/plan.schema.json`.
 ///
 /// The same document is what `sluice show` reads and what apply checks and executes; `specSetHash`
@@ -186,39 +184,61 @@ public struct PlanDocument: Sendable, Codable {
         public var description: String { message }
     }
 
-    /// Reads a saved plan.
+    /// Reads a saved plan: JSON syntax, then `schemas/plan.schema.json`, then the values. Requests keep
+    /// their member order, so `show` prints them exactly as apply will send them.
     public static func decode(_ bytes: [UInt8]) throws(ReadError) -> PlanDocument {
-        struct Probe: Decodable { var format_version: String? }
-        let data = Data(bytes)
-        let probe: Probe
-        do { probe = try JSONDecoder().decode(Probe.self, from: data) } catch {
-            throw ReadError(message: "not a sluice plan (not a JSON object): \(Self.describe(error))")
+        let root: JSONNode
+        do { root = try JSONParser.parse(bytes) } catch {
+            throw ReadError(message: "\(error.position): not a sluice plan (not JSON): \(error.message)")
         }
-        guard let version = probe.format_version else {
+        guard root.objectValue != nil else { throw ReadError(message: "not a sluice plan: the file is not a JSON object") }
+        guard let version = root["format_version"]?.stringValue else {
             throw ReadError(message: "not a sluice plan: it has no \"format_version\"")
         }
         guard version == currentFormatVersion else {
             throw ReadError(message: "plan format version \(quoted(version)) is not supported by this sluice (it reads \(quoted(currentFormatVersion))); make the plan again with this version")
         }
-        do {
-            return try JSONDecoder().decode(PlanDocument.self, from: data)
-        } catch {
-            throw ReadError(message: "not a valid sluice plan: \(Self.describe(error))")
+        if let schema = try? JSONSchema(JSONParser.parse(BundledSchemas.plan)),
+           let first = schema.validate(root).first {
+            throw ReadError(message: "\(first.position): \(first.pointer): \(first.message) (not a valid sluice plan)")
         }
-    }
+        // The schema has checked every type and required member below.
+        func time(_ node: JSONNode?) -> Timestamp {
+            node?.stringValue.flatMap { Timestamp(rfc3339: $0) } ?? Timestamp(millisecondsSinceEpoch: 0)
+        }
+        func int(_ node: JSONNode?) -> Int { node?.numberValue?.int64Value.map(Int.init) ?? 0 }
+        func string(_ node: JSONNode?) -> String { node?.stringValue ?? "" }
+        func window(_ node: JSONNode?) -> WindowEntry { WindowEntry(start: time(node?["start"]), end: time(node?["end"])) }
 
-    static func describe(_ error: Error) -> String {
-        guard let e = error as? DecodingError else { return "\(error)" }
-        func path(_ c: DecodingError.Context) -> String {
-            let p = c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "/")
-            return p.isEmpty ? "" : "/\(p): "
+        let state = StateIdentity(lineage: root["state"]?["lineage"]?.stringValue, serial: int(root["state"]?["serial"]))
+        let specs = (root["specs"]?.arrayValue ?? []).map {
+            SpecEntry(name: string($0["name"]), provider: string($0["provider"]), windows: int($0["windows"]), unchanged: int($0["unchanged"]))
         }
-        switch e {
-        case .dataCorrupted(let c): return path(c) + c.debugDescription
-        case .keyNotFound(let k, let c): return path(c) + "missing \(quoted(k.stringValue))"
-        case .typeMismatch(_, let c), .valueNotFound(_, let c): return path(c) + c.debugDescription
-        @unknown default: return "\(error)"
+        var actions: [ActionEntry] = []
+        for a in root["actions"]?.arrayValue ?? [] {
+            guard let action = a["action"]?.stringValue.flatMap(PlanAction.init(rawValue:)) else { continue }
+            actions.append(ActionEntry(spec: string(a["spec"]), provider: string(a["provider"]), action: action,
+                                       reason: string(a["reason"]), reasonCode: string(a["reason_code"]),
+                                       window: window(a["window"]), http: a["http"]?.stringValue,
+                                       request: a["request"].map(RequestValue.init)))
         }
+        let orphans = (root["orphans"]?.arrayValue ?? []).map {
+            OrphanEntry(spec: string($0["spec"]), provider: string($0["provider"]), windows: int($0["windows"]),
+                        first: window($0["first"]), last: window($0["last"]),
+                        specRemoved: $0["spec_removed"]?.boolValue ?? false, reason: string($0["reason"]))
+        }
+        var summary = PlanSummary()
+        let m = root["summary"]
+        summary.create = int(m?["create"])
+        summary.resume = int(m?["resume"])
+        summary.retry = int(m?["retry"])
+        summary.replace = int(m?["replace"])
+        summary.refresh = int(m?["refresh"])
+        summary.unchanged = int(m?["unchanged"])
+        summary.orphaned = int(m?["orphaned"])
+        return PlanDocument(formatVersion: version, now: time(root["now"]), state: state,
+                            specSetHash: root["spec_set_hash"]?.stringValue, specs: specs, actions: actions,
+                            orphans: orphans, summary: summary)
     }
 }
 

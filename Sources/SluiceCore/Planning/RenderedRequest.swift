@@ -10,6 +10,9 @@ public struct RenderedRequest: Sendable, Hashable {
     public var query: [QueryItem]
     /// The JSON body, if the request has one.
     public var body: RequestValue?
+    /// For a query-string request: the parameters as the plan shows them, a parameter the spec gave as
+    /// an array staying an array even with one value.
+    var queryFields: RequestValue?
 
     public init(method: String, path: String, query: [QueryItem] = [], body: RequestValue? = nil) {
         self.method = method
@@ -31,6 +34,7 @@ public struct RenderedRequest: Sendable, Hashable {
     /// parameters as an object (a repeated parameter becomes an array of its values, in order).
     public var fields: RequestValue {
         if let body { return body }
+        if let queryFields { return queryFields }
         var members: [(key: String, value: RequestValue)] = []
         for item in query {
             if let i = members.firstIndex(where: { $0.key == item.name }) {
@@ -148,20 +152,22 @@ public struct RequestRenderer: Sendable {
             members += filters.filter { $0.key != "from" && $0.key != "to" }
             return RenderedRequest(method: "POST", path: "/api/v1/analytics/exports/", body: .object(members))
         case .coveo:
-            var query = [
-                RenderedRequest.QueryItem(name: "from", value: TimeText.string(s, .millisecondsZ)),
-                RenderedRequest.QueryItem(name: "to", value: TimeText.string(e - 1, .millisecondsZ)),
-            ]
+            let from = TimeText.string(s, .millisecondsZ), to = TimeText.string(e - 1, .millisecondsZ)
+            var query = [RenderedRequest.QueryItem(name: "from", value: from), RenderedRequest.QueryItem(name: "to", value: to)]
+            var fields: [(key: String, value: RequestValue)] = [("from", .string(from)), ("to", .string(to))]
             for member in filters where member.key != "from" && member.key != "to" {
                 if case .array(let values) = member.value {
-                    for value in values {
-                        if let text = value.queryText { query.append(.init(name: member.key, value: text)) }
-                    }
+                    let texts = values.compactMap(\.queryText)
+                    for text in texts { query.append(.init(name: member.key, value: text)) }
+                    fields.append((member.key, .array(texts.map(RequestValue.string))))
                 } else if let text = member.value.queryText {
                     query.append(.init(name: member.key, value: text))
+                    fields.append((member.key, .string(text)))
                 }
             }
-            return RenderedRequest(method: "POST", path: "/rest/ua/v15/exports", query: query)
+            var request = RenderedRequest(method: "POST", path: "/rest/ua/v15/exports", query: query)
+            request.queryFields = .object(fields)
+            return request
         case .enterpretV1:
             var listRecords: [(key: String, value: RequestValue)] = []
             if let filter = filters.first(where: { $0.key == "filter" }) { listRecords.append(filter) }
