@@ -44,16 +44,48 @@ public struct FileStateStore: StateStore {
     }
 
     /// The state, or `nil` when there is none yet.
+    ///
+    /// The file is mapped rather than read, and the pages behind the reader are released after each
+    /// spec, so a million windows never sit in memory twice (as text and as columns).
     public func loadSync() throws(StateStoreError) -> SluiceState? {
-        guard let bytes = try FileIO.readIfExists(path) else {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            guard errno == ENOENT else { throw FileIO.error("read", path, errno) }
             if FileIO.exists(backupPath) {
                 throw StateStoreError(.corrupt, "\(path) does not exist but \(backupPath) does: restore it (cp \(backupPath) \(path)) or, to start a new state on purpose, delete the backup")
             }
             return nil
         }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FileIO.error("read", path, errno) }
+        let identity = FileIO.identity(path)
+        let size = Int(st.st_size)
+        let decoded: Result<SluiceState, StateCodec.DecodingError>
+        if size == 0 {
+            decoded = Result { () throws(StateCodec.DecodingError) -> SluiceState in try StateCodec.decode([]) }
+        } else {
+            guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+                throw FileIO.error("map", path, errno)
+            }
+            defer { munmap(base, size) }
+            _ = madvise(base, size, MADV_SEQUENTIAL)
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            var released = 0
+            let buffer = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: size)
+            decoded = Result { () throws(StateCodec.DecodingError) -> SluiceState in
+                try StateCodec.decode(buffer) { offset in
+                    let upTo = offset / page * page
+                    if upTo > released {
+                        _ = madvise(base + released, upTo - released, MADV_DONTNEED)
+                        released = upTo
+                    }
+                }
+            }
+        }
         do {
-            let state = try StateCodec.decode(bytes)
-            known.set(FileIO.identity(path), identity: state.identity)
+            let state = try decoded.get()
+            known.set(identity, identity: state.identity)
             return state
         } catch {
             switch error {
@@ -86,18 +118,27 @@ public struct FileStateStore: StateStore {
     public func saveSync(_ state: SluiceState) throws(StateStoreError) -> SluiceState {
         try checkSuccession(stored: try storedIdentity(), writing: state, location: path)
         let next = state.nextVersion()
-        try writeAtomically(StateCodec.encode(next))
+        try writeAtomically { write throws(StateStoreError) in
+            do {
+                try StateCodec.encode(next) { chunk in try write(chunk) }
+            } catch let error as StateStoreError {
+                throw error
+            } catch {
+                throw StateStoreError(.io, "cannot write \(path): \(error)")
+            }
+        }
         known.set(FileIO.identity(path), identity: next.identity)
         return next
     }
 
-    /// Temp file, fsync, backup link, rename, directory fsync.
-    func writeAtomically(_ bytes: [UInt8]) throws(StateStoreError) {
+    /// Temp file (written in chunks as `produce` hands them over), fsync, backup link, rename,
+    /// directory fsync.
+    func writeAtomically(_ produce: (_ write: ([UInt8]) throws(StateStoreError) -> Void) throws(StateStoreError) -> Void) throws(StateStoreError) {
         let directory = FileIO.directory(of: path)
         try FileIO.makeDirectories(directory)
         let temporary = "\(directory)/.\(FileIO.baseName(of: path)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do {
-            try FileIO.writeNew(temporary, bytes)
+            try FileIO.writeNew(temporary, produce)
             if FileIO.exists(path) { try keepBackup() }
             try FileIO.move(temporary, path)
         } catch {
@@ -330,23 +371,35 @@ enum FileIO {
 
     /// Creates `path` (which must not exist), writes `bytes` and fsyncs it.
     static func writeNew(_ path: String, _ bytes: [UInt8]) throws(StateStoreError) {
+        try writeNew(path) { write throws(StateStoreError) in try write(bytes) }
+    }
+
+    /// Creates `path` (which must not exist), writes what `produce` hands over, and fsyncs it; on any
+    /// failure the file is removed.
+    static func writeNew(_ path: String, _ produce: (_ write: ([UInt8]) throws(StateStoreError) -> Void) throws(StateStoreError) -> Void) throws(StateStoreError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw error("create", path, errno) }
-        var failure: Int32?
-        bytes.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress else { return } // nothing to write
-            var written = 0
-            while written < buffer.count {
-                let n = write(fd, base + written, buffer.count - written)
-                if n < 0 { if errno == EINTR { continue }; failure = errno; return }
-                written += n
+        func write(_ bytes: [UInt8]) throws(StateStoreError) {
+            var failure: Int32?
+            bytes.withUnsafeBytes { buffer in
+                guard let base = buffer.baseAddress else { return } // nothing to write
+                var written = 0
+                while written < buffer.count {
+                    let n = Glibc.write(fd, base + written, buffer.count - written)
+                    if n < 0 { if errno == EINTR { continue }; failure = errno; return }
+                    written += n
+                }
             }
+            if let failure { throw error("write", path, failure) }
         }
-        if failure == nil && fsync(fd) != 0 { failure = errno }
-        close(fd)
-        if let failure {
+        do throws(StateStoreError) {
+            try produce(write)
+            guard fsync(fd) == 0 else { throw error("fsync", path, errno) }
+            close(fd)
+        } catch {
+            close(fd)
             _ = unlink(path)
-            throw error("write", path, failure)
+            throw error
         }
     }
 

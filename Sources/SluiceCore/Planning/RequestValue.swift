@@ -158,8 +158,12 @@ struct AnyKey: CodingKey {
 /// Byte-level JSON writing shared by the request, plan and state encoders.
 enum JSONWriting {
     static func appendString(_ s: String, to out: inout [UInt8]) {
+        appendString(bytes: s.utf8, to: &out)
+    }
+
+    static func appendString<Bytes: Sequence<UInt8>>(bytes: Bytes, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for c in s.utf8 {
+        for c in bytes {
             switch c {
             case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(c)
             case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(c)

@@ -34,9 +34,26 @@ public enum StateCodec {
 
     /// The file's bytes for `state`, ending in a newline.
     public static func encode(_ state: SluiceState) -> [UInt8] {
+        var whole: [UInt8] = []
+        // Close to the real size, so the buffer is not regrown (and copied) near the end.
+        whole.reserveCapacity(state.specs.reduce(256) {
+            $0 + 1_024 + $1.count * 110 + $1.jobIDs.pool.count + $1.errors.pool.count
+                + $1.files.paths.pool.count + $1.files.count * 90
+        })
+        encode(state, chunkSize: Int.max) { whole.append(contentsOf: $0) }
+        return whole
+    }
+
+    /// Encodes `state` in chunks of about `chunkSize` bytes handed to `sink` in order, so a writer can
+    /// send each to the file while the next is encoded (and a million windows are never all in memory
+    /// as text).
+    public static func encode(_ state: SluiceState, chunkSize: Int = 4 << 20, sink: ([UInt8]) throws -> Void) rethrows {
         var out: [UInt8] = []
-        let estimate = state.specs.reduce(256) { $0 + 512 + $1.count * 200 }
-        out.reserveCapacity(estimate)
+        out.reserveCapacity(Swift.min(chunkSize, 64 << 20) + 4_096)
+        func flush(_ out: inout [UInt8]) throws {
+            try sink(out)
+            out.removeAll(keepingCapacity: true)
+        }
         out.append(contentsOf: "{\n  \"format\": \"\(formatName)\",\n  \"version\": \(state.version),\n  \"lineage\": ".utf8)
         JSONWriting.appendString(state.lineage, to: &out)
         out.append(contentsOf: ",\n  \"serial\": ".utf8)
@@ -44,13 +61,13 @@ public enum StateCodec {
         out.append(contentsOf: ",\n  \"specs\": [".utf8)
         for (k, spec) in state.specs.enumerated() {
             out.append(contentsOf: (k == 0 ? "\n" : ",\n").utf8)
-            encode(spec, into: &out)
+            try encode(spec, into: &out, chunkSize: chunkSize, flush: flush)
         }
         out.append(contentsOf: (state.specs.isEmpty ? "]\n}\n" : "\n  ]\n}\n").utf8)
-        return out
+        try flush(&out)
     }
 
-    static func encode(_ spec: SpecState, into out: inout [UInt8]) {
+    static func encode(_ spec: SpecState, into out: inout [UInt8], chunkSize: Int, flush: (inout [UInt8]) throws -> Void) rethrows {
         out.append(contentsOf: "    {\n      \"name\": ".utf8)
         JSONWriting.appendString(spec.name, to: &out)
         out.append(contentsOf: ",\n      \"provider\": ".utf8)
@@ -71,6 +88,7 @@ public enum StateCodec {
         out.append(contentsOf: "],\n      \"windows\": [".utf8)
         let statusText: [[UInt8]] = [[], Array("\"submitted\"".utf8), Array("\"complete\"".utf8), Array("\"failed\"".utf8)]
         for i in 0..<spec.count {
+            if out.count >= chunkSize { try flush(&out) }
             out.append(contentsOf: (i == 0 ? "\n        [\"" : ",\n        [\"").utf8)
             TimeText.append(spec.starts[i], .secondsZOptionalMillis, to: &out)
             out.append(contentsOf: "\",\"".utf8)
@@ -84,19 +102,18 @@ public enum StateCodec {
             out.append(contentsOf: ",\"".utf8)
             TimeText.append(spec.updatedTimes[i], .secondsZOptionalMillis, to: &out)
             out.append(contentsOf: "\",".utf8)
-            if let job = spec.jobIDs[i] { JSONWriting.appendString(job, to: &out) } else { out.append(contentsOf: "null".utf8) }
+            spec.jobIDs.appendJSON(i, to: &out)
             out.append(UInt8(ascii: ","))
-            if let error = spec.errors[i] { JSONWriting.appendString(error, to: &out) } else { out.append(contentsOf: "null".utf8) }
+            spec.errors.appendJSON(i, to: &out)
             out.append(contentsOf: ",[".utf8)
             let lo = Int(spec.fileOffsets[i]), hi = Int(spec.fileOffsets[i + 1])
             for f in lo..<hi {
                 out.append(contentsOf: (f == lo ? "[" : ",[").utf8)
-                let file = spec.files[f]
-                JSONWriting.appendString(file.path, to: &out)
+                spec.files.paths.appendJSON(f, to: &out)
                 out.append(UInt8(ascii: ","))
-                JSONWriting.appendInt(file.bytes, to: &out)
+                JSONWriting.appendInt(spec.files.sizes[f], to: &out)
                 out.append(contentsOf: ",\"".utf8)
-                file.sha256.appendHex(to: &out)
+                spec.files.hashes[f].appendHex(to: &out)
                 out.append(contentsOf: "\"]".utf8)
             }
             out.append(contentsOf: "]]".utf8)
@@ -124,7 +141,18 @@ public enum StateCodec {
     /// Decodes a state file's bytes. Only what this function returns may ever be written back.
     public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> SluiceState {
         let result: Result<SluiceState, DecodingError> = bytes.withUnsafeBufferPointer { p in
+            Result { () throws(DecodingError) -> SluiceState in try decode(p) }
+        }
+        return try result.get()
+    }
+
+    /// Decodes a state file mapped in memory. `consumed(offset)` is called after each spec with how far
+    /// reading has got, so a caller can release the pages before it (a million windows need not all be
+    /// resident at once).
+    public static func decode(_ p: UnsafeBufferPointer<UInt8>, consumed: ((Int) -> Void)? = nil) throws(DecodingError) -> SluiceState {
+        let result: Result<SluiceState, DecodingError> = {
             var reader = Reader(p: p)
+            reader.consumed = consumed
             do {
                 return .success(try reader.readState())
             } catch let error as Reader.Failure {
@@ -135,7 +163,7 @@ public enum StateCodec {
             } catch {
                 return .failure(.corrupt(message: "\(error)", line: 1, column: 1))
             }
-        }
+        }()
         return try result.get()
     }
 
@@ -192,6 +220,7 @@ public enum StateCodec {
     struct Reader {
         let p: UnsafeBufferPointer<UInt8>
         var i = 0
+        var consumed: ((Int) -> Void)?
 
         struct Failure: Error {
             var offset: Int
@@ -305,6 +334,17 @@ public enum StateCodec {
             return v
         }
 
+        /// Reads a string (or `null`) straight into a column's byte pool.
+        mutating func readOptionalString(into column: inout StringColumn, allowNull: Bool = true) throws(Failure) {
+            if allowNull && acceptNull() { column.append(nil); return }
+            let r = try readStringRange()
+            if let s = r.escaped {
+                column.append(s)
+            } else {
+                column.append(bytes: UnsafeBufferPointer(rebasing: p[r.start..<r.end]))
+            }
+        }
+
         mutating func readString() throws(Failure) -> String {
             let r = try readStringRange()
             if let s = r.escaped { return s }
@@ -407,7 +447,10 @@ public enum StateCodec {
                         sawSpecs = true
                         try expect(91, "'[' (the list of specs)")
                         if !accept(93) {
-                            repeat { specs.append(try readSpec()) } while accept(44)
+                            repeat {
+                                specs.append(try readSpec())
+                                consumed?(i)
+                            } while accept(44)
                             try expect(93, "',' or ']'")
                         }
                     default:
@@ -439,7 +482,9 @@ public enum StateCodec {
             var name: String?, provider: String?
             var table: [WindowFingerprints] = []
             var columnsOK = false
+            var sawFingerprints = false
             var windowsStart: Int?
+            var spec = SpecState(name: "", provider: "")
             if !accept(125) {
                 repeat {
                     let key = try readString()
@@ -448,6 +493,7 @@ public enum StateCodec {
                     case "name": name = try readString()
                     case "provider": provider = try readString()
                     case "fingerprints":
+                        sawFingerprints = true
                         try expect(91, "'[' (the fingerprint table)")
                         if !accept(93) {
                             repeat {
@@ -473,8 +519,14 @@ public enum StateCodec {
                         }
                         columnsOK = true
                     case "windows":
-                        windowsStart = i
-                        try skipValue()
+                        if sawFingerprints {
+                            // The usual order (sluice writes the table first): read the rows in one pass.
+                            spec.fingerprintTable = table
+                            try readWindows(into: &spec)
+                        } else {
+                            windowsStart = i
+                            try skipValue()
+                        }
                     default:
                         try skipValue()
                     }
@@ -484,16 +536,29 @@ public enum StateCodec {
             guard let name else { throw fail("a spec's state has no \"name\"", at: specStart) }
             guard let provider else { throw fail("spec \"\(name)\" has no \"provider\"", at: specStart) }
             guard columnsOK else { throw fail("spec \"\(name)\" has no \"columns\"", at: specStart) }
-            var spec = SpecState(name: name, provider: provider)
+            spec.name = name
+            spec.provider = provider
             spec.fingerprintTable = table
             if let windowsStart {
-                // Read the windows now that the fingerprint table (which may follow them) is known.
+                // The windows came before the fingerprint table: read them now that it is known.
                 let resume = i
                 i = windowsStart
                 try readWindows(into: &spec)
                 i = resume
             }
+            spec.compact()
             return spec
+        }
+
+        static let statusBytes: [(WindowStatus, [UInt8])] = WindowStatus.allCases.map { ($0, Array($0.name.utf8)) }
+
+        static func status(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> WindowStatus? {
+            for (status, bytes) in statusBytes where bytes.count == end - start {
+                var k = 0
+                while k < bytes.count && p[start + k] == bytes[k] { k += 1 }
+                if k == bytes.count { return status }
+            }
+            return nil
         }
 
         mutating func readDigest(_ what: String) throws(Failure) -> SHA256Digest {
@@ -520,16 +585,9 @@ public enum StateCodec {
                 previous = start
                 try expect(44, "','")
                 let statusRange = try readStringRange()
-                let status: WindowStatus
-                switch statusRange.end - statusRange.start {
-                case 8 where p[statusRange.start] == 99: status = .complete
-                case 9 where p[statusRange.start] == 115: status = .submitted
-                case 6 where p[statusRange.start] == 102: status = .failed
-                default: throw fail("a window's status must be \"submitted\", \"complete\" or \"failed\"", at: statusRange.start - 1)
+                guard statusRange.escaped == nil, let status = Self.status(p, statusRange.start, statusRange.end) else {
+                    throw fail("a window's status must be \"submitted\", \"complete\" or \"failed\"", at: statusRange.start - 1)
                 }
-                guard statusRange.escaped == nil,
-                      String(decoding: UnsafeBufferPointer(rebasing: p[statusRange.start..<statusRange.end]), as: UTF8.self) == status.name
-                else { throw fail("a window's status must be \"submitted\", \"complete\" or \"failed\"", at: statusRange.start - 1) }
                 try expect(44, "','")
                 let fp = try readInt()
                 guard fp >= 0, fp < tableCount else {
@@ -541,21 +599,20 @@ public enum StateCodec {
                 try expect(44, "','")
                 let updated = try readTime("a window's updated time")
                 try expect(44, "','")
-                let job: String? = acceptNull() ? nil : try readString()
+                try readOptionalString(into: &spec.jobIDs)
                 try expect(44, "','")
-                let error: String? = acceptNull() ? nil : try readString()
+                try readOptionalString(into: &spec.errors)
                 try expect(44, "','")
                 try expect(91, "'[' (the window's files)")
                 if !accept(93) {
                     repeat {
                         try expect(91, "'[' (a [path, bytes, sha256] file entry)")
-                        let path = try readString()
+                        try readOptionalString(into: &spec.files.paths, allowNull: false)
                         try expect(44, "','")
-                        let bytes = try readInt()
+                        spec.files.sizes.append(try readInt())
                         try expect(44, "','")
-                        let sha = try readDigest("a file's sha256")
+                        spec.files.hashes.append(try readDigest("a file's sha256"))
                         try expect(93, "']'")
-                        spec.files.append(StoredFile(path: path, bytes: bytes, sha256: sha))
                     } while accept(44)
                     try expect(93, "',' or ']'")
                 }
@@ -566,8 +623,6 @@ public enum StateCodec {
                 spec.fingerprintIndices.append(Int32(fp))
                 spec.attemptCounts.append(Int32(attempts))
                 spec.updatedTimes.append(updated)
-                spec.jobIDs.append(job)
-                spec.errors.append(error)
                 spec.fileOffsets.append(Int32(spec.files.count))
             } while accept(44)
             try expect(93, "',' or ']'")

@@ -168,11 +168,11 @@ public struct SpecState: Sendable {
     var fingerprintIndices: [Int32]
     var attemptCounts: [Int32]
     var updatedTimes: [Int64]
-    var jobIDs: [String?]
-    var errors: [String?]
+    var jobIDs: StringColumn
+    var errors: StringColumn
     /// `files[fileOffsets[i]..<fileOffsets[i + 1]]` are window i's files.
     var fileOffsets: [Int32]
-    var files: [StoredFile]
+    var files: FileColumns
 
     public init(name: String, provider: String) {
         self.name = name
@@ -184,10 +184,10 @@ public struct SpecState: Sendable {
         self.fingerprintIndices = []
         self.attemptCounts = []
         self.updatedTimes = []
-        self.jobIDs = []
-        self.errors = []
+        self.jobIDs = StringColumn()
+        self.errors = StringColumn()
         self.fileOffsets = [0]
-        self.files = []
+        self.files = FileColumns()
     }
 
     public var count: Int { starts.count }
@@ -204,7 +204,7 @@ public struct SpecState: Sendable {
             updated: Timestamp(millisecondsSinceEpoch: updatedTimes[i]),
             providerJobID: jobIDs[i],
             lastError: errors[i],
-            files: Array(files[Int(fileOffsets[i])..<Int(fileOffsets[i + 1])]))
+            files: (Int(fileOffsets[i])..<Int(fileOffsets[i + 1])).map { files[$0] })
     }
 
     public var records: [WindowRecord] { (0..<count).map(record(at:)) }
@@ -317,6 +317,20 @@ public struct SpecState: Sendable {
         for k in (lo + 1)..<fileOffsets.count { fileOffsets[k] -= delta }
         compactFingerprints()
         return hi - lo
+    }
+
+    /// The same records with no spare capacity and no dead bytes, after bulk reading or many edits.
+    mutating func compact() {
+        starts = starts.exactCopy()
+        ends = ends.exactCopy()
+        statuses = statuses.exactCopy()
+        fingerprintIndices = fingerprintIndices.exactCopy()
+        attemptCounts = attemptCounts.exactCopy()
+        updatedTimes = updatedTimes.exactCopy()
+        jobIDs = jobIDs.compacted()
+        errors = errors.compacted()
+        fileOffsets = fileOffsets.exactCopy()
+        files = files.compacted()
     }
 
     /// Drops fingerprint pairs no window refers to any more, renumbering the rest.
