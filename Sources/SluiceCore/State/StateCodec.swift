@@ -209,14 +209,6 @@ public enum StateCodec {
         }
     }
 
-    /// Reads just the format version of a state file, or `nil` when it cannot be found.
-    public static func peekVersion(_ bytes: [UInt8]) -> Int? {
-        bytes.withUnsafeBufferPointer { p in
-            var reader = Reader(p: p)
-            return try? reader.readHeaderVersion()
-        }
-    }
-
     struct Reader {
         let p: UnsafeBufferPointer<UInt8>
         var i = 0
