@@ -74,6 +74,7 @@ let package = Package(
             name: "SluiceCLI",
             dependencies: [
                 "SluiceCore",
+                "SluiceApply",
                 "SluiceSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

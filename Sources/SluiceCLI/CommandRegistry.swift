@@ -4,6 +4,9 @@ import ArgumentParser
 enum CommandRegistry {
     static let subcommands: [ParsableCommand.Type] = [
         ValidateCommand.self,
+        PlanCommand.self,
+        ShowCommand.self,
+        StateCommand.self,
         SandboxCommand.self,
     ]
 }

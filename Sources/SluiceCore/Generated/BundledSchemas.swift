@@ -232,8 +232,219 @@ public enum BundledSchemas {
 
 """#
 
+    /// `schemas/plan.schema.json`
+    public static let plan = #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://sluice.dev/schemas/plan.schema.json",
+  "title": "sluice plan, format 1",
+  "description": "The output of `sluice plan --json`, and the file `sluice plan --out FILE` saves (then with spec_set_hash). `sluice apply FILE` refuses a saved plan whose state lineage or serial, or whose spec set, changed since it was made.",
+  "type": "object",
+  "required": ["format_version", "now", "state", "specs", "actions", "orphans", "summary"],
+  "properties": {
+    "format_version": { "const": "1" },
+    "now": { "$ref": "#/$defs/utc", "description": "The instant the plan was made for (--now, or the system clock)." },
+    "state": {
+      "type": "object",
+      "required": ["lineage", "serial"],
+      "additionalProperties": false,
+      "properties": {
+        "lineage": { "type": ["string", "null"], "description": "null when there was no state yet." },
+        "serial": { "type": "integer", "minimum": 0 }
+      }
+    },
+    "spec_set_hash": {
+      "type": "string",
+      "pattern": "^[0-9a-f]{64}$",
+      "description": "Saved plans only: SHA-256 over every spec's name, provider, endpoint, auth variable, window, filters and destination."
+    },
+    "specs": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["name", "provider", "windows", "unchanged"],
+        "additionalProperties": false,
+        "properties": {
+          "name": { "type": "string" },
+          "provider": { "type": "string" },
+          "windows": { "type": "integer", "minimum": 0, "description": "Windows the spec has as of now." },
+          "unchanged": { "type": "integer", "minimum": 0 }
+        }
+      }
+    },
+    "actions": {
+      "type": "array",
+      "description": "Every window apply will act on, by spec then start. Unchanged windows are only counted.",
+      "items": {
+        "type": "object",
+        "required": ["spec", "provider", "action", "reason", "reason_code", "window"],
+        "additionalProperties": false,
+        "properties": {
+          "spec": { "type": "string" },
+          "provider": { "enum": ["enterpret-v1", "enterpret-v2", "userpilot", "coveo", "openweb"] },
+          "action": { "enum": ["create", "resume", "retry", "replace", "refresh"] },
+          "reason": { "type": "string", "description": "For people." },
+          "reason_code": {
+            "enum": ["never-exported", "submitted-not-finished", "failed", "forced", "data-changed", "destination-changed",
+                     "data-and-destination-changed", "bounds-changed", "within-lookback"]
+          },
+          "window": {
+            "type": "object",
+            "required": ["start", "end"],
+            "additionalProperties": false,
+            "properties": { "start": { "$ref": "#/$defs/utc" }, "end": { "$ref": "#/$defs/utc" } }
+          },
+          "http": { "type": "string", "description": "Method and path of the request, e.g. \"POST /v2/export/comments\"." },
+          "request": {
+            "type": "object",
+            "description": "The provider-native fields exactly as they will be sent: the JSON body (openweb, enterpret-v1, enterpret-v2, userpilot), or the query parameters (coveo; a repeated parameter is an array of its values)."
+          }
+        }
+      }
+    },
+    "orphans": {
+      "type": "array",
+      "description": "Recorded windows no spec produces any more (spec removed, or range or step changed). Kept in the state.",
+      "items": {
+        "type": "object",
+        "required": ["spec", "provider", "windows", "first", "last", "spec_removed", "reason"],
+        "additionalProperties": false,
+        "properties": {
+          "spec": { "type": "string" },
+          "provider": { "type": "string" },
+          "windows": { "type": "integer", "minimum": 1 },
+          "first": { "$ref": "#/$defs/window" },
+          "last": { "$ref": "#/$defs/window" },
+          "spec_removed": { "type": "boolean" },
+          "reason": { "type": "string" }
+        }
+      }
+    },
+    "summary": {
+      "type": "object",
+      "required": ["create", "resume", "retry", "replace", "refresh", "unchanged", "orphaned"],
+      "additionalProperties": false,
+      "properties": {
+        "create": { "type": "integer", "minimum": 0 },
+        "resume": { "type": "integer", "minimum": 0 },
+        "retry": { "type": "integer", "minimum": 0 },
+        "replace": { "type": "integer", "minimum": 0 },
+        "refresh": { "type": "integer", "minimum": 0 },
+        "unchanged": { "type": "integer", "minimum": 0 },
+        "orphaned": { "type": "integer", "minimum": 0 }
+      }
+    }
+  },
+  "$defs": {
+    "utc": {
+      "type": "string",
+      "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$",
+      "format": "date-time"
+    },
+    "window": {
+      "type": "object",
+      "required": ["start", "end"],
+      "additionalProperties": false,
+      "properties": { "start": { "$ref": "#/$defs/utc" }, "end": { "$ref": "#/$defs/utc" } }
+    }
+  }
+}
+
+"""#
+
+    /// `schemas/state.schema.json`
+    public static let state = #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://sluice.dev/schemas/state.schema.json",
+  "title": "sluice state, version 1",
+  "description": "What sluice has exported, per spec and window (default .sluice/state.json). Written only by sluice: atomically, with the previous version kept as <file>.backup. Each window is a positional array whose fields `columns` names, one window per line, so a million windows stay near 200 MB and read and write in well under a second. Read it with `sluice state list` and `sluice state show NAME[@START]`.",
+  "type": "object",
+  "required": ["format", "version", "lineage", "serial", "specs"],
+  "properties": {
+    "format": { "const": "sluice-state" },
+    "version": { "const": 1, "description": "The state format version. A sluice that does not know the version refuses the file and never overwrites it." },
+    "lineage": { "type": "string", "minLength": 1, "description": "Random id (UUID) set when the state was created; a saved plan is refused against another lineage." },
+    "serial": { "type": "integer", "minimum": 0, "description": "Incremented on every write; a saved plan is refused once it moved on." },
+    "specs": {
+      "type": "array",
+      "description": "Per spec, sorted by name.",
+      "items": { "$ref": "#/$defs/spec" }
+    }
+  },
+  "$defs": {
+    "utc": {
+      "type": "string",
+      "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$",
+      "format": "date-time",
+      "description": "UTC, as sluice writes it: 2025-01-01T00:00:00Z, with .sss only when the milliseconds are not zero."
+    },
+    "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+    "spec": {
+      "type": "object",
+      "required": ["name", "provider", "fingerprints", "columns", "windows"],
+      "properties": {
+        "name": { "type": "string", "minLength": 1 },
+        "provider": { "type": "string" },
+        "fingerprints": {
+          "type": "array",
+          "description": "The distinct [data, destination] fingerprint pairs this spec's windows were exported with; a window refers to one by index. data: SHA-256 of the provider, endpoint, canonical filters and the request rendered for a fixed probe window. destination: SHA-256 of the destination's type and settings.",
+          "items": {
+            "type": "array",
+            "prefixItems": [{ "$ref": "#/$defs/sha256" }, { "$ref": "#/$defs/sha256" }],
+            "minItems": 2,
+            "maxItems": 2
+          }
+        },
+        "columns": {
+          "const": ["start", "end", "status", "fingerprint", "attempts", "updated", "job", "error", "files"],
+          "description": "Names the fields of each window row, in order."
+        },
+        "windows": {
+          "type": "array",
+          "description": "One row per window, sorted by start, starts unique.",
+          "items": { "$ref": "#/$defs/window" }
+        }
+      }
+    },
+    "window": {
+      "type": "array",
+      "minItems": 9,
+      "maxItems": 9,
+      "prefixItems": [
+        { "$ref": "#/$defs/utc", "description": "start (inclusive)" },
+        { "$ref": "#/$defs/utc", "description": "end (exclusive)" },
+        { "enum": ["submitted", "complete", "failed"], "description": "status: submitted (the provider's job is running: the next apply polls it), complete, or failed" },
+        { "type": "integer", "minimum": 0, "description": "fingerprint: index into the spec's fingerprints" },
+        { "type": "integer", "minimum": 0, "description": "attempts so far" },
+        { "$ref": "#/$defs/utc", "description": "updated: when this record last changed" },
+        { "type": ["string", "null"], "description": "job: the provider's job, query or request id once submitted" },
+        { "type": ["string", "null"], "description": "error: the last attempt's error" },
+        {
+          "type": "array",
+          "description": "files written: [path relative to the destination root, bytes, sha256]",
+          "items": {
+            "type": "array",
+            "minItems": 3,
+            "maxItems": 3,
+            "prefixItems": [
+              { "type": "string", "minLength": 1 },
+              { "type": "integer", "minimum": 0 },
+              { "$ref": "#/$defs/sha256" }
+            ]
+          }
+        }
+      ]
+    }
+  }
+}
+
+"""#
+
     /// Every bundled schema by its file name under `schemas/`.
     public static let all: [String: String] = [
         "job-spec.schema.json": jobSpec,
+        "plan.schema.json": plan,
+        "state.schema.json": state,
     ]
 }

@@ -1,0 +1,420 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import SluiceCore
+
+/// The state in a file (default `.sluice/state.json`), written atomically with the previous version kept
+/// as `<file>.backup`, and a lock file `<file>.lock` naming the writer.
+///
+/// A write goes to a temporary file in the same directory, is fsynced, the current file is hard-linked
+/// to `<file>.backup`, the temporary file is renamed over the current one, and the directory is
+/// fsynced. A process killed at any point leaves either the old or the new state, never a mix.
+public struct FileStateStore: StateStore {
+    public let path: String
+    /// Makes lock timestamps; the system clock by default.
+    public let now: @Sendable () -> Timestamp
+    /// Waits between attempts to take a held lock.
+    public let waiter: any LockWaiter
+    /// How long to wait between attempts to take a held lock.
+    public var pollInterval: Duration = .milliseconds(200)
+    /// The file this store last read or wrote successfully: a file still identical to it need not be
+    /// decoded again before it is replaced.
+    private let known = KnownFile()
+
+    public init(path: String, now: @escaping @Sendable () -> Timestamp = { Timestamp.systemNow() },
+                waiter: any LockWaiter = ContinuousLockWaiter()) {
+        self.path = path
+        self.now = now
+        self.waiter = waiter
+    }
+
+    public var location: String { path }
+    public var backupPath: String { path + ".backup" }
+    public var lockPath: String { path + ".lock" }
+
+    // MARK: Reading
+
+    public func load() async throws(StateStoreError) -> SluiceState? {
+        try loadSync()
+    }
+
+    /// The state, or `nil` when there is none yet.
+    ///
+    /// The file is mapped rather than read, and the pages behind the reader are released after each
+    /// spec, so a million windows never sit in memory twice (as text and as columns).
+    public func loadSync() throws(StateStoreError) -> SluiceState? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            guard errno == ENOENT else { throw FileIO.error("read", path, errno) }
+            if FileIO.exists(backupPath) {
+                throw StateStoreError(.corrupt, "\(path) does not exist but \(backupPath) does: restore it (cp \(backupPath) \(path)) or, to start a new state on purpose, delete the backup")
+            }
+            return nil
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FileIO.error("read", path, errno) }
+        let identity = FileIO.identity(path)
+        let size = Int(st.st_size)
+        let decoded: Result<SluiceState, StateCodec.DecodingError>
+        if size == 0 {
+            decoded = Result { () throws(StateCodec.DecodingError) -> SluiceState in try StateCodec.decode([]) }
+        } else {
+            guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+                throw FileIO.error("map", path, errno)
+            }
+            defer { munmap(base, size) }
+            _ = madvise(base, size, MADV_SEQUENTIAL)
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            var released = 0
+            let buffer = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: size)
+            decoded = Result { () throws(StateCodec.DecodingError) -> SluiceState in
+                try StateCodec.decode(buffer) { offset in
+                    let upTo = offset / page * page
+                    if upTo > released {
+                        _ = madvise(base + released, upTo - released, MADV_DONTNEED)
+                        released = upTo
+                    }
+                }
+            }
+        }
+        do {
+            let state = try decoded.get()
+            known.set(identity, identity: state.identity)
+            return state
+        } catch {
+            switch error {
+            case .unknownVersion(let v):
+                throw StateStoreError(.unknownVersion, "\(path): state format version \(v) is not supported by this sluice, which reads version \(SluiceState.currentVersion); use the sluice that wrote it (the file was not changed)")
+            case .corrupt(let message, let line, let column):
+                throw StateStoreError(.corrupt, "\(path):\(line):\(column): the state file is corrupt: \(message). It was not changed; restore \(backupPath) if it is intact, or fix the file")
+            }
+        }
+    }
+
+    /// What is stored now, proven readable before it may be overwritten: the file this store last
+    /// read or wrote (same device, inode, size and modification time), or else a full decode.
+    func storedIdentity() throws(StateStoreError) -> StateIdentity {
+        guard let current = FileIO.identity(path) else {
+            if FileIO.exists(backupPath) { _ = try loadSync() } // reports the missing state
+            return .none
+        }
+        if let identity = known.identity(ifStill: current) { return identity }
+        guard let state = try loadSync() else { return .none }
+        return state.identity
+    }
+
+    // MARK: Writing
+
+    public func save(_ state: SluiceState) async throws(StateStoreError) -> SluiceState {
+        try saveSync(state)
+    }
+
+    public func saveSync(_ state: SluiceState) throws(StateStoreError) -> SluiceState {
+        try checkSuccession(stored: try storedIdentity(), writing: state, location: path)
+        let next = state.nextVersion()
+        try writeAtomically { write throws(StateStoreError) in
+            do {
+                try StateCodec.encode(next) { chunk in try write(chunk) }
+            } catch let error as StateStoreError {
+                throw error
+            } catch {
+                throw StateStoreError(.io, "cannot write \(path): \(error)")
+            }
+        }
+        known.set(FileIO.identity(path), identity: next.identity)
+        return next
+    }
+
+    /// Temp file (written in chunks as `produce` hands them over), fsync, backup link, rename,
+    /// directory fsync.
+    func writeAtomically(_ produce: (_ write: ([UInt8]) throws(StateStoreError) -> Void) throws(StateStoreError) -> Void) throws(StateStoreError) {
+        let directory = FileIO.directory(of: path)
+        try FileIO.makeDirectories(directory)
+        let temporary = "\(directory)/.\(FileIO.baseName(of: path)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            try FileIO.writeNew(temporary, produce)
+            if FileIO.exists(path) { try keepBackup() }
+            try FileIO.move(temporary, path)
+        } catch {
+            _ = unlink(temporary)
+            throw error
+        }
+        try FileIO.fsyncDirectory(directory)
+    }
+
+    /// Makes `<state>.backup` the current state (a hard link: no copy, and atomic via rename).
+    func keepBackup() throws(StateStoreError) {
+        let staging = backupPath + ".tmp-\(getpid())"
+        _ = unlink(staging)
+        if link(path, staging) != 0 {
+            // File systems without hard links: copy instead.
+            guard let bytes = try FileIO.readIfExists(path) else { return }
+            try FileIO.writeNew(staging, bytes)
+        }
+        try FileIO.move(staging, backupPath)
+    }
+
+    // MARK: Locking
+
+    public func lock(operation: String, timeout: Duration) async throws(StateStoreError) -> StateLock {
+        let lock = StateLock(id: SluiceState.randomLineage(), pid: getpid(), host: FileIO.hostName(),
+                             created: now(), operation: operation)
+        let started = waiter.elapsedMilliseconds()
+        while true {
+            if try tryLock(lock) { return lock }
+            let holder = try? currentLockSync()
+            if waiter.elapsedMilliseconds() - started >= timeout.wholeMilliseconds {
+                throw lockedError(holder: holder, waited: timeout)
+            }
+            do {
+                try await waiter.sleep(milliseconds: pollInterval.wholeMilliseconds)
+            } catch {
+                throw lockedError(holder: holder, waited: timeout)
+            }
+        }
+    }
+
+    func lockedError(holder: StateLock?, waited: Duration) -> StateStoreError {
+        guard let holder else {
+            return StateStoreError(.locked, "\(path) is locked (\(lockPath) exists but cannot be read); if no sluice is running, delete \(lockPath)")
+        }
+        var message = "\(path) is locked: \(holder)"
+        if waited > .zero { message += "; waited \(waited.wholeMilliseconds / 1000) s" }
+        if holder.host == FileIO.hostName() && kill(holder.pid, 0) != 0 && errno == ESRCH {
+            message += ". Process \(holder.pid) is no longer running on this host: if it was killed, free the lock with `sluice state unlock \(holder.id)`"
+        } else {
+            message += ". Wait for it (--lock-timeout), or if that job was killed, free the lock with `sluice state unlock \(holder.id)`"
+        }
+        return StateStoreError(.locked, message, holder: holder)
+    }
+
+    /// Creates the lock file with its content in one step (link of a complete temp file), so a reader
+    /// never sees an empty lock.
+    func tryLock(_ lock: StateLock) throws(StateStoreError) -> Bool {
+        let directory = FileIO.directory(of: path)
+        try FileIO.makeDirectories(directory)
+        let staging = "\(lockPath).\(lock.id)"
+        try FileIO.writeNew(staging, Array(LockFile.encode(lock).utf8))
+        defer { _ = unlink(staging) }
+        if link(staging, lockPath) == 0 {
+            try FileIO.fsyncDirectory(directory)
+            return true
+        }
+        let code = errno
+        if code == EEXIST { return false }
+        throw FileIO.error("create the lock file", lockPath, code)
+    }
+
+    public func unlock(_ lock: StateLock) async throws(StateStoreError) {
+        guard let current = try currentLockSync(), current.id == lock.id else { return }
+        try FileIO.remove(lockPath)
+    }
+
+    public func forceUnlock(id: String) async throws(StateStoreError) -> StateLock {
+        guard let current = try currentLockSync() else {
+            throw StateStoreError(.lockNotFound, "\(path) is not locked; nothing to unlock")
+        }
+        guard current.id == id else {
+            throw StateStoreError(.lockNotFound, "\(path) is locked, but by \(current); the id given was \(id). Nothing was unlocked", holder: current)
+        }
+        try FileIO.remove(lockPath)
+        return current
+    }
+
+    public func currentLock() async throws(StateStoreError) -> StateLock? {
+        try currentLockSync()
+    }
+
+    func currentLockSync() throws(StateStoreError) -> StateLock? {
+        guard let bytes = try FileIO.readIfExists(lockPath) else { return nil }
+        return LockFile.decode(String(decoding: bytes, as: UTF8.self))
+    }
+}
+
+/// Remembers which file (by identity) holds which state, across the store's value copies.
+final class KnownFile: @unchecked Sendable {
+    // Guarded by `lock`.
+    private var file: FileIO.FileIdentity?
+    private var state: StateIdentity?
+    private let lock = NSLock()
+
+    func set(_ file: FileIO.FileIdentity?, identity: StateIdentity) {
+        lock.lock()
+        defer { lock.unlock() }
+        self.file = file
+        self.state = file == nil ? nil : identity
+    }
+
+    func identity(ifStill current: FileIO.FileIdentity) -> StateIdentity? {
+        lock.lock()
+        defer { lock.unlock() }
+        return file == current ? state : nil
+    }
+}
+
+/// The lock file's text: one `key=value` per line, readable by `cat`.
+enum LockFile {
+    static func encode(_ lock: StateLock) -> String {
+        "id=\(lock.id)\npid=\(lock.pid)\nhost=\(lock.host)\ncreated=\(lock.created.rfc3339)\noperation=\(lock.operation)\n"
+    }
+
+    static func decode(_ text: String) -> StateLock? {
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            fields[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        guard let id = fields["id"], let pid = fields["pid"].flatMap({ Int32($0) }),
+              let created = fields["created"].flatMap({ Timestamp(rfc3339: $0) })
+        else { return nil }
+        return StateLock(id: id, pid: pid, host: fields["host"] ?? "?", created: created, operation: fields["operation"] ?? "?")
+    }
+}
+
+extension Timestamp {
+    /// The system clock, to the millisecond.
+    public static func systemNow() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(millisecondsSinceEpoch: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+    }
+}
+
+/// Thin POSIX wrappers that turn errno into an actionable `StateStoreError`.
+enum FileIO {
+    static func error(_ what: String, _ path: String, _ code: Int32) -> StateStoreError {
+        StateStoreError(.io, "cannot \(what) \(path): \(String(cString: strerror(code)))")
+    }
+
+    /// What tells one version of a file from another without reading it.
+    struct FileIdentity: Hashable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modifiedSeconds: Int
+        var modifiedNanoseconds: Int
+    }
+
+    static func identity(_ path: String) -> FileIdentity? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                            modifiedSeconds: Int(st.st_mtim.tv_sec), modifiedNanoseconds: Int(st.st_mtim.tv_nsec))
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let d = String(path[..<slash])
+        return d.isEmpty ? "/" : d
+    }
+
+    static func baseName(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown-host" }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func makeDirectories(_ directory: String) throws(StateStoreError) {
+        if exists(directory) { return }
+        let parent = self.directory(of: directory)
+        if parent != directory && parent != "." && parent != "/" { try makeDirectories(parent) }
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST { throw error("create the directory", directory, errno) }
+    }
+
+    /// The whole file, or `nil` when it does not exist.
+    static func readIfExists(_ path: String) throws(StateStoreError) -> [UInt8]? {
+        try readPrefixIfExists(path, count: Int.max)
+    }
+
+    static func readPrefixIfExists(_ path: String, count limit: Int) throws(StateStoreError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw error("read", path, errno)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw error("read", path, errno) }
+        let size = Swift.min(Int(st.st_size), limit)
+        var bytes = [UInt8](repeating: 0, count: size)
+        var filled = 0
+        let failure: Int32? = bytes.withUnsafeMutableBytes { buffer -> Int32? in
+            guard let base = buffer.baseAddress else { return nil } // empty file
+            while filled < size {
+                let n = read(fd, base + filled, size - filled)
+                if n < 0 { if errno == EINTR { continue }; return errno }
+                if n == 0 { break }
+                filled += n
+            }
+            return nil
+        }
+        if let failure { throw error("read", path, failure) }
+        if filled < size { bytes.removeLast(size - filled) }
+        return bytes
+    }
+
+    /// Creates `path` (which must not exist), writes `bytes` and fsyncs it.
+    static func writeNew(_ path: String, _ bytes: [UInt8]) throws(StateStoreError) {
+        try writeNew(path) { write throws(StateStoreError) in try write(bytes) }
+    }
+
+    /// Creates `path` (which must not exist), writes what `produce` hands over, and fsyncs it; on any
+    /// failure the file is removed.
+    static func writeNew(_ path: String, _ produce: (_ write: ([UInt8]) throws(StateStoreError) -> Void) throws(StateStoreError) -> Void) throws(StateStoreError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw error("create", path, errno) }
+        func write(_ bytes: [UInt8]) throws(StateStoreError) {
+            var failure: Int32?
+            bytes.withUnsafeBytes { buffer in
+                guard let base = buffer.baseAddress else { return } // nothing to write
+                var written = 0
+                while written < buffer.count {
+                    let n = Glibc.write(fd, base + written, buffer.count - written)
+                    if n < 0 { if errno == EINTR { continue }; failure = errno; return }
+                    written += n
+                }
+            }
+            if let failure { throw error("write", path, failure) }
+        }
+        do throws(StateStoreError) {
+            try produce(write)
+            guard fsync(fd) == 0 else { throw error("fsync", path, errno) }
+            close(fd)
+        } catch {
+            close(fd)
+            _ = unlink(path)
+            throw error
+        }
+    }
+
+    static func move(_ from: String, _ to: String) throws(StateStoreError) {
+        guard rename(from, to) == 0 else { throw error("rename \(from) to", to, errno) }
+    }
+
+    static func remove(_ path: String) throws(StateStoreError) {
+        guard unlink(path) == 0 || errno == ENOENT else { throw error("remove", path, errno) }
+    }
+
+    static func fsyncDirectory(_ directory: String) throws(StateStoreError) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw error("open the directory", directory, errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw error("fsync the directory", directory, errno) }
+    }
+}

@@ -1,0 +1,143 @@
+import SluiceCore
+
+/// Where the state lives: read it, write its next version, and guard writers with a lock.
+///
+/// `FileStateStore` keeps it in a file with atomic writes and a backup; `InMemoryStateStore` is its
+/// twin for tests. A store never overwrites a state it cannot read, of an unknown version, or of
+/// another lineage than the one being written.
+public protocol StateStore: Sendable {
+    /// Where the state is, for messages: a path, or `memory`.
+    var location: String { get }
+
+    /// The current state, or `nil` when none has been written yet.
+    func load() async throws(StateStoreError) -> SluiceState?
+
+    /// Writes `state` as the next version and returns it with its new serial.
+    ///
+    /// `state.serial` must be the serial it was loaded with (0 for a new state): when the stored state
+    /// has another lineage or serial, nothing is written (a lost update would forget exports).
+    func save(_ state: SluiceState) async throws(StateStoreError) -> SluiceState
+
+    /// Takes the writers' lock, waiting up to `timeout` for a holder to release it.
+    func lock(operation: String, timeout: Duration) async throws(StateStoreError) -> StateLock
+
+    /// Releases a lock this process holds.
+    func unlock(_ lock: StateLock) async throws(StateStoreError)
+
+    /// Frees the lock with `id` whoever holds it (`sluice state unlock ID`, after a killed job); returns
+    /// what the lock said.
+    func forceUnlock(id: String) async throws(StateStoreError) -> StateLock
+
+    /// The lock currently held, if any.
+    func currentLock() async throws(StateStoreError) -> StateLock?
+}
+
+/// Who holds the state's lock: enough for a person to find the holder or decide it is gone.
+public struct StateLock: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var id: String
+    public var pid: Int32
+    public var host: String
+    public var created: Timestamp
+    /// What the holder is doing: `apply`, `state rm`.
+    public var operation: String
+
+    public init(id: String, pid: Int32, host: String, created: Timestamp, operation: String) {
+        self.id = id
+        self.pid = pid
+        self.host = host
+        self.created = created
+        self.operation = operation
+    }
+
+    /// `lock 4f0c… held by pid 4242 on ci-runner-7 since 2025-01-01T00:00:00Z (apply)`
+    public var description: String {
+        "lock \(id) held by pid \(pid) on \(host) since \(created.rfc3339) (\(operation))"
+    }
+}
+
+/// A state store failure, with what happened, where, and what to do.
+public struct StateStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        /// The stored state cannot be read as a state; it is left untouched.
+        case corrupt
+        /// The stored state is of a format version this build does not know; it is left untouched.
+        case unknownVersion
+        /// The stored state has another lineage than the state being written or the plan expects.
+        case otherLineage
+        /// The stored state was written by someone else since it was read.
+        case changedSinceRead
+        /// Another writer holds the lock.
+        case locked
+        /// No lock, or a lock with another id, where one was named.
+        case lockNotFound
+        /// The file system refused an operation.
+        case io
+    }
+
+    public var kind: Kind
+    public var message: String
+    /// The lock's holder, for `.locked`.
+    public var holder: StateLock?
+
+    public init(_ kind: Kind, _ message: String, holder: StateLock? = nil) {
+        self.kind = kind
+        self.message = message
+        self.holder = holder
+    }
+
+    public var description: String { message }
+}
+
+/// Waits between attempts to take a lock, so tests can run time forward instead of sleeping.
+public protocol LockWaiter: Sendable {
+    /// Milliseconds elapsed on this waiter's clock.
+    func elapsedMilliseconds() -> Int64
+    func sleep(milliseconds: Int64) async throws
+}
+
+/// Waits on the system's monotonic clock.
+public struct ContinuousLockWaiter: LockWaiter {
+    let start = ContinuousClock.now
+
+    public init() {}
+
+    public func elapsedMilliseconds() -> Int64 {
+        let d = ContinuousClock.now - start
+        return d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    public func sleep(milliseconds: Int64) async throws {
+        try await Task.sleep(for: .milliseconds(milliseconds))
+    }
+}
+
+extension Duration {
+    var wholeMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}
+
+extension SluiceState {
+    /// The state with `serial` advanced, as a store writes it.
+    func nextVersion() -> SluiceState {
+        var next = self
+        next.serial += 1
+        return next
+    }
+}
+
+/// Checks that `stored` (what the store holds now) is the version `state` was read from.
+func checkSuccession(stored: StateIdentity, writing state: SluiceState, location: String) throws(StateStoreError) {
+    if stored.lineage == nil {
+        guard state.serial == 0 else {
+            throw StateStoreError(.changedSinceRead, "\(location): the state was read at serial \(state.serial) but no longer exists; nothing was written. Restore it (e.g. from \(location).backup) or run again to start a new state.")
+        }
+        return
+    }
+    if stored.lineage != state.lineage {
+        throw StateStoreError(.otherLineage, "\(location) holds state \(stored.lineage ?? "?"), not state \(state.lineage) that was being written; nothing was written. Is --state pointing at another project's state?")
+    }
+    if stored.serial != state.serial {
+        throw StateStoreError(.changedSinceRead, "\(location) was written by someone else since it was read (serial \(state.serial) then, \(stored.serial) now); nothing was written. Run again.")
+    }
+}

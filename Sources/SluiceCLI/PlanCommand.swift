@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import SluiceApply
+import SluiceCore
+
+/// Options shared by the commands that read the state.
+struct StateOptions: ParsableArguments {
+    @Option(name: .customLong("state"), help: ArgumentHelp("The state file.", valueName: "FILE"))
+    var statePath: String = ".sluice/state.json"
+
+    func store() -> FileStateStore { FileStateStore(path: statePath) }
+
+    /// Loads the state; a corrupt, unknown-version or unreadable state is an error (exit 1) and the file
+    /// is left as it is.
+    func load() throws -> SluiceState? {
+        do {
+            return try store().loadSync()
+        } catch {
+            throw CLIError(error.message, exitStatus: 1)
+        }
+    }
+}
+
+/// `--lock-timeout`: ISO 8601 (`PT30S`) or a number with `s`, `m` or `h` (`30s`, `5m`).
+struct LockTimeout: ExpressibleByArgument {
+    var duration: Duration
+
+    init?(argument: String) {
+        if let iso = try? ISODuration(iso8601: argument) {
+            duration = .milliseconds(iso.milliseconds)
+            return
+        }
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        for (suffix, ms) in units where argument.hasSuffix(suffix) {
+            guard let n = Int64(argument.dropLast(suffix.count)), n >= 0 else { return nil }
+            duration = .milliseconds(n * ms)
+            return
+        }
+        guard let n = Int64(argument), n >= 0 else { return nil }
+        duration = .seconds(n)
+    }
+}
+
+extension PlanFormat: ExpressibleByArgument {}
+
+/// `sluice plan`: which windows apply would export, with which request, and why.
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show which windows apply would export, with which request, and why.",
+        discussion: """
+            Cuts each spec's range into windows as of now (--now to fix the clock), compares them with \
+            the state and prints one line per run of windows with the same action: create, resume, \
+            retry, replace or refresh. Windows in the state whose spec is gone are reported as orphaned \
+            and kept. --out saves the plan for `sluice apply PLANFILE`, which refuses it once the state \
+            or the specs have changed.
+            Exit status: 0 success (with --detailed-exitcode: no changes), 2 with --detailed-exitcode: \
+            changes; 1 an error (invalid specs, unreadable state).
+            """
+    )
+
+    @Argument(help: "Spec files, or directories searched recursively for *.json.")
+    var paths: [String] = ["specs/"]
+
+    @OptionGroup var state: StateOptions
+
+    @Option(help: ArgumentHelp("Plan as of this instant instead of the system clock (RFC 3339).", valueName: "RFC3339"))
+    var now: String?
+
+    @Flag(help: "Print the plan as JSON (schemas/plan.schema.json) instead of text.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Save the plan (JSON with the spec set's hash) for `sluice apply`.", valueName: "FILE"))
+    var out: String?
+
+    @Option(help: ArgumentHelp("Plan only this spec (repeatable).", valueName: "NAME"))
+    var target: [String] = []
+
+    @Option(help: ArgumentHelp("Export this window again whatever the state says (repeatable).", valueName: "NAME@START"))
+    var replace: [String] = []
+
+    @Flag(help: "Exit 0 when there are no changes, 2 when there are, 1 on error.")
+    var detailedExitcode = false
+
+    func validate() throws {
+        if let now, Timestamp(rfc3339: now) == nil {
+            throw ValidationError("--now \(now) is not an RFC 3339 date-time, e.g. 2025-03-01T00:00:00Z")
+        }
+        for r in replace where ReplaceTarget(r) == nil {
+            throw ValidationError("--replace \(r) must be NAME@START, e.g. openweb-comments@2025-01-01T00:00:00Z")
+        }
+    }
+
+    func run() throws {
+        do {
+            try execute()
+        } catch let error as CLIError where detailedExitcode {
+            // With --detailed-exitcode, 2 means "changes": every error must be 1.
+            throw CLIError(error.message, exitStatus: 1)
+        }
+    }
+
+    func execute() throws {
+        let instant = now.flatMap { Timestamp(rfc3339: $0) } ?? Timestamp.systemNow()
+        let specs = try Self.validSpecs(paths)
+        let current = try state.load()
+        let planner = Planner(options: .init(targets: target, replacements: replace.compactMap(ReplaceTarget.init)))
+        let plan: Plan
+        do {
+            plan = try planner.plan(specs: specs, state: current, now: instant)
+        } catch {
+            throw CLIError(error.message, exitStatus: 1)
+        }
+
+        if let out {
+            let saved = PlanDocument(plan, specSetHash: Fingerprinter.specSetHash(specs).hex)
+            do {
+                try Data(saved.jsonBytes()).write(to: URL(fileURLWithPath: out), options: .atomic)
+            } catch {
+                throw CLIError("cannot write the plan to \(out): \(error.localizedDescription)", exitStatus: 1)
+            }
+        }
+        if json {
+            FileHandleOutput.standardOutput.write(PlanDocument(plan).jsonText)
+        } else {
+            var text = PlanDocument(plan, includeRequests: false).text()
+            if let out { text += "\nSaved the plan to \(out); apply it with `sluice apply \(out)`.\n" }
+            FileHandleOutput.standardOutput.write(text)
+        }
+        if detailedExitcode && plan.summary.hasChanges { throw ExitCode(2) }
+    }
+
+    /// Reads and validates specs; any invalid spec stops the plan (exit 1) with every diagnostic.
+    static func validSpecs(_ paths: [String]) throws -> [JobSpec] {
+        let sources = try SpecFiles.read(paths)
+        let validation = try SpecValidator().validate(sources)
+        if validation.hasErrors {
+            FileHandleOutput.standardError.write(
+                Diagnostic.render(validation.diagnostics, format: .text, filesChecked: sources.count))
+            throw CLIError("the specs are invalid; nothing was planned (run `sluice validate` for details)", exitStatus: 1)
+        }
+        return validation.specs
+    }
+}

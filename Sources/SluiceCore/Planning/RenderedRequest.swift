@@ -1,0 +1,185 @@
+/// The HTTP request that starts the export of one window, exactly as apply will send it.
+///
+/// The plan shows it and the provider clients send it, from the same code, so what a reviewer approves
+/// on the pull request is what goes over the wire.
+public struct RenderedRequest: Sendable, Hashable {
+    public var method: String
+    /// The path below the endpoint, e.g. `/v2/export/comments`.
+    public var path: String
+    /// Query parameters in the order they are sent; a name may repeat (Coveo's `f`, `tables`, …).
+    public var query: [QueryItem]
+    /// The JSON body, if the request has one.
+    public var body: RequestValue?
+    /// For a query-string request: the parameters as the plan shows them, a parameter the spec gave as
+    /// an array staying an array even with one value.
+    var queryFields: RequestValue?
+
+    public init(method: String, path: String, query: [QueryItem] = [], body: RequestValue? = nil) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.body = body
+    }
+
+    public struct QueryItem: Sendable, Hashable {
+        public var name: String
+        public var value: String
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    /// The provider-native fields, as the plan shows them: the JSON body, or for a query-string API the
+    /// parameters as an object (a repeated parameter becomes an array of its values, in order).
+    public var fields: RequestValue {
+        if let body { return body }
+        if let queryFields { return queryFields }
+        var members: [(key: String, value: RequestValue)] = []
+        for item in query {
+            if let i = members.firstIndex(where: { $0.key == item.name }) {
+                if case .array(let values) = members[i].value {
+                    members[i].value = .array(values + [.string(item.value)])
+                } else {
+                    members[i].value = .array([members[i].value, .string(item.value)])
+                }
+            } else {
+                members.append((item.name, .string(item.value)))
+            }
+        }
+        return .object(members)
+    }
+
+    /// The path and query string, percent-encoded: `/rest/ua/v15/exports?from=…&to=…`.
+    public var target: String {
+        guard !query.isEmpty else { return path }
+        return path + "?" + query.map { Self.percentEncode($0.name) + "=" + Self.percentEncode($0.value) }
+            .joined(separator: "&")
+    }
+
+    /// The full URL against `endpoint`, with any path prefix the vendor documents.
+    public func url(on endpoint: Endpoint) -> String { endpoint.description + target }
+
+    /// `POST /v2/export/comments {"since":"…","to":"…"}`: one line for logs and diagnostics.
+    public var summary: String {
+        var out = "\(method) \(target)"
+        if let body { out += " " + body.jsonText }
+        return out
+    }
+
+    /// RFC 3986 unreserved characters, `:` and `/` (allowed in a query, and they keep timestamps
+    /// readable) stay; everything else is %XX-encoded (UTF-8), `+` included so no server reads a space.
+    static func percentEncode(_ s: String) -> String {
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        let hex = Array("0123456789ABCDEF")
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ":"), UInt8(ascii: "/"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                out.append("%")
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 0xF)])
+            }
+        }
+        return out
+    }
+}
+
+/// Turns a spec's windows into the provider-native requests that start their exports.
+///
+/// Build one per spec (the filters are converted once), then call `render(_:)` per window. The
+/// boundary semantics are sluice's own, documented in docs/planning.md and implemented the same way by
+/// the sandbox:
+///
+/// | provider | request for window [s, e) |
+/// |---|---|
+/// | openweb | `since` = s, `to` = e − 1 s, `YYYY-MM-DDTHH:MM:SS` (UTC, no zone), both inclusive |
+/// | enterpret-v2 | `startTime` = s, `endTime` = e, `YYYY-MM-DDTHH:MMZ`, end exclusive |
+/// | userpilot | `from` = date(s), `to` = date(e) − 1 day, `YYYY-MM-DD`, both inclusive |
+/// | coveo | `from` = s, `to` = e − 1 ms, `YYYY-MM-DDThh:mm:ss.sssZ`, both inclusive |
+/// | enterpret-v1 | `timerange.startTime` = s, `timerange.endTime` = e, epoch seconds, end exclusive |
+public struct RequestRenderer: Sendable {
+    public let provider: ProviderID
+    /// The spec's filters, as written (member order kept).
+    public let filters: [(key: String, value: RequestValue)]
+
+    public init(provider: ProviderID, filters: RequestValue) {
+        self.provider = provider
+        if case .object(let members) = filters {
+            self.filters = members
+        } else {
+            self.filters = []
+        }
+    }
+
+    public init(spec: JobSpec) {
+        self.init(provider: spec.provider, filters: RequestValue(spec.filters))
+    }
+
+    /// Filter keys that steer sluice itself and are not sent: enterpret-v1's `resolveLabels` asks the
+    /// client to look labels up through the labels API after the export.
+    static func isClientOption(_ key: String, provider: ProviderID) -> Bool {
+        provider == .enterpretV1 && key == "resolveLabels"
+    }
+
+    /// The request that exports `window`.
+    public func render(_ window: ExportWindow) -> RenderedRequest {
+        let s = window.start.millisecondsSinceEpoch
+        let e = window.end.millisecondsSinceEpoch
+        switch provider {
+        case .openweb:
+            // OpenWeb takes no filters (the schema refuses any), so the body is the range alone.
+            return RenderedRequest(method: "POST", path: "/v2/export/comments", body: .object([
+                ("since", .string(TimeText.string(s, .secondsNoZone))),
+                ("to", .string(TimeText.string(e - 1000, .secondsNoZone))),
+            ]))
+        case .enterpretV2:
+            var members: [(key: String, value: RequestValue)] = []
+            if let objectID = filters.first(where: { $0.key == "objectID" }) { members.append(objectID) }
+            members.append(("startTime", .string(TimeText.string(s, .minutesZ))))
+            members.append(("endTime", .string(TimeText.string(e, .minutesZ))))
+            for member in filters where member.key != "objectID" { members.append(member) }
+            return RenderedRequest(method: "POST", path: "/export/external/v2/export", body: .object(members))
+        case .userpilot:
+            var members: [(key: String, value: RequestValue)] = [
+                ("from", .string(TimeText.string(s, .date))),
+                ("to", .string(TimeText.string(e - 86_400_000, .date))),
+            ]
+            members += filters.filter { $0.key != "from" && $0.key != "to" }
+            return RenderedRequest(method: "POST", path: "/api/v1/analytics/exports/", body: .object(members))
+        case .coveo:
+            let from = TimeText.string(s, .millisecondsZ), to = TimeText.string(e - 1, .millisecondsZ)
+            var query = [RenderedRequest.QueryItem(name: "from", value: from), RenderedRequest.QueryItem(name: "to", value: to)]
+            var fields: [(key: String, value: RequestValue)] = [("from", .string(from)), ("to", .string(to))]
+            for member in filters where member.key != "from" && member.key != "to" {
+                if case .array(let values) = member.value {
+                    let texts = values.compactMap(\.queryText)
+                    for text in texts { query.append(.init(name: member.key, value: text)) }
+                    fields.append((member.key, .array(texts.map(RequestValue.string))))
+                } else if let text = member.value.queryText {
+                    query.append(.init(name: member.key, value: text))
+                    fields.append((member.key, .string(text)))
+                }
+            }
+            var request = RenderedRequest(method: "POST", path: "/rest/ua/v15/exports", query: query)
+            request.queryFields = .object(fields)
+            return request
+        case .enterpretV1:
+            var listRecords: [(key: String, value: RequestValue)] = []
+            if let filter = filters.first(where: { $0.key == "filter" }) { listRecords.append(filter) }
+            listRecords.append(("timerange", .object([
+                ("startTime", .integer(floorDiv(s, 1000))),
+                ("endTime", .integer(floorDiv(e, 1000))),
+            ])))
+            var members: [(key: String, value: RequestValue)] = [("listRecords", .object(listRecords))]
+            for member in filters where member.key != "filter" && !Self.isClientOption(member.key, provider: provider) {
+                members.append(member)
+            }
+            return RenderedRequest(method: "POST", path: "/export/external/v1/async/submit", body: .object(members))
+        }
+    }
+}

@@ -1,0 +1,623 @@
+/// Reads and writes the state file format (`schemas/state.schema.json`), version 1.
+///
+/// The file is JSON, one window per line, each window a positional array whose fields the spec's
+/// `columns` member names:
+///
+/// ```json
+/// {
+///   "format": "sluice-state",
+///   "version": 1,
+///   "lineage": "0b7c…",
+///   "serial": 12,
+///   "specs": [
+///     {
+///       "name": "openweb-comments",
+///       "provider": "openweb",
+///       "fingerprints": [["<data sha256>", "<destination sha256>"]],
+///       "columns": ["start", "end", "status", "fingerprint", "attempts", "updated", "job", "error", "files"],
+///       "windows": [
+///         ["2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z", "complete", 0, 1, "2025-01-02T01:05:00Z", "req-1", null, [["openweb-comments/2025-01-01/comments.csv", 5120, "<sha256>"]]]
+///       ]
+///     }
+///   ]
+/// }
+/// ```
+///
+/// Positional rows and a fingerprint table keep a million windows near 200 MB and let this hand-written
+/// reader and writer handle them in well under a second; Foundation's JSON coders need several seconds
+/// and gigabytes for the same file.
+public enum StateCodec {
+    public static let formatName = "sluice-state"
+    public static let columns = ["start", "end", "status", "fingerprint", "attempts", "updated", "job", "error", "files"]
+
+    // MARK: Encoding
+
+    /// The file's bytes for `state`, ending in a newline.
+    public static func encode(_ state: SluiceState) -> [UInt8] {
+        var whole: [UInt8] = []
+        // Close to the real size, so the buffer is not regrown (and copied) near the end.
+        whole.reserveCapacity(state.specs.reduce(256) {
+            $0 + 1_024 + $1.count * 110 + $1.jobIDs.pool.count + $1.errors.pool.count
+                + $1.files.paths.pool.count + $1.files.count * 90
+        })
+        encode(state, chunkSize: Int.max) { whole.append(contentsOf: $0) }
+        return whole
+    }
+
+    /// Encodes `state` in chunks of about `chunkSize` bytes handed to `sink` in order, so a writer can
+    /// send each to the file while the next is encoded (and a million windows are never all in memory
+    /// as text).
+    public static func encode(_ state: SluiceState, chunkSize: Int = 4 << 20, sink: ([UInt8]) throws -> Void) rethrows {
+        var out: [UInt8] = []
+        out.reserveCapacity(Swift.min(chunkSize, 64 << 20) + 4_096)
+        func flush(_ out: inout [UInt8]) throws {
+            try sink(out)
+            out.removeAll(keepingCapacity: true)
+        }
+        out.append(contentsOf: "{\n  \"format\": \"\(formatName)\",\n  \"version\": \(state.version),\n  \"lineage\": ".utf8)
+        JSONWriting.appendString(state.lineage, to: &out)
+        out.append(contentsOf: ",\n  \"serial\": ".utf8)
+        JSONWriting.appendInt(Int64(state.serial), to: &out)
+        out.append(contentsOf: ",\n  \"specs\": [".utf8)
+        for (k, spec) in state.specs.enumerated() {
+            out.append(contentsOf: (k == 0 ? "\n" : ",\n").utf8)
+            try encode(spec, into: &out, chunkSize: chunkSize, flush: flush)
+        }
+        out.append(contentsOf: (state.specs.isEmpty ? "]\n}\n" : "\n  ]\n}\n").utf8)
+        try flush(&out)
+    }
+
+    static func encode(_ spec: SpecState, into out: inout [UInt8], chunkSize: Int, flush: (inout [UInt8]) throws -> Void) rethrows {
+        out.append(contentsOf: "    {\n      \"name\": ".utf8)
+        JSONWriting.appendString(spec.name, to: &out)
+        out.append(contentsOf: ",\n      \"provider\": ".utf8)
+        JSONWriting.appendString(spec.provider, to: &out)
+        out.append(contentsOf: ",\n      \"fingerprints\": [".utf8)
+        for (i, fp) in spec.fingerprintTable.enumerated() {
+            out.append(contentsOf: (i == 0 ? "[\"" : ", [\"").utf8)
+            fp.data.appendHex(to: &out)
+            out.append(contentsOf: "\", \"".utf8)
+            fp.destination.appendHex(to: &out)
+            out.append(contentsOf: "\"]".utf8)
+        }
+        out.append(contentsOf: "],\n      \"columns\": [".utf8)
+        for (i, c) in columns.enumerated() {
+            if i > 0 { out.append(contentsOf: ", ".utf8) }
+            JSONWriting.appendString(c, to: &out)
+        }
+        out.append(contentsOf: "],\n      \"windows\": [".utf8)
+        let statusText: [[UInt8]] = [[], Array("\"submitted\"".utf8), Array("\"complete\"".utf8), Array("\"failed\"".utf8)]
+        for i in 0..<spec.count {
+            if out.count >= chunkSize { try flush(&out) }
+            out.append(contentsOf: (i == 0 ? "\n        [\"" : ",\n        [\"").utf8)
+            TimeText.append(spec.starts[i], .secondsZOptionalMillis, to: &out)
+            out.append(contentsOf: "\",\"".utf8)
+            TimeText.append(spec.ends[i], .secondsZOptionalMillis, to: &out)
+            out.append(contentsOf: "\",".utf8)
+            out.append(contentsOf: statusText[Int(spec.statuses[i].rawValue)])
+            out.append(UInt8(ascii: ","))
+            JSONWriting.appendInt(Int64(spec.fingerprintIndices[i]), to: &out)
+            out.append(UInt8(ascii: ","))
+            JSONWriting.appendInt(Int64(spec.attemptCounts[i]), to: &out)
+            out.append(contentsOf: ",\"".utf8)
+            TimeText.append(spec.updatedTimes[i], .secondsZOptionalMillis, to: &out)
+            out.append(contentsOf: "\",".utf8)
+            spec.jobIDs.appendJSON(i, to: &out)
+            out.append(UInt8(ascii: ","))
+            spec.errors.appendJSON(i, to: &out)
+            out.append(contentsOf: ",[".utf8)
+            let lo = Int(spec.fileOffsets[i]), hi = Int(spec.fileOffsets[i + 1])
+            for f in lo..<hi {
+                out.append(contentsOf: (f == lo ? "[" : ",[").utf8)
+                spec.files.paths.appendJSON(f, to: &out)
+                out.append(UInt8(ascii: ","))
+                JSONWriting.appendInt(spec.files.sizes[f], to: &out)
+                out.append(contentsOf: ",\"".utf8)
+                spec.files.hashes[f].appendHex(to: &out)
+                out.append(contentsOf: "\"]".utf8)
+            }
+            out.append(contentsOf: "]]".utf8)
+        }
+        out.append(contentsOf: (spec.isEmpty ? "]\n    }" : "\n      ]\n    }").utf8)
+    }
+
+    // MARK: Decoding
+
+    /// Why bytes are not a state this build can use.
+    public enum DecodingError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// Not JSON, or JSON but not a sluice state: `line`/`column` say where reading stopped.
+        case corrupt(message: String, line: Int, column: Int)
+        /// A well-formed state of a version this build does not know.
+        case unknownVersion(Int)
+
+        public var description: String {
+            switch self {
+            case .corrupt(let message, let line, let column): return "\(line):\(column): \(message)"
+            case .unknownVersion(let v): return "state format version \(v) is not supported by this sluice (it reads version \(SluiceState.currentVersion))"
+            }
+        }
+    }
+
+    /// Decodes a state file's bytes. Only what this function returns may ever be written back.
+    public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> SluiceState {
+        let result: Result<SluiceState, DecodingError> = bytes.withUnsafeBufferPointer { p in
+            Result { () throws(DecodingError) -> SluiceState in try decode(p) }
+        }
+        return try result.get()
+    }
+
+    /// Decodes a state file mapped in memory. `consumed(offset)` is called after each spec with how far
+    /// reading has got, so a caller can release the pages before it (a million windows need not all be
+    /// resident at once).
+    public static func decode(_ p: UnsafeBufferPointer<UInt8>, consumed: ((Int) -> Void)? = nil) throws(DecodingError) -> SluiceState {
+        let result: Result<SluiceState, DecodingError> = {
+            var reader = Reader(p: p)
+            reader.consumed = consumed
+            do {
+                return .success(try reader.readState())
+            } catch let error as Reader.Failure {
+                let (line, column) = reader.lineAndColumn(error.offset)
+                return .failure(.corrupt(message: error.message, line: line, column: column))
+            } catch let error as DecodingError {
+                return .failure(error)
+            } catch {
+                return .failure(.corrupt(message: "\(error)", line: 1, column: 1))
+            }
+        }()
+        return try result.get()
+    }
+
+    /// The members before `specs` of a state file (sluice writes them first), read from a prefix of the
+    /// file: what a store checks before overwriting without decoding a million windows again.
+    public struct Header: Sendable, Hashable {
+        public var format: String?
+        public var version: Int?
+        public var lineage: String?
+        public var serial: Int?
+
+        public init(format: String? = nil, version: Int? = nil, lineage: String? = nil, serial: Int? = nil) {
+            self.format = format
+            self.version = version
+            self.lineage = lineage
+            self.serial = serial
+        }
+    }
+
+    /// Reads the header from the start of a state file; `nil` when the bytes do not start like one.
+    public static func peekHeader(_ prefix: [UInt8]) -> Header? {
+        prefix.withUnsafeBufferPointer { p -> Header? in
+            var reader = Reader(p: p)
+            var header = Header()
+            do {
+                try reader.expect(123, "'{'")
+                repeat {
+                    let key = try reader.readString()
+                    try reader.expect(58, "':'")
+                    switch key {
+                    case "format": header.format = try reader.readString()
+                    case "version": header.version = Int(try reader.readInt())
+                    case "lineage": header.lineage = try reader.readString()
+                    case "serial": header.serial = Int(try reader.readInt())
+                    case "specs": return header
+                    default: try reader.skipValue()
+                    }
+                } while reader.accept(44)
+                return header
+            } catch {
+                return header.format == nil ? nil : header
+            }
+        }
+    }
+
+    struct Reader {
+        let p: UnsafeBufferPointer<UInt8>
+        var i = 0
+        var consumed: ((Int) -> Void)?
+
+        struct Failure: Error {
+            var offset: Int
+            var message: String
+        }
+
+        init(p: UnsafeBufferPointer<UInt8>) { self.p = p }
+
+        func fail(_ message: String, at offset: Int? = nil) -> Failure {
+            Failure(offset: offset ?? i, message: message)
+        }
+
+        func lineAndColumn(_ offset: Int) -> (Int, Int) {
+            var line = 1, column = 1
+            var k = 0
+            let end = Swift.min(offset, p.count)
+            while k < end {
+                if p[k] == 10 { line += 1; column = 1 } else if p[k] & 0xC0 != 0x80 { column += 1 }
+                k += 1
+            }
+            return (line, column)
+        }
+
+        @inline(__always) mutating func skipSpace() {
+            while i < p.count {
+                let c = p[i]
+                if c == 32 || c == 10 || c == 13 || c == 9 { i += 1 } else { return }
+            }
+        }
+
+        @inline(__always) mutating func expect(_ c: UInt8, _ what: String) throws(Failure) {
+            skipSpace()
+            guard i < p.count, p[i] == c else {
+                throw fail(i < p.count ? "expected \(what)" : "unexpected end of file; expected \(what)")
+            }
+            i += 1
+        }
+
+        /// Consumes `c` if it is next (after whitespace).
+        @inline(__always) mutating func accept(_ c: UInt8) -> Bool {
+            skipSpace()
+            if i < p.count, p[i] == c { i += 1; return true }
+            return false
+        }
+
+        @inline(__always) mutating func acceptNull() -> Bool {
+            skipSpace()
+            if i + 4 <= p.count, p[i] == 110, p[i + 1] == 117, p[i + 2] == 108, p[i + 3] == 108 { i += 4; return true }
+            return false
+        }
+
+        /// The byte range of a string without escapes, or the decoded string when it has some.
+        mutating func readStringRange() throws(Failure) -> (start: Int, end: Int, escaped: String?) {
+            try expect(34, "a string")
+            let start = i
+            while i < p.count {
+                let c = p[i]
+                if c == 34 { i += 1; return (start, i - 1, nil) }
+                if c == 92 { break }
+                if c < 0x20 { throw fail("control character in a string") }
+                i += 1
+            }
+            // Slow path: escapes.
+            var out: [UInt8] = Array(p[start..<i])
+            while i < p.count {
+                let c = p[i]
+                if c == 34 { i += 1; return (start, i - 1, String(decoding: out, as: UTF8.self)) }
+                if c < 0x20 { throw fail("control character in a string") }
+                if c != 92 { out.append(c); i += 1; continue }
+                guard i + 1 < p.count else { break }
+                let e = p[i + 1]
+                i += 2
+                switch e {
+                case 34, 92, 47: out.append(e)
+                case 98: out.append(8)
+                case 102: out.append(12)
+                case 110: out.append(10)
+                case 114: out.append(13)
+                case 116: out.append(9)
+                case 117:
+                    var scalar = try readHex4()
+                    if (0xD800..<0xDC00).contains(scalar), i + 1 < p.count, p[i] == 92, p[i + 1] == 117 {
+                        i += 2
+                        let low = try readHex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw fail("invalid surrogate pair") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let u = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
+                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                default: throw fail("invalid escape in a string")
+                }
+            }
+            throw fail("unterminated string")
+        }
+
+        mutating func readHex4() throws(Failure) -> UInt32 {
+            guard i + 4 <= p.count else { throw fail("truncated \\u escape") }
+            var v: UInt32 = 0
+            for _ in 0..<4 {
+                let c = p[i]
+                let d: UInt32
+                switch c {
+                case 48...57: d = UInt32(c - 48)
+                case 97...102: d = UInt32(c - 87)
+                case 65...70: d = UInt32(c - 55)
+                default: throw fail("invalid \\u escape")
+                }
+                v = v << 4 | d
+                i += 1
+            }
+            return v
+        }
+
+        /// Reads a string (or `null`) straight into a column's byte pool.
+        mutating func readOptionalString(into column: inout StringColumn, allowNull: Bool = true) throws(Failure) {
+            if allowNull && acceptNull() { column.append(nil); return }
+            let r = try readStringRange()
+            if let s = r.escaped {
+                column.append(s)
+            } else {
+                column.append(bytes: UnsafeBufferPointer(rebasing: p[r.start..<r.end]))
+            }
+        }
+
+        mutating func readString() throws(Failure) -> String {
+            let r = try readStringRange()
+            if let s = r.escaped { return s }
+            return String(decoding: UnsafeBufferPointer(rebasing: p[r.start..<r.end]), as: UTF8.self)
+        }
+
+        mutating func readInt() throws(Failure) -> Int64 {
+            skipSpace()
+            let start = i
+            var negative = false
+            if i < p.count, p[i] == 45 { negative = true; i += 1 }
+            var v: Int64 = 0
+            var digits = 0
+            while i < p.count, p[i] >= 48, p[i] <= 57 {
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(Int64(p[i] - 48))
+                guard !o1, !o2 else { throw fail("integer out of range", at: start) }
+                v = a
+                i += 1
+                digits += 1
+            }
+            guard digits > 0 else { throw fail("expected an integer", at: start) }
+            if i < p.count, p[i] == 46 || p[i] == 101 || p[i] == 69 { throw fail("expected an integer", at: start) }
+            return negative ? -v : v
+        }
+
+        mutating func readTime(_ what: String) throws(Failure) -> Int64 {
+            let r = try readStringRange()
+            guard r.escaped == nil, let ms = TimeText.parseUTC(p, r.start, r.end) else {
+                throw fail("\(what) must be a UTC time like \"2025-01-01T00:00:00Z\"", at: r.start - 1)
+            }
+            return ms
+        }
+
+        /// Skips any JSON value (for members this version does not use).
+        mutating func skipValue() throws(Failure) {
+            skipSpace()
+            guard i < p.count else { throw fail("unexpected end of file; expected a value") }
+            switch p[i] {
+            case 34: _ = try readStringRange()
+            case 123:
+                i += 1
+                if accept(125) { return }
+                repeat {
+                    _ = try readStringRange()
+                    try expect(58, "':'")
+                    try skipValue()
+                } while accept(44)
+                try expect(125, "',' or '}'")
+            case 91:
+                i += 1
+                if accept(93) { return }
+                repeat { try skipValue() } while accept(44)
+                try expect(93, "',' or ']'")
+            case 116, 102, 110:
+                let word: [UInt8] = p[i] == 116 ? Array("true".utf8) : p[i] == 102 ? Array("false".utf8) : Array("null".utf8)
+                guard i + word.count <= p.count, Array(p[i..<(i + word.count)]) == word else { throw fail("invalid literal") }
+                i += word.count
+            default:
+                let start = i
+                while i < p.count, (p[i] >= 48 && p[i] <= 57) || p[i] == 45 || p[i] == 43 || p[i] == 46 || p[i] == 101 || p[i] == 69 { i += 1 }
+                if i == start { throw fail("unexpected character") }
+            }
+        }
+
+        mutating func readHeaderVersion() throws(Failure) -> Int? {
+            try expect(123, "'{' (a state file is a JSON object)")
+            if accept(125) { return nil }
+            repeat {
+                let key = try readString()
+                try expect(58, "':'")
+                if key == "version" { return Int(try readInt()) }
+                try skipValue()
+            } while accept(44)
+            return nil
+        }
+
+        mutating func readState() throws -> SluiceState {
+            // The version decides how the rest reads, so find it first.
+            var probe = self
+            let version: Int?
+            do { version = try probe.readHeaderVersion() } catch { version = nil }
+            if let version, version != SluiceState.currentVersion { throw DecodingError.unknownVersion(version) }
+
+            try expect(123, "'{' (a state file is a JSON object)")
+            var format: String?, lineage: String?, serial: Int64?
+            var specs: [SpecState] = []
+            var sawVersion = false, sawSpecs = false
+            if !accept(125) {
+                repeat {
+                    let keyStart = i
+                    let key = try readString()
+                    try expect(58, "':'")
+                    switch key {
+                    case "format": format = try readString()
+                    case "version": _ = try readInt(); sawVersion = true
+                    case "lineage": lineage = try readString()
+                    case "serial": serial = try readInt()
+                    case "specs":
+                        sawSpecs = true
+                        try expect(91, "'[' (the list of specs)")
+                        if !accept(93) {
+                            repeat {
+                                specs.append(try readSpec())
+                                consumed?(i)
+                            } while accept(44)
+                            try expect(93, "',' or ']'")
+                        }
+                    default:
+                        _ = keyStart
+                        try skipValue()
+                    }
+                } while accept(44)
+                try expect(125, "',' or '}'")
+            }
+            skipSpace()
+            guard i == p.count else { throw fail("unexpected text after the state object") }
+            guard format == StateCodec.formatName else {
+                throw fail("not a sluice state file: \"format\" must be \"\(StateCodec.formatName)\"", at: 0)
+            }
+            guard sawVersion else { throw fail("missing \"version\"", at: 0) }
+            guard let lineage, !lineage.isEmpty else { throw fail("missing \"lineage\"", at: 0) }
+            guard let serial, serial >= 0 else { throw fail("missing or negative \"serial\"", at: 0) }
+            guard sawSpecs else { throw fail("missing \"specs\"", at: 0) }
+            var names = Set<String>()
+            for spec in specs where !names.insert(spec.name).inserted {
+                throw fail("spec \"\(spec.name)\" appears twice", at: 0)
+            }
+            return SluiceState(lineage: lineage, serial: Int(serial), specs: specs)
+        }
+
+        mutating func readSpec() throws(Failure) -> SpecState {
+            let specStart = i
+            try expect(123, "'{' (a spec's state)")
+            var name: String?, provider: String?
+            var table: [WindowFingerprints] = []
+            var columnsOK = false
+            var sawFingerprints = false
+            var windowsStart: Int?
+            var spec = SpecState(name: "", provider: "")
+            if !accept(125) {
+                repeat {
+                    let key = try readString()
+                    try expect(58, "':'")
+                    switch key {
+                    case "name": name = try readString()
+                    case "provider": provider = try readString()
+                    case "fingerprints":
+                        sawFingerprints = true
+                        try expect(91, "'[' (the fingerprint table)")
+                        if !accept(93) {
+                            repeat {
+                                try expect(91, "'[' (a [data, destination] fingerprint pair)")
+                                let d = try readDigest("a data fingerprint")
+                                try expect(44, "','")
+                                let dest = try readDigest("a destination fingerprint")
+                                try expect(93, "']'")
+                                table.append(WindowFingerprints(data: d, destination: dest))
+                            } while accept(44)
+                            try expect(93, "',' or ']'")
+                        }
+                    case "columns":
+                        let at = i
+                        var cols: [String] = []
+                        try expect(91, "'['")
+                        if !accept(93) {
+                            repeat { cols.append(try readString()) } while accept(44)
+                            try expect(93, "',' or ']'")
+                        }
+                        guard cols == StateCodec.columns else {
+                            throw fail("\"columns\" must be \(StateCodec.columns) in state version 1", at: at)
+                        }
+                        columnsOK = true
+                    case "windows":
+                        if sawFingerprints {
+                            // The usual order (sluice writes the table first): read the rows in one pass.
+                            spec.fingerprintTable = table
+                            try readWindows(into: &spec)
+                        } else {
+                            windowsStart = i
+                            try skipValue()
+                        }
+                    default:
+                        try skipValue()
+                    }
+                } while accept(44)
+                try expect(125, "',' or '}'")
+            }
+            guard let name else { throw fail("a spec's state has no \"name\"", at: specStart) }
+            guard let provider else { throw fail("spec \"\(name)\" has no \"provider\"", at: specStart) }
+            guard columnsOK else { throw fail("spec \"\(name)\" has no \"columns\"", at: specStart) }
+            spec.name = name
+            spec.provider = provider
+            spec.fingerprintTable = table
+            if let windowsStart {
+                // The windows came before the fingerprint table: read them now that it is known.
+                let resume = i
+                i = windowsStart
+                try readWindows(into: &spec)
+                i = resume
+            }
+            spec.compact()
+            return spec
+        }
+
+        static let statusBytes: [(WindowStatus, [UInt8])] = WindowStatus.allCases.map { ($0, Array($0.name.utf8)) }
+
+        static func status(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> WindowStatus? {
+            for (status, bytes) in statusBytes where bytes.count == end - start {
+                var k = 0
+                while k < bytes.count && p[start + k] == bytes[k] { k += 1 }
+                if k == bytes.count { return status }
+            }
+            return nil
+        }
+
+        mutating func readDigest(_ what: String) throws(Failure) -> SHA256Digest {
+            let r = try readStringRange()
+            guard r.escaped == nil, r.end - r.start == 64, let d = SHA256Digest.parse(p, r.start) else {
+                throw fail("\(what) must be 64 hex digits", at: r.start - 1)
+            }
+            return d
+        }
+
+        mutating func readWindows(into spec: inout SpecState) throws(Failure) {
+            try expect(91, "'[' (the windows)")
+            if accept(93) { return }
+            let tableCount = spec.fingerprintTable.count
+            var previous = Int64.min
+            repeat {
+                let rowStart = i
+                try expect(91, "'[' (a window row)")
+                let start = try readTime("a window's start")
+                try expect(44, "','")
+                let end = try readTime("a window's end")
+                guard end > start else { throw fail("a window must end after it starts", at: rowStart) }
+                guard start > previous else { throw fail("windows must be sorted by start, without duplicates", at: rowStart) }
+                previous = start
+                try expect(44, "','")
+                let statusRange = try readStringRange()
+                guard statusRange.escaped == nil, let status = Self.status(p, statusRange.start, statusRange.end) else {
+                    throw fail("a window's status must be \"submitted\", \"complete\" or \"failed\"", at: statusRange.start - 1)
+                }
+                try expect(44, "','")
+                let fp = try readInt()
+                guard fp >= 0, fp < tableCount else {
+                    throw fail("fingerprint index \(fp) is not in the spec's table of \(tableCount)", at: rowStart)
+                }
+                try expect(44, "','")
+                let attempts = try readInt()
+                guard attempts >= 0, attempts <= Int32.max else { throw fail("attempts out of range", at: rowStart) }
+                try expect(44, "','")
+                let updated = try readTime("a window's updated time")
+                try expect(44, "','")
+                try readOptionalString(into: &spec.jobIDs)
+                try expect(44, "','")
+                try readOptionalString(into: &spec.errors)
+                try expect(44, "','")
+                try expect(91, "'[' (the window's files)")
+                if !accept(93) {
+                    repeat {
+                        try expect(91, "'[' (a [path, bytes, sha256] file entry)")
+                        try readOptionalString(into: &spec.files.paths, allowNull: false)
+                        try expect(44, "','")
+                        spec.files.sizes.append(try readInt())
+                        try expect(44, "','")
+                        spec.files.hashes.append(try readDigest("a file's sha256"))
+                        try expect(93, "']'")
+                    } while accept(44)
+                    try expect(93, "',' or ']'")
+                }
+                try expect(93, "']' (end of the window row)")
+                spec.starts.append(start)
+                spec.ends.append(end)
+                spec.statuses.append(status)
+                spec.fingerprintIndices.append(Int32(fp))
+                spec.attemptCounts.append(Int32(attempts))
+                spec.updatedTimes.append(updated)
+                spec.fileOffsets.append(Int32(spec.files.count))
+            } while accept(44)
+            try expect(93, "',' or ']'")
+        }
+    }
+}
