@@ -4,26 +4,10 @@ import Foundation
 import Glibc
 #endif
 
-/// File operations that survive a crash: data is flushed before it is renamed into place, and the
-/// directory holding the rename is flushed after.
+/// File operations that survive a crash, for destinations: data is flushed before it is renamed into
+/// place, and the directory holding the rename is flushed after. (The state store has its own, typed-error
+/// twin in `FileStateStore`'s `FileIO`; merging the two is a follow-up.)
 public enum DurableFiles {
-    /// Writes `data` to `url` atomically: a temporary file beside it, fsync, rename, fsync the directory.
-    public static func write(_ data: Data, to url: URL) throws {
-        let directory = url.deletingLastPathComponent()
-        let temp = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID().uuidString.prefix(8))")
-        guard FileManager.default.createFile(atPath: temp.path, contents: data) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temp.path])
-        }
-        do {
-            try sync(temp)
-            try rename(temp, to: url)
-            try sync(directory)
-        } catch {
-            try? FileManager.default.removeItem(at: temp)
-            throw error
-        }
-    }
-
     /// fsync of a file or a directory.
     public static func sync(_ url: URL) throws {
         let fd = open(url.path, O_RDONLY)
