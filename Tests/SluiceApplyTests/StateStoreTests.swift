@@ -21,7 +21,7 @@ final class TemporaryDirectory {
     }
 
     func write(_ name: String, _ text: String) {
-        FileManager.default.createFile(atPath: file(name), contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: file(name), contents: Data(text.utf8))
     }
 }
 

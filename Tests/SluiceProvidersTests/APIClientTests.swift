@@ -37,7 +37,7 @@ final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
     func download(_ request: HTTPRequest, to path: String, timeout: Duration) async throws -> DownloadResult {
         switch next(request) {
         case .answer(let status, let headers, let body):
-            if (200..<300).contains(status) { FileManager.default.createFile(atPath: path, contents: Data(body.utf8)) }
+            if (200..<300).contains(status) { _ = FileManager.default.createFile(atPath: path, contents: Data(body.utf8)) }
             return DownloadResult(status: status, headers: headers.map { ($0.0, $0.1) },
                                   bytesWritten: Int64(body.utf8.count), errorBody: [])
         case .fail(let kind):
