@@ -39,19 +39,7 @@ enum PlanFixtures {
         Timestamp(rfc3339: text) ?? Timestamp(millisecondsSinceEpoch: 0)
     }
 
-    static func node(_ value: RequestValue) -> JSONNode {
-        switch value {
-        case .null: return JSONNode(.null)
-        case .bool(let b): return JSONNode(.bool(b))
-        case .number(let n): return JSONNode(.number(JSONNumber(literal: n)))
-        case .string(let s): return JSONNode(.string(s))
-        case .array(let items): return JSONNode(.array(items.map(node)))
-        case .object(let members):
-            return JSONNode(.object(JSONObject(members: members.map {
-                JSONMember(key: $0.key, keyPosition: .start, value: node($0.value))
-            })))
-        }
-    }
+    static func node(_ value: RequestValue) -> JSONNode { JSONNode(value) }
 
     static func spec(_ name: String, _ provider: ProviderID, start: String, end: String?, step: ISODuration,
                      lookback: ISODuration = .zero, filters: RequestValue, path: String) throws -> JobSpec {

@@ -20,19 +20,7 @@ enum PlanningFixtures {
     }
 
     /// A `JSONNode` from a `RequestValue`, as if parsed from a spec file.
-    static func node(_ value: RequestValue) -> JSONNode {
-        switch value {
-        case .null: return JSONNode(.null)
-        case .bool(let b): return JSONNode(.bool(b))
-        case .number(let n): return JSONNode(.number(JSONNumber(literal: n)))
-        case .string(let s): return JSONNode(.string(s))
-        case .array(let items): return JSONNode(.array(items.map(node)))
-        case .object(let members):
-            return JSONNode(.object(JSONObject(members: members.map {
-                JSONMember(key: $0.key, keyPosition: .start, value: node($0.value))
-            })))
-        }
-    }
+    static func node(_ value: RequestValue) -> JSONNode { JSONNode(value) }
 
     static func spec(
         _ name: String = "spec", provider: ProviderID = .openweb, start: String = "2025-01-01T00:00:00Z",

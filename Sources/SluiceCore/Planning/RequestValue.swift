@@ -293,3 +293,21 @@ public enum TimeText {
         return days * 86_400_000 + Int64(h * 3_600_000 + mi * 60_000 + s * 1000 + ms)
     }
 }
+
+extension JSONNode {
+    /// The JSON tree of a request value (positions at the document start), e.g. to hand a rendered
+    /// request to code that reads parsed JSON.
+    public init(_ value: RequestValue) {
+        switch value {
+        case .null: self.init(Value.null)
+        case .bool(let b): self.init(Value.bool(b))
+        case .number(let n): self.init(Value.number(JSONNumber(literal: n)))
+        case .string(let s): self.init(Value.string(s))
+        case .array(let items): self.init(Value.array(items.map { JSONNode($0) }))
+        case .object(let members):
+            self.init(Value.object(JSONObject(members: members.map {
+                JSONMember(key: $0.key, keyPosition: .start, value: JSONNode($0.value))
+            })))
+        }
+    }
+}
