@@ -76,15 +76,17 @@ let package = Package(
                 "SluiceCore",
                 "SluiceApply",
                 "SluiceSandbox",
+                "SluiceProviders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(
             name: "SluiceApplyTests",
-            dependencies: ["SluiceApply", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["SluiceApply", "SluiceSandbox", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceSandbox"]),
         .testTarget(

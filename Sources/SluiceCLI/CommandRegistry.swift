@@ -5,6 +5,7 @@ enum CommandRegistry {
     static let subcommands: [ParsableCommand.Type] = [
         ValidateCommand.self,
         PlanCommand.self,
+        ApplyCommand.self,
         ShowCommand.self,
         StateCommand.self,
         SandboxCommand.self,

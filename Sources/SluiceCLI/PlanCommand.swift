@@ -113,7 +113,8 @@ struct PlanCommand: ParsableCommand {
         }
 
         if let out {
-            let saved = PlanDocument(plan, specSetHash: Fingerprinter.specSetHash(specs).hex)
+            var saved = PlanDocument(plan, specSetHash: Fingerprinter.specSetHash(specs).hex)
+            saved.specPaths = paths
             do {
                 try Data(saved.jsonBytes()).write(to: URL(fileURLWithPath: out), options: .atomic)
             } catch {

@@ -66,6 +66,8 @@ public struct RecordCounter {
     private var elements = 0
     private var elementOpen = false
     private var broken = false
+    /// Top-level values seen: more than one means newline-delimited JSON in a `.json` file (Userpilot).
+    private var topLevelValues = 0
 
     public init(kind: Kind) { self.kind = kind }
 
@@ -105,6 +107,7 @@ public struct RecordCounter {
             inString = true
             markElement()
         case UInt8(ascii: "["), UInt8(ascii: "{"):
+            if depth == 0 { topLevelValues += 1 }
             if b == UInt8(ascii: "["), targetDepth == nil, depth <= 1 { targetDepth = depth + 1 } else { markElement() }
             depth += 1
         case UInt8(ascii: "]"), UInt8(ascii: "}"):
@@ -135,7 +138,9 @@ public struct RecordCounter {
             if lineHasContent { lines += 1 }
             return lines
         case .json:
-            return broken || depth != 0 || inString ? nil : (targetDepth == nil ? nil : elements)
+            if broken || depth != 0 || inString { return nil }
+            if topLevelValues > 1 { return topLevelValues }
+            return targetDepth == nil ? nil : elements
         case .unknown:
             return nil
         }

@@ -60,7 +60,17 @@ public enum BundledSchemas {
       "type": "object",
       "description": "The provider's own request parameters, under the vendor's field names."
     },
-    "destination": { "$ref": "#/$defs/destination" }
+    "destination": { "$ref": "#/$defs/destination" },
+    "limits": {
+      "type": "object",
+      "description": "Overrides of the provider's request limits, per token (e.g. a raised Enterpret quota, or a sandbox running faster than real time). Defaults: enterpret-v2 10 exports and 60 objects requests per minute; userpilot 1 job in flight.",
+      "additionalProperties": false,
+      "properties": {
+        "exportsPerMinute": { "type": "integer", "minimum": 1, "description": "Requests that start an export, per minute and token." },
+        "objectsPerMinute": { "type": "integer", "minimum": 1, "description": "Discovery requests (enterpret-v2 objects), per minute and token." },
+        "jobsInFlight": { "type": "integer", "minimum": 1, "description": "Provider jobs running at once per token." }
+      }
+    }
   },
   "allOf": [
     {
@@ -252,6 +262,11 @@ public enum BundledSchemas {
         "lineage": { "type": ["string", "null"], "description": "null when there was no state yet." },
         "serial": { "type": "integer", "minimum": 0 }
       }
+    },
+    "spec_paths": {
+      "type": "array",
+      "items": { "type": "string" },
+      "description": "Saved plans only: the spec files and directories given to `sluice plan`, read again by `sluice apply FILE`."
     },
     "spec_set_hash": {
       "type": "string",

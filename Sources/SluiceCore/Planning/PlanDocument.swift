@@ -10,13 +10,16 @@ public struct PlanDocument: Sendable, Codable {
     public var state: StateIdentity
     /// SHA-256 of the spec set the plan was made from (`Fingerprinter.specSetHash`); saved plans only.
     public var specSetHash: String?
+    /// The spec files and directories the plan was made from, as given to `plan`; saved plans only, so
+    /// `apply PLANFILE` reads the same specs (and refuses the plan if they changed).
+    public var specPaths: [String]?
     public var specs: [SpecEntry]
     public var actions: [ActionEntry]
     public var orphans: [OrphanEntry]
     public var summary: PlanSummary
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion = "format_version", now, state, specSetHash = "spec_set_hash", specs, actions, orphans, summary
+        case formatVersion = "format_version", now, state, specSetHash = "spec_set_hash", specPaths = "spec_paths", specs, actions, orphans, summary
     }
 
     /// Per spec: how many windows it has and how many are unchanged.
@@ -142,6 +145,14 @@ public struct PlanDocument: Sendable, Codable {
         if let lineage = state.lineage { str(lineage) } else { raw("null") }
         raw(", \"serial\": "); int(state.serial); raw("}")
         if let specSetHash { raw(",\n  \"spec_set_hash\": "); str(specSetHash) }
+        if let specPaths {
+            raw(",\n  \"spec_paths\": [")
+            for (i, path) in specPaths.enumerated() {
+                if i > 0 { raw(", ") }
+                str(path)
+            }
+            raw("]")
+        }
         raw(",\n  \"specs\": [")
         for (i, s) in specs.enumerated() {
             raw(i == 0 ? "\n    " : ",\n    ")
@@ -236,9 +247,11 @@ public struct PlanDocument: Sendable, Codable {
         summary.refresh = int(m?["refresh"])
         summary.unchanged = int(m?["unchanged"])
         summary.orphaned = int(m?["orphaned"])
-        return PlanDocument(formatVersion: version, now: time(root["now"]), state: state,
-                            specSetHash: root["spec_set_hash"]?.stringValue, specs: specs, actions: actions,
-                            orphans: orphans, summary: summary)
+        var document = PlanDocument(formatVersion: version, now: time(root["now"]), state: state,
+                                    specSetHash: root["spec_set_hash"]?.stringValue, specs: specs, actions: actions,
+                                    orphans: orphans, summary: summary)
+        document.specPaths = root["spec_paths"]?.arrayValue?.compactMap(\.stringValue)
+        return document
     }
 }
 

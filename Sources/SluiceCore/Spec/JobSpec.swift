@@ -14,12 +14,14 @@ public struct JobSpec: Sendable {
     /// The provider's own request parameters, under the vendor's field names, as written in the spec.
     public var filters: JSONNode
     public var destination: DestinationSpec
+    /// The provider's documented limits with the spec's `limits` applied.
+    public var limits: RequestLimits
     /// The file the spec was read from, as given to the validator.
     public var sourcePath: String
 
     public init(name: String, description: String? = nil, provider: ProviderID, auth: AuthConfig,
                 endpoint: Endpoint? = nil, window: WindowConfig, filters: JSONNode, destination: DestinationSpec,
-                sourcePath: String) {
+                limits: RequestLimits = RequestLimits(), sourcePath: String) {
         self.name = name
         self.description = description
         self.provider = provider
@@ -28,6 +30,7 @@ public struct JobSpec: Sendable {
         self.window = window
         self.filters = filters
         self.destination = destination
+        self.limits = provider.documentedLimits.merging(limits)
         self.sourcePath = sourcePath
     }
 }

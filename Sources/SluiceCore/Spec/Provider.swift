@@ -97,3 +97,39 @@ public struct WindowRules: Sendable, Hashable {
         }
     }
 }
+
+/// How hard sluice may drive a provider, per token: what the vendor documents, or a spec's `limits`.
+/// `nil` means the vendor states no limit (retries on 429 still apply).
+public struct RequestLimits: Sendable, Hashable {
+    /// Requests that start an export, per minute.
+    public var exportsPerMinute: Int?
+    /// Discovery requests (enterpret-v2 `objects`), per minute.
+    public var objectsPerMinute: Int?
+    /// Provider jobs in flight at once.
+    public var jobsInFlight: Int?
+
+    public init(exportsPerMinute: Int? = nil, objectsPerMinute: Int? = nil, jobsInFlight: Int? = nil) {
+        self.exportsPerMinute = exportsPerMinute
+        self.objectsPerMinute = objectsPerMinute
+        self.jobsInFlight = jobsInFlight
+    }
+
+    /// These limits with `overrides` taking precedence where set.
+    public func merging(_ overrides: RequestLimits) -> RequestLimits {
+        RequestLimits(exportsPerMinute: overrides.exportsPerMinute ?? exportsPerMinute,
+                      objectsPerMinute: overrides.objectsPerMinute ?? objectsPerMinute,
+                      jobsInFlight: overrides.jobsInFlight ?? jobsInFlight)
+    }
+}
+
+extension ProviderID {
+    /// The limits the vendor documents: Enterpret v2 allows 10 export and 60 objects requests a minute;
+    /// Userpilot runs one export job at a time per token.
+    public var documentedLimits: RequestLimits {
+        switch self {
+        case .enterpretV2: return RequestLimits(exportsPerMinute: 10, objectsPerMinute: 60)
+        case .userpilot: return RequestLimits(jobsInFlight: 1)
+        case .enterpretV1, .coveo, .openweb: return RequestLimits()
+        }
+    }
+}

@@ -210,7 +210,16 @@ struct SpecChecks {
         return JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
                        auth: AuthConfig(tokenEnv: tokenEnv), endpoint: endpoint, window: window,
                        filters: root["filters"] ?? JSONNode(.object(JSONObject()), at: root.position),
-                       destination: destination, sourcePath: file)
+                       destination: destination, limits: decodeLimits(), sourcePath: file)
+    }
+
+    /// The spec's `limits` (the schema has checked their types).
+    private func decodeLimits() -> RequestLimits {
+        func int(_ key: String) -> Int? {
+            (root.node(at: JSONPointer(tokens: ["limits", key]))?.numberValue?.int64Value).flatMap { Int(exactly: $0) }
+        }
+        return RequestLimits(exportsPerMinute: int("exportsPerMinute"), objectsPerMinute: int("objectsPerMinute"),
+                             jobsInFlight: int("jobsInFlight"))
     }
 
     private mutating func checkEndpoint() -> Endpoint? {

@@ -1,0 +1,91 @@
+import SluiceCore
+
+/// Something apply did, for the progress display, CI logs and JSON logs. Events never carry a secret:
+/// URLs in them are redacted, and errors are built from redacted URLs and vendor messages.
+public enum ApplyEvent: Sendable {
+    /// Apply begins: the windows it will act on, per spec (in plan order).
+    case started(windows: [(spec: String, count: Int)])
+    /// A window's provider job was submitted (`jobID` nil for APIs that answer at once).
+    case submitted(spec: String, window: ExportWindow, jobID: String?, attempt: Int)
+    /// A job recorded by an earlier run is polled again instead of being submitted.
+    case resuming(spec: String, window: ExportWindow, jobID: String)
+    /// Waiting for the provider: it runs another job of this token (Userpilot 409).
+    case waiting(spec: String, window: ExportWindow, reason: String)
+    /// The job failed, vanished, or its links could not be used: what happens next.
+    case retrying(spec: String, window: ExportWindow, reason: String)
+    /// A file was downloaded.
+    case downloaded(spec: String, window: ExportWindow, file: String, bytes: Int64)
+    /// The window was written to its destination and recorded.
+    case completed(spec: String, window: ExportWindow, files: Int, records: Int?, bytes: Int64, resumed: Bool)
+    /// The window failed; the error is recorded in the state and the next plan retries it.
+    case failed(spec: String, window: ExportWindow, error: String)
+    /// A whole spec could not start (discovery failed, no destination).
+    case specFailed(spec: String, error: String)
+    /// Apply was interrupted by a signal; running jobs are being aborted or left to resume.
+    case interrupted(signal: String)
+    /// The run is over.
+    case finished(ApplySummary)
+}
+
+/// What one apply did: the final lines of its output.
+public struct ApplySummary: Sendable, Hashable, Codable {
+    /// Windows exported and written in this run (including resumed ones).
+    public var exported = 0
+    /// Of `exported`, windows whose job an earlier run had submitted.
+    public var resumed = 0
+    /// Windows that needed another submit, fresh links or a second download in this run.
+    public var retried = 0
+    /// Windows that failed (recorded; the next plan retries them).
+    public var failed = 0
+    /// Windows not attempted because apply was interrupted.
+    public var skipped = 0
+    /// Bytes downloaded.
+    public var bytes: Int64 = 0
+    /// Requests sent to the providers' APIs and storage (every attempt).
+    public var apiCalls = 0
+    /// Of `apiCalls`, attempts that were retried (429, 5xx, timeouts, broken connections).
+    public var httpRetries = 0
+    /// Wall time in milliseconds.
+    public var wallMilliseconds: Int64 = 0
+    /// Each failed window and why: `spec@start: error`.
+    public var failures: [String] = []
+    public var interrupted = false
+
+    public init() {}
+
+    /// `Apply complete: 12 exported (2 resumed), 1 retried, 0 failed; 4.2 MB in 38 API calls, 12.3 s.`
+    public var line: String {
+        let verdict = interrupted ? "Apply interrupted" : failed > 0 ? "Apply finished with failures" : "Apply complete"
+        var out = "\(verdict): \(exported) exported (\(resumed) resumed), \(retried) retried, \(failed) failed"
+        if skipped > 0 { out += ", \(skipped) not started" }
+        out += "; \(ByteCount.text(bytes)) in \(apiCalls) API calls"
+        if httpRetries > 0 { out += " (\(httpRetries) retried)" }
+        out += ", \(Self.seconds(wallMilliseconds))."
+        return out
+    }
+
+    static func seconds(_ ms: Int64) -> String {
+        ms < 60_000 ? "\(ms / 1000).\(ms % 1000 / 100) s" : "\(ms / 60_000) min \(ms % 60_000 / 1000) s"
+    }
+}
+
+/// Byte counts for people: `0 B`, `512 B`, `4.2 KB`, `1.3 GB` (powers of 1000).
+public enum ByteCount {
+    public static func text(_ bytes: Int64) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1000 && unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        if unit == 0 { return "\(bytes) B" }
+        let tenths = (value * 10).rounded() / 10
+        return "\(tenths) \(units[unit])"
+    }
+}
+
+/// Receives apply's events: a progress display, a log, a test's recorder.
+public protocol ApplyReporter: Sendable {
+    func report(_ event: ApplyEvent)
+}

@@ -1,0 +1,39 @@
+import Foundation
+import SluiceCore
+import SluiceProviders
+
+/// How apply drives the providers. The defaults suit the real APIs; tests and the sandbox shorten them.
+public struct ApplyOptions: Sendable {
+    /// Windows in flight at once, across specs (each provider's own limits apply within it).
+    public var parallelism: Int = 4
+    /// Waits between status polls.
+    public var poll = PollSchedule()
+    /// Retries of one request (429, 5xx, timeouts, broken connections).
+    public var retry = RetryPolicy()
+    /// The deadline of one API request.
+    public var requestTimeout: Duration = .seconds(30)
+    /// The deadline of one file download.
+    public var downloadTimeout: Duration = .seconds(1800)
+    /// Submits of one window in one run: the first, and new ones after a job failed or vanished.
+    public var maxSubmits = 3
+    /// Times one window may ask for fresh links or download a file again (expired links, bad archives).
+    public var maxLinkRefreshes = 4
+    /// How long to wait for a provider that runs one job at a time to become free (Userpilot 409).
+    public var maxBusyWait: Duration = .seconds(6 * 3600)
+    /// How long to wait for one job before giving up on it (it is left recorded as submitted, so the
+    /// next apply polls it again).
+    public var maxJobWait: Duration = .seconds(24 * 3600)
+    /// Where destinations with relative paths are rooted (`--output`).
+    public var outputRoot: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    /// The current time, for records and manifests.
+    public var now: @Sendable () -> Timestamp = { Timestamp.systemNow() }
+
+    public init() {}
+}
+
+/// Why apply could not start; nothing was sent and nothing was written.
+public struct ApplyError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,271 @@
+import Foundation
+import SluiceCore
+import SluiceProviders
+import Synchronization
+
+/// Carries out a plan: per window, submit (or resume) the provider's job, poll it, download its files,
+/// publish them to the destination, and record each step in the state before going on.
+///
+/// The order of writes is what makes apply safe to kill at any moment:
+/// 1. the job id is recorded (`submitted`) before the job is polled, so a new run resumes it;
+/// 2. the destination is committed (atomically, with its manifest) before the window is recorded
+///    `complete`, so a window recorded complete is in the destination;
+/// 3. a run that finds a window `submitted` whose published manifest names the same job records it
+///    complete without calling the API, so a kill between 2 and its record costs nothing.
+///
+/// Windows run `parallelism` at a time, round-robin across specs, within each provider's limits: one
+/// job in flight per token where the vendor says so (a lane of width 1), requests per minute through a
+/// sliding-window limiter shared by every spec using the same endpoint and token.
+public final class ApplyRunner: Sendable {
+    public struct SpecWork: Sendable {
+        public var spec: JobSpec
+        public var actions: [PlannedAction]
+        public init(spec: JobSpec, actions: [PlannedAction]) {
+            self.spec = spec
+            self.actions = actions
+        }
+    }
+
+    let work: [SpecWork]
+    let journal: StateJournal
+    let transport: any HTTPTransport
+    let options: ApplyOptions
+    let reporter: any ApplyReporter
+    let contexts: [SpecContext]
+    let tally = Locked(ApplySummary())
+    let labels = LabelCache()
+
+    /// Builds the runner. Every spec's token must be in `environment`; otherwise this throws, naming every
+    /// missing variable, before any request.
+    public init(work: [SpecWork], journal: StateJournal, transport: any HTTPTransport, environment: [String: String],
+                options: ApplyOptions, reporter: any ApplyReporter) throws {
+        let missing = Set(work.filter { !$0.actions.isEmpty }.map(\.spec.auth.tokenEnv)
+            .filter { (environment[$0] ?? "").isEmpty })
+        if !missing.isEmpty {
+            let users = work.filter { missing.contains($0.spec.auth.tokenEnv) && !$0.actions.isEmpty }.map(\.spec.name)
+            throw ApplyError("missing environment variable\(missing.count == 1 ? "" : "s") \(missing.sorted().joined(separator: ", ")) (the token\(missing.count == 1 ? "" : "s") of \(users.joined(separator: ", "))); nothing was sent. Set \(missing.count == 1 ? "it" : "them") and run again.")
+        }
+        self.work = work
+        self.journal = journal
+        self.transport = transport
+        self.options = options
+        self.reporter = reporter
+        let limiters = LimiterRegistry()
+        var contexts: [SpecContext] = []
+        let tally = self.tally
+        for item in work {
+            let spec = item.spec
+            let token = environment[spec.auth.tokenEnv] ?? ""
+            let exportPath = RequestRenderer(spec: spec).render(ExportWindow(
+                start: Timestamp(millisecondsSinceEpoch: 946_684_800_000),
+                end: Timestamp(millisecondsSinceEpoch: 946_684_800_000 + 86_400_000))).path
+            let limits = limiters.limits(endpoint: spec.endpoint, token: token, spec.limits)
+            let client = APIClient(
+                endpoint: spec.endpoint, credential: Self.credential(spec.provider, token), transport: transport,
+                retry: options.retry, requestTimeout: options.requestTimeout, downloadTimeout: options.downloadTimeout,
+                beforeRequest: { path in
+                    if path == exportPath, let exports = limits.exports { try await exports.acquire() }
+                    if path == EnterpretV2Provider.objectsPath, let objects = limits.objects { try await objects.acquire() }
+                },
+                observe: { _, _, status in
+                    tally.withLock {
+                        $0.apiCalls += 1
+                        if status.map(RetryPolicy.isRetryable(status:)) ?? true { $0.httpRetries += 1 }
+                    }
+                })
+            let lane = spec.limits.jobsInFlight.map { ("jobs \(spec.endpoint) \(limits.key)", $0) } ?? ("spec \(spec.name)", Int.max)
+            contexts.append(SpecContext(
+                spec: spec, provider: Self.provider(spec, client: client), renderer: RequestRenderer(spec: spec),
+                destination: DirectoryDestination(root: options.outputRoot),
+                fingerprints: Fingerprinter.fingerprints(for: spec), laneKey: lane.0, laneLimit: lane.1))
+        }
+        self.contexts = contexts
+    }
+
+    static func credential(_ provider: ProviderID, _ token: String) -> Credential {
+        switch provider {
+        case .enterpretV1, .enterpretV2, .coveo: return .bearer(token)
+        case .userpilot: return .tokenScheme(token)
+        case .openweb: return .apiKeyHeader(token)
+        }
+    }
+
+    static func provider(_ spec: JobSpec, client: APIClient) -> any ExportProvider {
+        switch spec.provider {
+        case .openweb: return OpenWebProvider(client: client)
+        case .userpilot: return UserpilotProvider(client: client)
+        case .coveo: return CoveoProvider(client: client, fileName: spec.filters["filename"]?.stringValue)
+        case .enterpretV1: return EnterpretV1Provider(client: client)
+        case .enterpretV2: return EnterpretV2Provider(client: client, objectID: spec.filters["objectID"]?.stringValue)
+        }
+    }
+
+    // MARK: Running
+
+    /// Runs every window and returns what happened. Window failures are recorded and summarised, not
+    /// thrown. Cancel the calling task (SIGINT) to stop: running OpenWeb jobs are aborted, other jobs stay
+    /// recorded for the next run to resume.
+    public func run() async -> ApplySummary {
+        let started = ContinuousClock.now
+        reporter.report(.started(windows: work.map { ($0.spec.name, $0.actions.count) }))
+
+        var lanes: [Lane] = []
+        for (index, item) in work.enumerated() where !item.actions.isEmpty {
+            let context = contexts[index]
+            do {
+                try await context.provider.prepare()
+            } catch {
+                let message = Self.describe(error)
+                reporter.report(.specFailed(spec: item.spec.name, error: message))
+                tally.withLock {
+                    $0.failed += item.actions.count
+                    $0.failures.append("\(item.spec.name) (all \(item.actions.count) windows): \(message)")
+                }
+                continue
+            }
+            if let i = lanes.firstIndex(where: { $0.key == context.laneKey }) {
+                lanes[i].queue.append(contentsOf: item.actions.map { (index, $0) })
+            } else {
+                lanes.append(Lane(key: context.laneKey, limit: context.laneLimit, queue: item.actions.map { (index, $0) }))
+            }
+        }
+        // Interleave windows within a shared lane by start, so specs sharing a token progress together.
+        for i in lanes.indices where Set(lanes[i].queue.map(\.0)).count > 1 {
+            lanes[i].queue.sort { ($0.1.window.start, $0.0) < ($1.1.window.start, $1.0) }
+        }
+
+        let parallelism = max(1, options.parallelism)
+        await withTaskGroup(of: (Int, WindowOutcome).self) { group in
+            var inFlight = 0
+            var cursor = 0
+            var stopping = false
+            while true {
+                if Task.isCancelled { stopping = true }
+                while !stopping && inFlight < parallelism {
+                    guard let i = Self.nextLane(&lanes, cursor: &cursor) else { break }
+                    let (specIndex, action) = lanes[i].take()
+                    inFlight += 1
+                    let context = contexts[specIndex]
+                    group.addTask { (i, await self.export(action, context)) }
+                }
+                guard inFlight > 0, let (i, outcome) = await group.next() else { break }
+                inFlight -= 1
+                lanes[i].inFlight -= 1
+                if case .fatal = outcome {
+                    stopping = true
+                    group.cancelAll()
+                }
+            }
+            let skipped = lanes.reduce(0) { $0 + $1.pending }
+            tally.withLock { $0.skipped += skipped }
+        }
+
+        var summary = tally.withLock { $0 }
+        summary.interrupted = Task.isCancelled
+        let elapsed = ContinuousClock.now - started
+        summary.wallMilliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        reporter.report(.finished(summary))
+        return summary
+    }
+
+    struct Lane {
+        var key: String
+        var limit: Int
+        var queue: [(Int, PlannedAction)]
+        var next = 0
+        var inFlight = 0
+
+        var pending: Int { queue.count - next }
+
+        mutating func take() -> (Int, PlannedAction) {
+            defer {
+                next += 1
+                inFlight += 1
+            }
+            return queue[next]
+        }
+    }
+
+    /// The next lane, round-robin, with a window waiting and room under its limit.
+    static func nextLane(_ lanes: inout [Lane], cursor: inout Int) -> Int? {
+        guard !lanes.isEmpty else { return nil }
+        for k in 0..<lanes.count {
+            let i = (cursor + k) % lanes.count
+            if lanes[i].pending > 0 && lanes[i].inFlight < lanes[i].limit {
+                cursor = (i + 1) % lanes.count
+                return i
+            }
+        }
+        return nil
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if error is CancellationError { return "cancelled" }
+        return (error as CustomStringConvertible).description
+    }
+}
+
+/// Everything a window of one spec needs, built once per spec.
+struct SpecContext: Sendable {
+    let spec: JobSpec
+    let provider: any ExportProvider
+    let renderer: RequestRenderer
+    let destination: any Destination
+    let fingerprints: WindowFingerprints
+    let laneKey: String
+    let laneLimit: Int
+}
+
+/// How a window's export ended.
+enum WindowOutcome: Sendable {
+    case completed
+    case failed
+    case interrupted
+    /// The state could not be written: stop everything rather than export what cannot be recorded.
+    case fatal
+}
+
+/// The rate limiters per endpoint and token, shared by every spec using them.
+final class LimiterRegistry: Sendable {
+    struct Limits: Sendable {
+        var key: String
+        var exports: SlidingWindowLimiter<ContinuousClock>?
+        var objects: SlidingWindowLimiter<ContinuousClock>?
+    }
+
+    private let known = Mutex<[String: Limits]>([:])
+
+    func limits(endpoint: Endpoint, token: String, _ limits: RequestLimits) -> Limits {
+        // The token is only a key in memory: hashed so no copy of it lingers in the table.
+        let tokenKey = Fingerprinter.digest(token).short
+        let key = "\(endpoint) \(tokenKey) \(limits.exportsPerMinute ?? 0) \(limits.objectsPerMinute ?? 0)"
+        return known.withLock { table in
+            if let existing = table[key] { return existing }
+            let made = Limits(
+                key: tokenKey,
+                exports: limits.exportsPerMinute.map { SlidingWindowLimiter(limit: $0, interval: .seconds(60), clock: ContinuousClock()) },
+                objects: limits.objectsPerMinute.map { SlidingWindowLimiter(limit: $0, interval: .seconds(60), clock: ContinuousClock()) })
+            table[key] = made
+            return made
+        }
+    }
+}
+
+/// Enterpret v1 labels looked up once per run.
+final class LabelCache: Sendable {
+    private let known = Mutex<[String: String]>([:])
+
+    func cached(_ id: String) -> String? { known.withLock { $0[id] } }
+    func store(_ id: String, _ json: String) { known.withLock { $0[id] = json } }
+}
+
+/// A value behind a lock that closures can share (a `Mutex` itself cannot be captured).
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        mutex.withLock { body(&$0) }
+    }
+}

@@ -1,0 +1,226 @@
+import ArgumentParser
+import Foundation
+import SluiceApply
+import SluiceCore
+import SluiceProviders
+import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sluice apply`: carry out a plan, exactly once per window.
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Export the planned windows into their destinations, exactly once.",
+        discussion: """
+            With a saved plan (`sluice plan --out FILE`) applies exactly that plan, refusing it if the \
+            state or the specs changed since. With spec paths it plans first, prints the plan and asks for \
+            confirmation on a terminal (--auto-approve skips the question; without a terminal it is \
+            required). Per window: submit the provider's export (or resume the job an earlier run \
+            submitted), poll it, download and check its files, write them to the destination with a \
+            _manifest.json, then record the window in the state. Kill it at any moment and apply again: \
+            nothing is lost or written twice. Tokens come from the environment variables the specs name.
+            Exit status: 0 every window exported (or no changes), 1 a window failed or apply could not \
+            start, 2 a usage error, 130/143 interrupted by SIGINT/SIGTERM (state saved; apply again to resume).
+            """
+    )
+
+    @Argument(help: ArgumentHelp("A saved plan, or spec files and directories (default specs/).", valueName: "PLANFILE | PATH"))
+    var paths: [String] = []
+
+    @OptionGroup var state: StateOptions
+
+    @Option(help: ArgumentHelp("Plan as of this instant instead of the system clock (RFC 3339); spec paths only.", valueName: "RFC3339"))
+    var now: String?
+
+    @Option(help: ArgumentHelp("Windows in flight at once, across specs (each provider's own limits still apply).", valueName: "N"))
+    var parallelism: Int = 4
+
+    @Flag(help: "Apply without asking for confirmation (required without a terminal).")
+    var autoApprove = false
+
+    @Option(help: ArgumentHelp("The folder that directory destinations' paths are relative to.", valueName: "DIR"))
+    var output: String = "."
+
+    @Option(help: ArgumentHelp("Progress output: live (terminal), plain (timestamped lines, the default without a terminal or with CI=true) or json.", valueName: "FORMAT"))
+    var logFormat: ApplyLogFormat?
+
+    @Option(help: ArgumentHelp("First wait between status polls; it doubles up to --poll-max (e.g. 1s, 500ms, PT2S).", valueName: "DURATION"))
+    var pollInterval: LockTimeout = LockTimeout(duration: .seconds(1))
+
+    @Option(help: ArgumentHelp("Longest wait between status polls.", valueName: "DURATION"))
+    var pollMax: LockTimeout = LockTimeout(duration: .seconds(60))
+
+    @Option(help: ArgumentHelp("How long to wait for another writer's lock on the state (e.g. PT30S, 30s).", valueName: "DURATION"))
+    var lockTimeout: LockTimeout = LockTimeout(duration: .zero)
+
+    @Option(help: ArgumentHelp("Apply only this spec (repeatable); spec paths only.", valueName: "NAME"))
+    var target: [String] = []
+
+    func validate() throws {
+        if let now, Timestamp(rfc3339: now) == nil {
+            throw ValidationError("--now \(now) is not an RFC 3339 date-time, e.g. 2025-03-01T00:00:00Z")
+        }
+        guard parallelism >= 1 else { throw ValidationError("--parallelism must be at least 1, got \(parallelism)") }
+        guard pollInterval.duration > .zero else { throw ValidationError("--poll-interval must be more than 0") }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 && environment["CI"]?.lowercased() != "true" ? .live : .plain)
+        let out = FileHandleOutput.standardOutput
+        let store = state.store()
+
+        // Read the plan or the specs before taking the lock: a typo costs nothing.
+        let savedPlan = try Self.savedPlan(paths)
+        if savedPlan != nil && (now != nil || !target.isEmpty) {
+            throw CLIError("--now and --target apply to spec paths; a saved plan already fixed them", exitStatus: 2)
+        }
+        let specPaths = savedPlan.map { $0.specPaths ?? ["specs/"] } ?? (paths.isEmpty ? ["specs/"] : paths)
+        let specs = try PlanCommand.validSpecs(specPaths)
+
+        let lock: StateLock
+        do {
+            lock = try await store.lock(operation: "apply", timeout: lockTimeout.duration)
+        } catch {
+            throw CLIError(error.message, exitStatus: 1)
+        }
+        var status: Int32 = 0
+        do {
+            status = try await apply(savedPlan: savedPlan, specs: specs, store: store, environment: environment,
+                                     format: format, out: out)
+        } catch {
+            try? await store.unlock(lock)
+            throw error
+        }
+        try? await store.unlock(lock)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    private func apply(savedPlan: PlanDocument?, specs: [JobSpec], store: FileStateStore, environment: [String: String],
+                       format: ApplyLogFormat, out: FileHandleOutput) async throws -> Int32 {
+        let current: SluiceState?
+        do {
+            current = try store.loadSync()
+        } catch {
+            throw CLIError(error.message, exitStatus: 1)
+        }
+        let work: [ApplyRunner.SpecWork]
+        if let savedPlan {
+            do {
+                try SavedPlanCheck.check(savedPlan, currentState: current?.identity ?? .none,
+                                         currentSpecSetHash: Fingerprinter.specSetHash(specs))
+            } catch {
+                throw CLIError(error.message, exitStatus: 1)
+            }
+            work = try Self.work(from: savedPlan, specs: specs)
+            out.write(savedPlan.summary.line + "\n")
+        } else {
+            let instant = now.flatMap { Timestamp(rfc3339: $0) } ?? Timestamp.systemNow()
+            let plan: Plan
+            do {
+                plan = try Planner(options: .init(targets: target)).plan(specs: specs, state: current, now: instant)
+            } catch {
+                throw CLIError(error.message, exitStatus: 1)
+            }
+            out.write(PlanDocument(plan, includeRequests: false).text())
+            work = plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }
+        }
+        guard work.contains(where: { !$0.actions.isEmpty }) else {
+            if savedPlan != nil { out.write("No changes.\n") }
+            return 0
+        }
+
+        let client = AsyncHTTPTransport.makeClient()
+        var options = ApplyOptions()
+        options.parallelism = parallelism
+        options.poll = PollSchedule(initial: pollInterval.duration, cap: max(pollMax.duration, pollInterval.duration))
+        options.outputRoot = URL(fileURLWithPath: output, isDirectory: true)
+        let journal = StateJournal(store: store, state: current ?? SluiceState.new())
+        let reporter = makeApplyReporter(format, output: out)
+        let runner: ApplyRunner
+        do {
+            runner = try ApplyRunner(work: work, journal: journal, transport: AsyncHTTPTransport(client: client),
+                                     environment: environment, options: options, reporter: reporter)
+        } catch {
+            try? await client.shutdown()
+            throw CLIError("\(error)", exitStatus: 1)
+        }
+        let summary: ApplySummary?
+        let signal: UnixSignal?
+        do {
+            (summary, signal) = try await confirmAndRun(runner, reporter: reporter, out: out)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try? await client.shutdown()
+        guard let summary else { return 1 }
+        out.write("\n" + applySummaryText(summary))
+        if let signal {
+            out.write("Interrupted: the state is saved; run apply again to resume.\n")
+            return signal == .sigint ? 130 : 143
+        }
+        return summary.failed > 0 ? 1 : 0
+    }
+
+    /// Asks for confirmation (unless --auto-approve), then runs, turning SIGINT/SIGTERM into a cancel.
+    /// `nil` summary: the person said no.
+    private func confirmAndRun(_ runner: ApplyRunner, reporter: any ApplyReporter, out: FileHandleOutput) async throws -> (ApplySummary?, UnixSignal?) {
+        if !autoApprove {
+            guard isatty(STDIN_FILENO) == 1 else {
+                throw CLIError("apply needs confirmation and there is no terminal to ask on; review the plan and pass --auto-approve (or apply a saved plan: `sluice plan --out FILE`, then `sluice apply --auto-approve FILE`)", exitStatus: 1)
+            }
+            out.write("\nApply these changes? Only 'yes' is accepted: ")
+            guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+                out.write("Apply cancelled; nothing was sent.\n")
+                return (nil, nil)
+            }
+        }
+        out.write("\n")
+
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let run = Task { await runner.run() }
+        let watcher = Task { () -> UnixSignal? in
+            for await signal in signals {
+                reporter.report(.interrupted(signal: signal == .sigint ? "SIGINT" : "SIGTERM"))
+                run.cancel()
+                return signal
+            }
+            return nil
+        }
+        let summary = await run.value
+        watcher.cancel()
+        return (summary, await watcher.value)
+    }
+
+    /// The saved plan named by the single argument, or `nil` when the arguments are spec paths.
+    static func savedPlan(_ paths: [String]) throws -> PlanDocument? {
+        guard paths.count == 1 else { return nil }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: paths[0], isDirectory: &isDirectory), !isDirectory.boolValue,
+              let data = FileManager.default.contents(atPath: paths[0])
+        else { return nil }
+        // A spec has "provider"; a plan has "format_version". Only a plan-looking file is read as a plan.
+        guard let root = try? JSONParser.parse(Array(data)), root["format_version"] != nil else { return nil }
+        do {
+            return try PlanDocument.decode(Array(data))
+        } catch {
+            throw CLIError("\(paths[0]): \(error.message)", exitStatus: 1)
+        }
+    }
+
+    /// The saved plan's actions, matched to the specs (the spec set hash already matched).
+    static func work(from plan: PlanDocument, specs: [JobSpec]) throws -> [ApplyRunner.SpecWork] {
+        var work = specs.map { ApplyRunner.SpecWork(spec: $0, actions: []) }
+        for entry in plan.actions {
+            guard let i = specs.firstIndex(where: { $0.name == entry.spec }) else {
+                throw CLIError("the saved plan names spec \(entry.spec), which is not in the spec set; make the plan again", exitStatus: 1)
+            }
+            work[i].actions.append(PlannedAction(action: entry.action, reason: .forced,
+                                                 window: ExportWindow(start: entry.window.start, end: entry.window.end)))
+        }
+        return work
+    }
+}

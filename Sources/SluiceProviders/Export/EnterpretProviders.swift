@@ -1,0 +1,113 @@
+import SluiceCore
+
+/// Enterpret Data Export v1: `POST /export/external/v1/async/submit` → `queryID`; `POST
+/// /export/external/v1/async/fetch {queryID}` until it lists `responseFiles` (the sample scripts also read
+/// `isCompleted`; both are accepted). Files are JSON `{"records": [...]}`. Auth: `Authorization: Bearer …`.
+public struct EnterpretV1Provider: ExportProvider {
+    public let provider = ProviderID.enterpretV1
+    public let client: APIClient
+
+    public init(client: APIClient) { self.client = client }
+
+    public func submit(_ request: RenderedRequest) async throws -> SubmittedExport {
+        let response = try await client.send(request)
+        guard response.isSuccess else { throw response.failure("submitting the query", provider: provider) }
+        let body = try response.json("submitting the query", provider: provider)
+        guard let id = body["queryID"]?.stringValue, !id.isEmpty else { throw missing("queryID", in: "submitting the query", provider: provider) }
+        return .started(jobID: id)
+    }
+
+    public func status(of jobID: String) async throws -> ExportJobStatus {
+        let body = Array(RequestValue.object([("queryID", .string(jobID))]).jsonText.utf8)
+        let response: HTTPResponse
+        do {
+            response = try await client.send("POST", "/export/external/v1/async/fetch", json: body)
+        } catch let error as APIError where error.status.map({ $0 >= 500 }) ?? false {
+            // A failed query answers 500 to every fetch; once retries are spent, submit again.
+            return .failed(reason: error.message)
+        }
+        if response.status == 404 { return .vanished }
+        guard response.isSuccess else { throw response.failure("fetching query \(jobID)", provider: provider) }
+        let json = try response.json("fetching query \(jobID)", provider: provider)
+        if let files = json["responseFiles"]?.arrayValue {
+            let urls = files.compactMap(\.stringValue)
+            return .done(files: urls.map { RemoteFile(name: RemoteFile.name(of: $0), url: $0) })
+        }
+        if json["isCompleted"]?.boolValue == true {
+            return .done(files: [])
+        }
+        return .running(detail: nil)
+    }
+
+    /// The labels a downloaded file's predictions name, for `resolveLabels`.
+    public func label(_ id: String) async throws -> JSONNode? {
+        let response = try await client.send("GET", "/export/external/v1/labels/\(APIClient.percentEncode(id))")
+        if response.status == 404 { return nil }
+        guard response.isSuccess else { throw response.failure("looking up label \(id)", provider: provider) }
+        return try response.json("looking up label \(id)", provider: provider)["label"]
+    }
+}
+
+/// Enterpret Knowledge Graph export v2: `POST /export/external/v2/objects` (paged by
+/// `paginationToken`) lists the exportable objects; `POST /export/external/v2/export` answers at once with
+/// the URLs of daily CSV files, paged by `cursor`. There is no job: fresh links come from asking again.
+/// 10 export and 60 objects requests a minute per token, enforced by the client's limiter.
+public struct EnterpretV2Provider: ExportProvider {
+    public let provider = ProviderID.enterpretV2
+    public let client: APIClient
+    /// The spec's objectID, checked against the objects list before exporting.
+    let objectID: String?
+    public static let objectsPath = "/export/external/v2/objects"
+    static let maxPages = 10_000
+
+    public init(client: APIClient, objectID: String?) {
+        self.client = client
+        self.objectID = objectID
+    }
+
+    /// Lists the exportable objects (every page).
+    public func objects() async throws -> [String] {
+        var ids: [String] = []
+        var token: String?
+        for _ in 0..<Self.maxPages {
+            let body = token.map { RequestValue.object([("paginationToken", .string($0))]) } ?? .object([])
+            let response = try await client.send("POST", Self.objectsPath, json: Array(body.jsonText.utf8))
+            guard response.isSuccess else { throw response.failure("listing the exportable objects", provider: provider) }
+            let json = try response.json("listing the exportable objects", provider: provider)
+            ids += (json["objects"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+            guard let next = json["paginationToken"]?.stringValue, !next.isEmpty else { return ids }
+            token = next
+        }
+        throw ExportError(.unavailable, "enterpret-v2: the objects list did not end after \(Self.maxPages) pages")
+    }
+
+    public func prepare() async throws {
+        guard let objectID else { return }
+        let known = try await objects()
+        guard known.contains(objectID) else {
+            let close = known.first { $0.lowercased().hasPrefix(objectID.lowercased()) || objectID.lowercased().hasPrefix($0.lowercased()) }
+            let hint = close.map { "; did you mean \(quoted($0))?" } ?? ""
+            throw ExportError(.rejected, "enterpret-v2: objectID \(quoted(objectID)) is not one of this workspace's exportable objects (\(known.joined(separator: ", ")))\(hint)")
+        }
+    }
+
+    public func submit(_ request: RenderedRequest) async throws -> SubmittedExport {
+        var files: [RemoteFile] = []
+        var page = request
+        for _ in 0..<Self.maxPages {
+            let response = try await client.send(page)
+            guard response.isSuccess else { throw response.failure("the export", provider: provider) }
+            let json = try response.json("the export", provider: provider)
+            guard let urls = json["files"]?.arrayValue else { throw missing("files", in: "the export", provider: provider) }
+            files += urls.compactMap(\.stringValue).map { RemoteFile(name: RemoteFile.name(of: $0), url: $0) }
+            guard let cursor = json["cursor"]?.stringValue, !cursor.isEmpty else { return .finished(files: files) }
+            guard case .object(var members)? = request.body else { break }
+            members.removeAll { $0.key == "cursor" }
+            members.append(("cursor", .string(cursor)))
+            page.body = .object(members)
+        }
+        throw ExportError(.unavailable, "enterpret-v2: the export's file list did not end after \(Self.maxPages) pages")
+    }
+
+    public func status(of jobID: String) async throws -> ExportJobStatus { .vanished }
+}

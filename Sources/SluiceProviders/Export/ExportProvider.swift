@@ -1,0 +1,145 @@
+import SluiceCore
+
+/// A file an export produced, ready to download.
+public struct RemoteFile: Sendable, Hashable {
+    /// The file name as the provider gives it (sanitised again before it touches a disk).
+    public var name: String
+    /// Where to fetch it: a signed storage URL, or a URL on the API that redirects to one. Never shown
+    /// without `URLRedaction`.
+    public var url: String
+
+    public init(name: String, url: String) {
+        self.name = name
+        self.url = url
+    }
+
+    /// The last path segment of a URL, without its query: `…/comments-0001.csv.zip?X-Sig=…` → `comments-0001.csv.zip`.
+    public static func name(of url: String) -> String {
+        let path = url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
+        let last = path.split(separator: "/").last.map(String.init) ?? path
+        return last.removingPercentEncoding ?? last
+    }
+}
+
+/// What submitting an export gave back.
+public enum SubmittedExport: Sendable, Hashable {
+    /// An asynchronous job was started: poll it with `status(of:)`.
+    case started(jobID: String)
+    /// The API answered with the files at once (Enterpret v2): there is no job to poll; fresh links come
+    /// from submitting again.
+    case finished(files: [RemoteFile])
+}
+
+/// Where a provider's job stands.
+public enum ExportJobStatus: Sendable, Hashable {
+    /// Still running; `detail` is the provider's own word on it (`in_progress`, `2 out of 5 partitions`).
+    case running(detail: String?)
+    /// Finished, with the files to download.
+    case done(files: [RemoteFile])
+    /// The provider says it failed (or was aborted): submit the window again.
+    case failed(reason: String)
+    /// The provider no longer knows the job (expired status, another tenant, a reset): submit again.
+    case vanished
+}
+
+/// Why an export step failed, and whether waiting or submitting again can help.
+public struct ExportError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        /// The provider runs one job at a time and one is running (Userpilot's 409): wait, then submit.
+        case busy
+        /// The provider refused the request itself (400, 401, 403, 404 on submit): submitting the same
+        /// request again cannot help.
+        case rejected
+        /// The API kept failing (5xx, 429, timeouts) after every retry, or answered with something that is
+        /// not what its documentation says.
+        case unavailable
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// One provider's export flow, on top of an `APIClient` that carries the credential, the retries and
+/// the rate limits. Each provider type follows its vendor's documented flow and sends each window's
+/// request exactly as `RequestRenderer` rendered it for the plan.
+public protocol ExportProvider: Sendable {
+    var provider: ProviderID { get }
+    /// The client the provider calls its API with; downloads go through it too, so a credential only
+    /// ever reaches the API's own host.
+    var client: APIClient { get }
+
+    /// Checks once per run what the API lets a client check before exporting (Enterpret v2: that the
+    /// spec's objectID is one of the exportable objects).
+    func prepare() async throws
+    /// Starts the export of one window.
+    func submit(_ request: RenderedRequest) async throws -> SubmittedExport
+    /// Asks where a job stands; asking again after links expired gives fresh links.
+    func status(of jobID: String) async throws -> ExportJobStatus
+    /// Whether running jobs can be cancelled (OpenWeb).
+    var canAbort: Bool { get }
+    /// Cancels a running job, best effort.
+    func abort(_ jobID: String) async throws
+}
+
+extension ExportProvider {
+    public func prepare() async throws {}
+    public var canAbort: Bool { false }
+    public func abort(_ jobID: String) async throws {}
+}
+
+// MARK: Helpers shared by the provider types
+
+extension APIClient {
+    /// Sends `request` (as the plan rendered it) and returns its answer.
+    func send(_ request: RenderedRequest) async throws -> HTTPResponse {
+        try await send(request.method, request.path, query: request.query.map { ($0.name, $0.value) },
+                       json: request.body.map { Array($0.jsonText.utf8) })
+    }
+}
+
+extension HTTPResponse {
+    /// The body as JSON, or an `.unavailable` error naming what was expected.
+    func json(_ what: String, provider: ProviderID) throws -> JSONNode {
+        do {
+            return try JSONParser.parse(body)
+        } catch {
+            throw ExportError(.unavailable, "\(provider): \(what) answered HTTP \(status) with a body that is not JSON: \(error)")
+        }
+    }
+
+    var isSuccess: Bool { (200..<300).contains(status) }
+
+    /// The vendor's message for an error answer, in any of the five vendors' shapes, or the body's start.
+    var vendorMessage: String {
+        if let node = try? JSONParser.parse(body) {
+            let candidates = [
+                node["error"]?["message"], node["message"], node["errors"]?.arrayValue?.first?["details"],
+                node["errors"]?.arrayValue?.first?["message"], node["error"],
+            ]
+            for case let text? in candidates.map({ $0?.stringValue }) where !text.isEmpty { return text }
+        }
+        let text = String(decoding: body.prefix(300), as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
+        return text.isEmpty ? "no message" : text
+    }
+
+    /// The error for an answer the flow did not expect: 4xx other than 429 are the request's fault and
+    /// permanent; anything else is the API's.
+    func failure(_ what: String, provider: ProviderID) -> ExportError {
+        let kind: ExportError.Kind = (400..<500).contains(status) && status != 429 ? .rejected : .unavailable
+        var hint = ""
+        if status == 401 { hint = " (is the token in the spec's tokenEnv variable right?)" }
+        if status == 403 { hint = " (does the token have export rights?)" }
+        return ExportError(kind, "\(provider): \(what) answered HTTP \(status): \(vendorMessage)\(hint)")
+    }
+}
+
+func missing(_ field: String, in what: String, provider: ProviderID) -> ExportError {
+    ExportError(.unavailable, "\(provider): \(what) answered without \(field)")
+}
