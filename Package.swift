@@ -100,6 +100,6 @@ let package = Package(
             ]
         ),
         // Golden files are read from the source tree (re-recorded with SLUICE_RECORD_GOLDEN=1), not bundled.
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore"], exclude: ["Golden"]),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore", "SluiceApply", "SluiceSandbox"], exclude: ["Golden"]),
     ]
 )

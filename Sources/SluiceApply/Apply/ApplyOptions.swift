@@ -23,6 +23,9 @@ public struct ApplyOptions: Sendable {
     /// How long to wait for one job before giving up on it (it is left recorded as submitted, so the
     /// next apply polls it again).
     public var maxJobWait: Duration = .seconds(24 * 3600)
+    /// The interval "per minute" limits count over. Only a provider whose clock runs faster than real time
+    /// (the sandbox's `--speed`) warrants shortening it.
+    public var limitInterval: Duration = .seconds(60)
     /// Where destinations with relative paths are rooted (`--output`).
     public var outputRoot: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     /// The current time, for records and manifests.

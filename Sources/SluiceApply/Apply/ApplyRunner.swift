@@ -50,7 +50,7 @@ public final class ApplyRunner: Sendable {
         self.transport = transport
         self.options = options
         self.reporter = reporter
-        let limiters = LimiterRegistry()
+        let limiters = LimiterRegistry(interval: options.limitInterval)
         var contexts: [SpecContext] = []
         let tally = self.tally
         for item in work {
@@ -201,7 +201,7 @@ public final class ApplyRunner: Sendable {
 
     static func describe(_ error: any Error) -> String {
         if error is CancellationError { return "cancelled" }
-        return (error as CustomStringConvertible).description
+        return String(describing: error)
     }
 }
 
@@ -234,17 +234,26 @@ final class LimiterRegistry: Sendable {
     }
 
     private let known = Mutex<[String: Limits]>([:])
+    let interval: Duration
+
+    init(interval: Duration) { self.interval = interval }
 
     func limits(endpoint: Endpoint, token: String, _ limits: RequestLimits) -> Limits {
         // The token is only a key in memory: hashed so no copy of it lingers in the table.
         let tokenKey = Fingerprinter.digest(token).short
         let key = "\(endpoint) \(tokenKey) \(limits.exportsPerMinute ?? 0) \(limits.objectsPerMinute ?? 0)"
+        let interval = self.interval
+        // Network jitter between our clock and the server's: a quarter second a minute, scaled.
+        let margin = interval / 240
+        func limiter(_ limit: Int) -> SlidingWindowLimiter<ContinuousClock> {
+            SlidingWindowLimiter(limit: limit, interval: interval, margin: margin, clock: ContinuousClock())
+        }
         return known.withLock { table in
             if let existing = table[key] { return existing }
             let made = Limits(
                 key: tokenKey,
-                exports: limits.exportsPerMinute.map { SlidingWindowLimiter(limit: $0, interval: .seconds(60), clock: ContinuousClock()) },
-                objects: limits.objectsPerMinute.map { SlidingWindowLimiter(limit: $0, interval: .seconds(60), clock: ContinuousClock()) })
+                exports: limits.exportsPerMinute.map(limiter),
+                objects: limits.objectsPerMinute.map(limiter))
             table[key] = made
             return made
         }

@@ -140,6 +140,8 @@ extension HTTPResponse {
     }
 }
 
+func quoted(_ s: String) -> String { "\"\(s)\"" }
+
 func missing(_ field: String, in what: String, provider: ProviderID) -> ExportError {
     ExportError(.unavailable, "\(provider): \(what) answered without \(field)")
 }

@@ -109,6 +109,7 @@ final class SandboxCore: Sendable {
 
     func respondStorage(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         let req = try await read(request, context: context)
+        if req.headers[.authorization] != nil || req.header("apikey") != nil { stats.recordStorageCredential() }
         let provider = req.components.first.flatMap { SandboxProvider(rawValue: $0)?.rawValue } ?? "sandbox"
         let endpoint = Endpoint(provider: provider, name: "download", kind: "download")
         let fault = faults.decide(endpoint, isStorage: true)

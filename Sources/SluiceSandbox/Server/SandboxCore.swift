@@ -78,12 +78,20 @@ final class SandboxEnvironment: Sendable {
 /// Request counts by provider, endpoint and status.
 final class RequestStats: Sendable {
     private let counts = Mutex<[String: [String: [Int: Int]]]>([:])
+    /// Requests to the storage listener that carried a credential header (Authorization, apikey): a
+    /// client that sends one there leaks its API token to a third party. Should stay 0.
+    private let storageCredentials = Mutex(0)
+
+    func recordStorageCredential() { storageCredentials.withLock { $0 += 1 } }
 
     func record(provider: String, endpoint: String, status: Int) {
         counts.withLock { $0[provider, default: [:]][endpoint, default: [:]][status, default: 0] += 1 }
     }
 
-    func reset() { counts.withLock { $0.removeAll() } }
+    func reset() {
+        counts.withLock { $0.removeAll() }
+        storageCredentials.withLock { $0 = 0 }
+    }
 
     func json() -> JSONValue {
         counts.withLock { c in
@@ -96,7 +104,9 @@ final class RequestStats: Sendable {
                     }))
                 }))
             }
-            return obj(("total", .int(Int64(total))), ("providers", .object(providers)))
+            let leaked = storageCredentials.withLock { $0 }
+            return obj(("total", .int(Int64(total))), ("providers", .object(providers)),
+                       ("storageRequestsWithCredentials", .int(Int64(leaked))))
         }
     }
 }

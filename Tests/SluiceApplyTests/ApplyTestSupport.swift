@@ -1,0 +1,218 @@
+import Foundation
+import SluiceApply
+import SluiceCore
+import SluiceProviders
+import SluiceSandbox
+import Testing
+
+/// The sandbox runs this many times faster than real time in apply tests: a 10 s job takes 50 ms.
+let testSpeed = 200.0
+
+/// 2025-01-01T00:00:00Z, where every test range starts.
+let day0 = Timestamp(rfc3339: "2025-01-01T00:00:00Z")!
+
+/// A sandbox for apply tests: running (not frozen), fast, with an optional fault plan.
+func applySandboxConfiguration(seed: UInt64 = 5, faults: String = "") throws -> SandboxConfiguration {
+    var c = SandboxConfiguration()
+    c.seed = seed
+    c.speed = testSpeed
+    c.startTime = Timestamp(rfc3339: "2025-02-01T00:00:00Z")!.millisecondsSinceEpoch
+    c.faults = faults.isEmpty ? .none : try FaultPlan(parsing: faults)
+    return c
+}
+
+/// A spec for `provider` against the sandbox, validated as a spec file would be.
+func testSpec(_ provider: ProviderID, name: String? = nil, endpoint: String, days: Int = 2, step: String? = nil,
+              filters: String = "{}", destination: String? = nil, extra: String = "") throws -> JobSpec {
+    let name = name ?? provider.rawValue + "-test"
+    let end = day0 + .days(Int64(days))
+    let stepText = step ?? (provider == .enterpretV2 ? "PT1H" : "P1D")
+    let path = destination ?? (provider == .enterpretV2 ? "{name}/{start:yyyy-MM-dd/HH}" : "{name}/{start:yyyy-MM-dd}")
+    let text = """
+        {"name": "\(name)", "provider": "\(provider.rawValue)", "auth": {"tokenEnv": "TEST_TOKEN"},
+         "endpoint": "\(endpoint)",
+         "window": {"start": "\(day0.rfc3339)", "end": "\(end.rfc3339)", "step": "\(stepText)"},
+         "filters": \(filters), "destination": \(destination.map { _ in path } ?? #"{"type": "directory", "path": "\#(path)"}"#)\(extra)}
+        """
+    let result = try SpecValidator().validate([SpecSource(path: "\(name).json", bytes: Array(text.utf8))])
+    #expect(!result.hasErrors, "\(result.diagnostics)")
+    return try #require(result.specs.first)
+}
+
+/// Default filters that make each provider's request valid.
+func defaultFilters(_ provider: ProviderID) -> String {
+    switch provider {
+    case .enterpretV1: return #"{"pageSize": 40}"#
+    case .enterpretV2: return #"{"objectID": "feedback_record"}"#
+    case .userpilot: return #"{"format": "json"}"#
+    case .coveo: return #"{"tables": ["searches", "clicks", "custom_events"]}"#
+    case .openweb: return "{}"
+    }
+}
+
+/// Apply options scaled to the test sandbox's speed.
+func testApplyOptions(root: URL) -> ApplyOptions {
+    var options = ApplyOptions()
+    options.parallelism = 4
+    options.poll = PollSchedule(initial: .milliseconds(10), cap: .milliseconds(80))
+    options.retry = RetryPolicy(maxAttempts: 10, baseDelay: .milliseconds(5), maxDelay: .milliseconds(200))
+    options.requestTimeout = .seconds(10)
+    options.downloadTimeout = .seconds(30)
+    options.limitInterval = .milliseconds(Int64(60_000 / testSpeed))
+    options.maxSubmits = 6
+    options.maxLinkRefreshes = 8
+    options.outputRoot = root
+    return options
+}
+
+/// Records every event, for assertions.
+final class EventLog: ApplyReporter, @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [ApplyEvent] = []
+
+    func report(_ event: ApplyEvent) {
+        lock.lock()
+        events.append(event)
+        lock.unlock()
+    }
+
+    var all: [ApplyEvent] {
+        lock.lock()
+        defer { lock.unlock() }
+        return events
+    }
+
+    var submits: Int { all.filter { if case .submitted = $0 { return true } else { return false } }.count }
+}
+
+/// Plans `specs` against the state in `store` and applies the plan, as `sluice apply --auto-approve` does.
+@discardableResult
+func planAndApply(_ specs: [JobSpec], store: any StateStore, root: URL, now: Timestamp,
+                  options: ApplyOptions? = nil, environment: [String: String] = ["TEST_TOKEN": "sandbox-token"],
+                  log: EventLog = EventLog()) async throws -> (Plan, ApplySummary) {
+    let state = try await store.load()
+    let plan = try Planner().plan(specs: specs, state: state, now: now)
+    let journal = StateJournal(store: store, state: state ?? SluiceState.new())
+    let client = AsyncHTTPTransport.makeClient()
+    do {
+        let runner = try ApplyRunner(
+            work: plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }, journal: journal,
+            transport: AsyncHTTPTransport(client: client), environment: environment,
+            options: options ?? testApplyOptions(root: root), reporter: log)
+        let summary = await runner.run()
+        try await client.shutdown()
+        return (plan, summary)
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+}
+
+/// The ids (and for Enterpret v2 the versions) of every record in a published window folder, read from
+/// the files as a user would: CSV columns, JSON records, NDJSON lines.
+func recordsInWindow(_ folder: URL, provider: ProviderID) throws -> [String] {
+    var ids: [String] = []
+    let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+    for name in names where !name.hasPrefix("_") && name != "labels.json" {
+        let data = try Data(contentsOf: folder.appendingPathComponent(name))
+        if name.hasSuffix(".csv") {
+            let rows = CSV.parse(String(decoding: data, as: UTF8.self))
+            guard let header = rows.first else { continue }
+            let tableKeys = ["searches.csv": "searchId", "clicks.csv": "clickId", "custom_events.csv": "customEventId",
+                             "keywords.csv": "keywordId", "groups.csv": "groupId"]
+            let idColumn = ([tableKeys[name]].compactMap { $0 } + ["id", "record_id"]).compactMap { header.firstIndex(of: $0) }.first
+            let versionColumn = header.firstIndex(of: "version")
+            let column = try #require(idColumn, "no id column in \(name): \(header)")
+            for row in rows.dropFirst() where row.count == header.count {
+                ids.append(row[column] + (versionColumn.map { "#" + row[$0] } ?? ""))
+            }
+        } else if name.hasSuffix(".json") {
+            let text = String(decoding: data, as: UTF8.self)
+            if provider == .userpilot {
+                for line in text.split(separator: "\n") where !line.isEmpty {
+                    let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                    ids.append(try #require(object["id"] as? String))
+                }
+            } else {
+                let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+                let records = try #require(object["records"] as? [[String: Any]])
+                ids += records.compactMap { $0["id"] as? String }
+            }
+        }
+    }
+    return ids
+}
+
+/// The sandbox's ground truth for a window, in the same `id[#version]` form.
+func truthIDs(_ sandbox: SandboxServer, _ provider: ProviderID, _ window: ExportWindow, objectID: String? = nil) throws -> [String] {
+    let records = try sandbox.truth(provider: SandboxProvider(rawValue: provider.rawValue)!,
+                                    start: window.start.millisecondsSinceEpoch, end: window.end.millisecondsSinceEpoch,
+                                    objectID: objectID)
+    return records.map { $0.id + ($0.version.map { "#\($0)" } ?? "") }
+}
+
+/// Checks every window of `spec` up to `now`: its folder holds exactly the sandbox's records for it, each
+/// once. Returns the number of records checked.
+@discardableResult
+func expectExactlyOnce(_ spec: JobSpec, sandbox: SandboxServer, root: URL, now: Timestamp,
+                       sourceLocation: SourceLocation = #_sourceLocation) throws -> Int {
+    var checked = 0
+    for window in spec.windows(now: now) {
+        let path = spec.destination.pathTemplate.expand(name: spec.name, provider: spec.provider.rawValue,
+                                                        start: window.start, end: window.end)
+        let folder = root.appendingPathComponent(path)
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("_manifest.json").path),
+                "\(spec.name) \(window): no published window at \(path)", sourceLocation: sourceLocation)
+        let got = try recordsInWindow(folder, provider: spec.provider)
+        var expected: [String] = []
+        if spec.provider == .coveo {
+            // The spec exports some tables only: the truth of each (its objectID is the table).
+            for table in spec.filters["tables"]?.arrayValue?.compactMap(\.stringValue) ?? [] {
+                expected += try truthIDs(sandbox, .coveo, window, objectID: table)
+            }
+        } else {
+            expected = try truthIDs(sandbox, spec.provider, window, objectID: spec.filters["objectID"]?.stringValue)
+        }
+        #expect(got.count == Set(got).count, "\(spec.name) \(window): \(got.count - Set(got).count) records twice",
+                sourceLocation: sourceLocation)
+        #expect(Set(got) == Set(expected), "\(spec.name) \(window): \(Set(expected).subtracting(got).count) missing, \(Set(got).subtracting(expected).count) unexpected",
+                sourceLocation: sourceLocation)
+        checked += got.count
+    }
+    return checked
+}
+
+/// A small RFC 4180 reader: quoted fields with commas, quotes and newlines.
+enum CSV {
+    static func parse(_ text: String) -> [[String]] {
+        var rows: [[String]] = []
+        var row: [String] = []
+        var field = ""
+        var quoted = false
+        var chars = Array(text.unicodeScalars)[...]
+        while let c = chars.popFirst() {
+            if quoted {
+                if c == "\"" {
+                    if chars.first == "\"" { field.unicodeScalars.append("\""); chars = chars.dropFirst() } else { quoted = false }
+                } else {
+                    field.unicodeScalars.append(c)
+                }
+                continue
+            }
+            switch c {
+            case "\"": quoted = true
+            case ",": row.append(field); field = ""
+            case "\r": break
+            case "\n": row.append(field); rows.append(row); row = []; field = ""
+            default: field.unicodeScalars.append(c)
+            }
+        }
+        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
+        return rows
+    }
+}
+
+/// The sandbox's request counters, parsed.
+func sandboxStats(_ sandbox: SandboxServer) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(sandbox.statsJSON().utf8)) as? [String: Any])
+}
