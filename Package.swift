@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(
             name: "SluiceApplyTests",
-            dependencies: ["SluiceApply", "SluiceSandbox", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["SluiceApply", "SluiceSandbox", "SluiceTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceSandbox"]),
         .testTarget(
@@ -100,6 +100,8 @@ let package = Package(
             ]
         ),
         // Golden files are read from the source tree (re-recorded with SLUICE_RECORD_GOLDEN=1), not bundled.
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore", "SluiceApply", "SluiceSandbox"], exclude: ["Golden"]),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore", "SluiceApply", "SluiceSandbox", "SluiceTestSupport"], exclude: ["Golden"]),
+        // Helpers shared by the test targets: reading exported windows independently of sluice's code.
+        .target(name: "SluiceTestSupport", dependencies: ["SluiceCore"], path: "Tests/SluiceTestSupport"),
     ]
 )

@@ -3,6 +3,7 @@ import SluiceApply
 import SluiceCore
 import SluiceProviders
 import SluiceSandbox
+import SluiceTestSupport
 import Testing
 
 /// The sandbox runs this many times faster than real time in apply tests: a 10 s job takes 50 ms.
@@ -108,39 +109,9 @@ func planAndApply(_ specs: [JobSpec], store: any StateStore, root: URL, now: Tim
     }
 }
 
-/// The ids (and for Enterpret v2 the versions) of every record in a published window folder, read from
-/// the files as a user would: CSV columns, JSON records, NDJSON lines.
+/// The ids (and for Enterpret v2 the versions) of every record in a published window folder.
 func recordsInWindow(_ folder: URL, provider: ProviderID) throws -> [String] {
-    var ids: [String] = []
-    let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
-    for name in names where !name.hasPrefix("_") && name != "labels.json" {
-        let data = try Data(contentsOf: folder.appendingPathComponent(name))
-        if name.hasSuffix(".csv") {
-            let rows = CSV.parse(String(decoding: data, as: UTF8.self))
-            guard let header = rows.first else { continue }
-            let tableKeys = ["searches.csv": "searchId", "clicks.csv": "clickId", "custom_events.csv": "customEventId",
-                             "keywords.csv": "keywordId", "groups.csv": "groupId"]
-            let idColumn = ([tableKeys[name]].compactMap { $0 } + ["id", "record_id"]).compactMap { header.firstIndex(of: $0) }.first
-            let versionColumn = header.firstIndex(of: "version")
-            let column = try #require(idColumn, "no id column in \(name): \(header)")
-            for row in rows.dropFirst() where row.count == header.count {
-                ids.append(row[column] + (versionColumn.map { "#" + row[$0] } ?? ""))
-            }
-        } else if name.hasSuffix(".json") {
-            let text = String(decoding: data, as: UTF8.self)
-            if provider == .userpilot {
-                for line in text.split(separator: "\n") where !line.isEmpty {
-                    let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-                    ids.append(try #require(object["id"] as? String))
-                }
-            } else {
-                let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-                let records = try #require(object["records"] as? [[String: Any]])
-                ids += records.compactMap { $0["id"] as? String }
-            }
-        }
-    }
-    return ids
+    try WindowRecords.ids(in: folder, provider: provider)
 }
 
 /// The sandbox's ground truth for a window, in the same `id[#version]` form.
@@ -180,36 +151,6 @@ func expectExactlyOnce(_ spec: JobSpec, sandbox: SandboxServer, root: URL, now: 
         checked += got.count
     }
     return checked
-}
-
-/// A small RFC 4180 reader: quoted fields with commas, quotes and newlines.
-enum CSV {
-    static func parse(_ text: String) -> [[String]] {
-        var rows: [[String]] = []
-        var row: [String] = []
-        var field = ""
-        var quoted = false
-        var chars = Array(text.unicodeScalars)[...]
-        while let c = chars.popFirst() {
-            if quoted {
-                if c == "\"" {
-                    if chars.first == "\"" { field.unicodeScalars.append("\""); chars = chars.dropFirst() } else { quoted = false }
-                } else {
-                    field.unicodeScalars.append(c)
-                }
-                continue
-            }
-            switch c {
-            case "\"": quoted = true
-            case ",": row.append(field); field = ""
-            case "\r": break
-            case "\n": row.append(field); rows.append(row); row = []; field = ""
-            default: field.unicodeScalars.append(c)
-            }
-        }
-        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
-        return rows
-    }
 }
 
 /// The sandbox's request counters, parsed.

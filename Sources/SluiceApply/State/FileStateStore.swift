@@ -169,6 +169,11 @@ public struct FileStateStore: StateStore {
         while true {
             if try tryLock(lock) { return lock }
             let holder = try? currentLockSync()
+            if let holder, Self.isDead(holder) {
+                // Left by a sluice that was killed on this host: nobody can release it but us.
+                if (try? currentLockSync())?.id == holder.id { _ = unlink(lockPath) }
+                continue
+            }
             if waiter.elapsedMilliseconds() - started >= timeout.wholeMilliseconds {
                 throw lockedError(holder: holder, waited: timeout)
             }
@@ -178,6 +183,11 @@ public struct FileStateStore: StateStore {
                 throw lockedError(holder: holder, waited: timeout)
             }
         }
+    }
+
+    /// Whether a lock's holder is a process of this host that no longer runs (killed with -9, crashed).
+    static func isDead(_ holder: StateLock) -> Bool {
+        holder.host == FileIO.hostName() && holder.pid > 0 && kill(holder.pid, 0) != 0 && errno == ESRCH
     }
 
     func lockedError(holder: StateLock?, waited: Duration) -> StateStoreError {
