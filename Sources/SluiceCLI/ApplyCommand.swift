@@ -69,7 +69,9 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 && environment["CI"]?.lowercased() != "true" ? .live : .plain)
-        let out = FileHandleOutput.standardOutput
+        // With JSON logs stdout carries only JSON lines; the plan and the summary text go to stderr.
+        let out = format == .json ? FileHandleOutput.standardError : FileHandleOutput.standardOutput
+        let events = FileHandleOutput.standardOutput
         let store = state.store()
 
         // Read the plan or the specs before taking the lock: a typo costs nothing.
@@ -89,7 +91,7 @@ struct ApplyCommand: AsyncParsableCommand {
         var status: Int32 = 0
         do {
             status = try await apply(savedPlan: savedPlan, specs: specs, store: store, environment: environment,
-                                     format: format, out: out)
+                                     format: format, out: out, events: events)
         } catch {
             try? await store.unlock(lock)
             throw error
@@ -99,7 +101,7 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 
     private func apply(savedPlan: PlanDocument?, specs: [JobSpec], store: FileStateStore, environment: [String: String],
-                       format: ApplyLogFormat, out: FileHandleOutput) async throws -> Int32 {
+                       format: ApplyLogFormat, out: FileHandleOutput, events: FileHandleOutput) async throws -> Int32 {
         let current: SluiceState?
         do {
             current = try store.loadSync()
@@ -116,6 +118,7 @@ struct ApplyCommand: AsyncParsableCommand {
             }
             work = try Self.work(from: savedPlan, specs: specs)
             out.write(savedPlan.summary.line + "\n")
+            guard savedPlan.summary.hasChanges else { return 0 }
         } else {
             let instant = now.flatMap { Timestamp(rfc3339: $0) } ?? Timestamp.systemNow()
             let plan: Plan
@@ -127,10 +130,7 @@ struct ApplyCommand: AsyncParsableCommand {
             out.write(PlanDocument(plan, includeRequests: false).text())
             work = plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }
         }
-        guard work.contains(where: { !$0.actions.isEmpty }) else {
-            if savedPlan != nil { out.write("No changes.\n") }
-            return 0
-        }
+        guard work.contains(where: { !$0.actions.isEmpty }) else { return 0 }
 
         let client = AsyncHTTPTransport.makeClient()
         var options = ApplyOptions()
@@ -138,7 +138,7 @@ struct ApplyCommand: AsyncParsableCommand {
         options.poll = PollSchedule(initial: pollInterval.duration, cap: max(pollMax.duration, pollInterval.duration))
         options.outputRoot = URL(fileURLWithPath: output, isDirectory: true)
         let journal = StateJournal(store: store, state: current ?? SluiceState.new())
-        let reporter = makeApplyReporter(format, output: out)
+        let reporter = makeApplyReporter(format, output: events)
         let runner: ApplyRunner
         do {
             runner = try ApplyRunner(work: work, journal: journal, transport: AsyncHTTPTransport(client: client),

@@ -250,7 +250,7 @@ final class LiveProgressReporter: ApplyReporter {
 func applySummaryText(_ summary: ApplySummary) -> String {
     var text = summary.line + "\n"
     if !summary.failures.isEmpty {
-        text += "Failed windows (recorded; the next plan retries them):\n"
+        text += "Failed windows (the next plan exports them again):\n"
         for failure in summary.failures.prefix(50) { text += "  \(failure)\n" }
         if summary.failures.count > 50 { text += "  … and \(summary.failures.count - 50) more (`sluice state list` has them all)\n" }
     }

@@ -25,6 +25,14 @@ struct StateOptions: ParsableArguments {
 struct LockTimeout: ExpressibleByArgument {
     var duration: Duration
 
+    /// How `--help` shows a default: `0s`, `1s`, `200ms`, `1m`.
+    var defaultValueDescription: String {
+        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if ms % 60_000 == 0 && ms > 0 { return "\(ms / 60_000)m" }
+        if ms % 1000 == 0 { return "\(ms / 1000)s" }
+        return "\(ms)ms"
+    }
+
     init?(argument: String) {
         if let iso = try? ISODuration(iso8601: argument) {
             duration = .milliseconds(iso.milliseconds)

@@ -196,7 +196,8 @@ import Testing
             let before = sandbox.statsJSON()
             let second = try Self.spawn(Self.applyArguments + ["--log-format", "json"], in: dir.url, environment: Self.environment())
             #expect(try await second.exitStatus() == 0)
-            #expect(second.stdout.contains("No changes. 18 unchanged."))
+            #expect(second.stderr.contains("No changes. 18 unchanged."), "\(second.stderr)")
+            #expect(second.stdout.isEmpty, "with --log-format json, stdout holds JSON lines only")
             #expect(sandbox.statsJSON() == before, "the second apply called the API")
             #expect(before.contains(#""storageRequestsWithCredentials":0"#))
 
@@ -229,7 +230,10 @@ import Testing
             kill(child.pid, SIGINT)
             let status = try await child.exitStatus()
             #expect(status == 130, "\(child.stdout.suffix(1500)) \(child.stderr)")
-            #expect(child.stdout.contains("Interrupted: the state is saved"))
+            #expect(child.stderr.contains("Interrupted: the state is saved"))
+            for line in child.stdout.split(separator: "\n") {
+                #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "not a JSON line: \(line)")
+            }
 
             let state = try #require(try FileStateStore(path: dir.url.appendingPathComponent("state.json").path).loadSync())
             let records = state.specs.flatMap(\.records)

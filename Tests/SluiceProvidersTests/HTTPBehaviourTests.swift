@@ -74,33 +74,54 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct TokenBucketTests {
-    @Test func tenPerMinuteLetsABurstThroughThenOneEverySixSeconds() async throws {
+@Suite(.timeLimit(.minutes(1))) struct SlidingWindowLimiterTests {
+    @Test func tenPerMinuteLetsTenThroughThenTheEleventhWaitsForTheFirstToAgeOut() async throws {
         let clock = ManualClock()
-        let bucket = TokenBucket(capacity: 10, refillInterval: .seconds(6), clock: clock)
-        for _ in 0..<10 { try await bucket.acquire() }
-        let eleventh = Task { try await bucket.acquire(); return clock.now }
+        let limiter = SlidingWindowLimiter(limit: 10, interval: .seconds(60), margin: .zero, clock: clock)
+        for _ in 0..<10 { try await limiter.acquire() }
+        let eleventh = Task { try await limiter.acquire(); return clock.now }
         await clock.waitForSleepers(1)
-        clock.advance(by: .seconds(5))
-        #expect(clock.sleeperCount == 1, "the 11th request must still wait")
+        clock.advance(by: .seconds(59))
+        #expect(clock.sleeperCount == 1, "the 11th request must wait a whole minute after the first")
         clock.advance(by: .seconds(1))
-        let at = try await eleventh.value
-        #expect(at.offset == .seconds(6))
+        #expect(try await eleventh.value.offset == .seconds(60))
     }
 
-    @Test func queuedWaitersAreSpacedByTheRefillInterval() async throws {
+    /// A token bucket of 10 refilled every 6 s lets 11 requests into the minute after a burst; the
+    /// vendor counts a sliding minute, so no 60 s span may ever hold more than 10 grants.
+    @Test func noSixtySecondSpanEverHoldsMoreThanTheLimit() async throws {
         let clock = ManualClock()
-        let bucket = TokenBucket(capacity: 1, refillInterval: .seconds(6), clock: clock)
-        try await bucket.acquire()
-        let second = Task { try await bucket.acquire() }
+        let limiter = SlidingWindowLimiter(limit: 10, interval: .seconds(60), margin: .milliseconds(250), clock: clock)
+        var grants: [Duration] = []
+        var arrivals: [Duration] = []
+        for k in 0..<40 {
+            arrivals.append(clock.now.offset)
+            grants.append(await limiter.reserve().offset)
+            clock.advance(by: .seconds(Int64(k % 7))) // requests arrive unevenly, in bursts and gaps
+        }
+        for i in 10..<grants.count {
+            #expect(grants[i] - grants[i - 10] >= .milliseconds(60_250), "grants \(i - 10) and \(i) are closer than a minute")
+        }
+        // And none waits longer than it must: each is granted on arrival or the moment the window has room.
+        for i in grants.indices {
+            let room = i >= 10 ? max(arrivals[i], grants[i - 10] + .milliseconds(60_250)) : arrivals[i]
+            #expect(grants[i] == room, "grant \(i)")
+        }
+    }
+
+    @Test func waitersAreServedInArrivalOrder() async throws {
+        let clock = ManualClock()
+        let limiter = SlidingWindowLimiter(limit: 1, interval: .seconds(10), margin: .zero, clock: clock)
+        try await limiter.acquire()
+        let second = Task { try await limiter.acquire(); return clock.now.offset }
         await clock.waitForSleepers(1)
-        let third = Task { try await bucket.acquire() }
+        let third = Task { try await limiter.acquire(); return clock.now.offset }
         await clock.waitForSleepers(2)
-        clock.advance(by: .seconds(6))
-        try await second.value
-        #expect(clock.sleeperCount == 1, "the third waits for the next refill")
-        clock.advance(by: .seconds(6))
-        try await third.value
+        clock.advance(by: .seconds(10))
+        #expect(try await second.value == .seconds(10))
+        #expect(clock.sleeperCount == 1, "the third waits for the second to age out")
+        clock.advance(by: .seconds(10))
+        #expect(try await third.value == .seconds(20))
     }
 }
 

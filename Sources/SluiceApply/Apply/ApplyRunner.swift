@@ -51,6 +51,12 @@ public final class ApplyRunner: Sendable {
         self.options = options
         self.reporter = reporter
         let limiters = LimiterRegistry(interval: options.limitInterval)
+        // Specs on one endpoint with one token share its quota: the strictest of their limits applies to all.
+        var shared: [String: RequestLimits] = [:]
+        for item in work {
+            let key = LimiterRegistry.key(item.spec.endpoint, environment[item.spec.auth.tokenEnv] ?? "")
+            shared[key] = shared[key].map { $0.strictest(item.spec.limits) } ?? item.spec.limits
+        }
         var contexts: [SpecContext] = []
         let tally = self.tally
         for item in work {
@@ -59,7 +65,8 @@ public final class ApplyRunner: Sendable {
             let exportPath = RequestRenderer(spec: spec).render(ExportWindow(
                 start: Timestamp(millisecondsSinceEpoch: 946_684_800_000),
                 end: Timestamp(millisecondsSinceEpoch: 946_684_800_000 + 86_400_000))).path
-            let limits = limiters.limits(endpoint: spec.endpoint, token: token, spec.limits)
+            let quota = shared[LimiterRegistry.key(spec.endpoint, token)] ?? spec.limits
+            let limits = limiters.limits(endpoint: spec.endpoint, token: token, quota)
             let client = APIClient(
                 endpoint: spec.endpoint, credential: Self.credential(spec.provider, token), transport: transport,
                 retry: options.retry, requestTimeout: options.requestTimeout, downloadTimeout: options.downloadTimeout,
@@ -73,7 +80,7 @@ public final class ApplyRunner: Sendable {
                         if status.map(RetryPolicy.isRetryable(status:)) ?? true { $0.httpRetries += 1 }
                     }
                 })
-            let lane = spec.limits.jobsInFlight.map { ("jobs \(spec.endpoint) \(limits.key)", $0) } ?? ("spec \(spec.name)", Int.max)
+            let lane = quota.jobsInFlight.map { ("jobs \(spec.endpoint) \(limits.key)", $0) } ?? ("spec \(spec.name)", Int.max)
             contexts.append(SpecContext(
                 spec: spec, provider: Self.provider(spec, client: client), renderer: RequestRenderer(spec: spec),
                 destination: DirectoryDestination(root: options.outputRoot),
@@ -94,7 +101,7 @@ public final class ApplyRunner: Sendable {
         switch spec.provider {
         case .openweb: return OpenWebProvider(client: client)
         case .userpilot: return UserpilotProvider(client: client)
-        case .coveo: return CoveoProvider(client: client, fileName: spec.filters["filename"]?.stringValue)
+        case .coveo: return CoveoProvider(client: client)
         case .enterpretV1: return EnterpretV1Provider(client: client)
         case .enterpretV2: return EnterpretV2Provider(client: client, objectID: spec.filters["objectID"]?.stringValue)
         }
@@ -238,10 +245,15 @@ final class LimiterRegistry: Sendable {
 
     init(interval: Duration) { self.interval = interval }
 
+    /// The key of one endpoint and token. The token is hashed so no copy of it lingers in the tables.
+    static func key(_ endpoint: Endpoint, _ token: String) -> String {
+        "\(endpoint) \(Fingerprinter.digest(token).short)"
+    }
+
+    /// The limiters of an endpoint and token, made with `limits` the first time they are asked for.
     func limits(endpoint: Endpoint, token: String, _ limits: RequestLimits) -> Limits {
-        // The token is only a key in memory: hashed so no copy of it lingers in the table.
         let tokenKey = Fingerprinter.digest(token).short
-        let key = "\(endpoint) \(tokenKey) \(limits.exportsPerMinute ?? 0) \(limits.objectsPerMinute ?? 0)"
+        let key = Self.key(endpoint, token)
         let interval = self.interval
         // Network jitter between our clock and the server's: a quarter second a minute, scaled.
         let margin = interval / 240

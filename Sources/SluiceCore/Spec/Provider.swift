@@ -114,6 +114,14 @@ public struct RequestLimits: Sendable, Hashable {
         self.jobsInFlight = jobsInFlight
     }
 
+    /// The stricter of two limits, field by field (`nil`, no limit, loses to any number).
+    public func strictest(_ other: RequestLimits) -> RequestLimits {
+        func min(_ a: Int?, _ b: Int?) -> Int? { a.map { x in b.map { Swift.min(x, $0) } ?? x } ?? b }
+        return RequestLimits(exportsPerMinute: min(exportsPerMinute, other.exportsPerMinute),
+                             objectsPerMinute: min(objectsPerMinute, other.objectsPerMinute),
+                             jobsInFlight: min(jobsInFlight, other.jobsInFlight))
+    }
+
     /// These limits with `overrides` taking precedence where set.
     public func merging(_ overrides: RequestLimits) -> RequestLimits {
         RequestLimits(exportsPerMinute: overrides.exportsPerMinute ?? exportsPerMinute,

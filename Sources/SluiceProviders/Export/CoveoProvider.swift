@@ -6,13 +6,7 @@ import SluiceCore
 public struct CoveoProvider: ExportProvider {
     public let provider = ProviderID.coveo
     public let client: APIClient
-    /// The `filename` the spec asks for, naming the kept archive.
-    let fileName: String?
-
-    public init(client: APIClient, fileName: String? = nil) {
-        self.client = client
-        self.fileName = fileName
-    }
+    public init(client: APIClient) { self.client = client }
 
     static func exportPath(_ id: String) -> String { "/rest/ua/v15/exports/\(APIClient.percentEncode(id))" }
 
@@ -33,8 +27,7 @@ public struct CoveoProvider: ExportProvider {
         switch status {
         case "AVAILABLE":
             let url = client.url(Self.exportPath(jobID), query: [("redirect", "true")])
-            let name = (fileName.flatMap { $0.isEmpty ? nil : $0 } ?? jobID) + ".zip"
-            return .done(files: [RemoteFile(name: name, url: url)])
+            return .done(files: [RemoteFile(name: jobID + ".zip", url: url)])
         case "ERROR", "EXPIRED", "DELETED", "CANCELLED":
             return .failed(reason: "Coveo reports the export \(status)")
         default:

@@ -22,15 +22,20 @@ public actor SlidingWindowLimiter<C: Clock> where C.Duration == Duration {
     /// Waits until one more request fits in the window and takes its place. Cancelled while waiting, it
     /// throws `CancellationError` and its place stays taken (the window only gets more conservative).
     public func acquire() async throws {
-        let now = clock.now
-        var at = now
+        let at = reserve()
+        if at > clock.now { try await clock.sleep(until: at, tolerance: nil) }
+    }
+
+    /// Takes the next place in the window and returns when it starts: now, or once the request `limit`
+    /// places earlier is `interval + margin` old.
+    public func reserve() -> C.Instant {
+        var at = clock.now
         if grants.count >= limit {
-            let oldest = grants[grants.count - limit]
-            let free = oldest.advanced(by: interval + margin)
+            let free = grants[grants.count - limit].advanced(by: interval + margin)
             if free > at { at = free }
         }
         grants.append(at)
         if grants.count > limit { grants.removeFirst(grants.count - limit) }
-        if at > now { try await clock.sleep(until: at, tolerance: nil) }
+        return at
     }
 }
