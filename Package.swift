@@ -93,6 +93,7 @@ let package = Package(
             name: "SluiceSandboxTests",
             dependencies: [
                 "SluiceSandbox",
+                "SluiceTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 // To open the files the sandbox serves (zip, gzip) independently of its own code.
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),

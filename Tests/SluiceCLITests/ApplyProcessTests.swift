@@ -14,48 +14,8 @@ import Testing
     static let token = "tok-Zq8Xv3-NEVER-PRINT-ME"
     static let now = "2025-01-20T00:00:00Z"
 
-    /// A running `sluice` child whose output goes to files.
-    struct Child {
-        var pid: pid_t
-        var stdoutPath: String
-        var stderrPath: String
-
-        var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-        var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
-
-        /// Waits for the child without blocking a thread of the test's (and the sandbox's) executor.
-        func exitStatus() async throws -> Int32 {
-            var status: Int32 = 0
-            while true {
-                let r = waitpid(pid, &status, WNOHANG)
-                if r == pid { break }
-                if r == -1 && errno != EINTR { return -1 }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        }
-    }
-
-    static func spawn(_ arguments: [String], in directory: URL, environment: [String: String]) throws -> Child {
-        let executable = try CLIProcess.executable().path
-        let id = UUID().uuidString.prefix(8)
-        let out = directory.appendingPathComponent("stdout-\(id).txt").path
-        let err = directory.appendingPathComponent("stderr-\(id).txt").path
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let command = ["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", directory.path, executable] + arguments
-        let argv = command.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let env = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { env.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, env)
-        try #require(spawned == 0, "posix_spawn failed: \(spawned)")
-        return Child(pid: pid, stdoutPath: out, stderrPath: err)
+    static func spawn(_ arguments: [String], in directory: URL, environment: [String: String]) throws -> CLIProcess.Child {
+        try CLIProcess.spawn(arguments, in: directory, environment: environment, outputIn: directory)
     }
 
     static func environment() -> [String: String] {

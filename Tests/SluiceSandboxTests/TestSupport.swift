@@ -4,6 +4,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import SluiceSandbox
+import SluiceTestSupport
 import Testing
 import ZIPFoundation
 
@@ -101,34 +102,7 @@ enum Files {
     }
 
     /// RFC 4180 parsing (quoted fields with commas, quotes and line breaks). Returns rows of fields.
-    static func csv(_ text: String) -> [[String]] {
-        var rows: [[String]] = []
-        var row: [String] = []
-        var field = ""
-        var quoted = false
-        var chars = Array(text.unicodeScalars)[...]
-        while let c = chars.popFirst() {
-            if quoted {
-                if c == "\"" {
-                    if chars.first == "\"" { field.unicodeScalars.append("\""); chars.removeFirst() } else { quoted = false }
-                } else {
-                    field.unicodeScalars.append(c)
-                }
-            } else if c == "\"" {
-                quoted = true
-            } else if c == "," {
-                row.append(field); field = ""
-            } else if c == "\r" || c == "\n" {
-                if c == "\r", chars.first == "\n" { chars.removeFirst() }
-                row.append(field); field = ""
-                rows.append(row); row = []
-            } else {
-                field.unicodeScalars.append(c)
-            }
-        }
-        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
-        return rows
-    }
+    static func csv(_ text: String) -> [[String]] { CSV.parse(text) }
 
     /// Rows of a CSV as dictionaries keyed by the header.
     static func csvRecords(_ text: String) -> [[String: String]] {

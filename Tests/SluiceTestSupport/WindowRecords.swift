@@ -48,7 +48,8 @@ public enum WindowRecords {
     }
 }
 
-/// A small RFC 4180 reader: quoted fields with commas, doubled quotes and newlines.
+/// A small RFC 4180 reader: quoted fields with commas, doubled quotes and line breaks; rows end at
+/// `\n`, `\r\n` or a lone `\r`.
 public enum CSV {
     public static func parse(_ text: String) -> [[String]] {
         var rows: [[String]] = []
@@ -61,21 +62,26 @@ public enum CSV {
                 if c == "\"" {
                     if chars.first == "\"" {
                         field.unicodeScalars.append("\"")
-                        chars = chars.dropFirst()
+                        chars.removeFirst()
                     } else {
                         quoted = false
                     }
                 } else {
                     field.unicodeScalars.append(c)
                 }
-                continue
-            }
-            switch c {
-            case "\"": quoted = true
-            case ",": row.append(field); field = ""
-            case "\r": break
-            case "\n": row.append(field); rows.append(row); row = []; field = ""
-            default: field.unicodeScalars.append(c)
+            } else if c == "\"" {
+                quoted = true
+            } else if c == "," {
+                row.append(field)
+                field = ""
+            } else if c == "\r" || c == "\n" {
+                if c == "\r", chars.first == "\n" { chars.removeFirst() }
+                row.append(field)
+                field = ""
+                rows.append(row)
+                row = []
+            } else {
+                field.unicodeScalars.append(c)
             }
         }
         if !field.isEmpty || !row.isEmpty {

@@ -11,10 +11,7 @@ public struct EnterpretV1Provider: ExportProvider {
 
     public func submit(_ request: RenderedRequest) async throws -> SubmittedExport {
         let response = try await client.send(request)
-        guard response.isSuccess else { throw response.failure("submitting the query", provider: provider) }
-        let body = try response.json("submitting the query", provider: provider)
-        guard let id = body["queryID"]?.stringValue, !id.isEmpty else { throw missing("queryID", in: "submitting the query", provider: provider) }
-        return .started(jobID: id)
+        return try startedJob(response, idField: "queryID", "submitting the query")
     }
 
     public func status(of jobID: String) async throws -> ExportJobStatus {

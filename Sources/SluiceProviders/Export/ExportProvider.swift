@@ -96,6 +96,23 @@ extension ExportProvider {
 
 // MARK: Helpers shared by the provider types
 
+extension ExportProvider {
+    /// The job a successful submit answer names in its `idField`.
+    func startedJob(_ response: HTTPResponse, idField: String, _ what: String) throws -> SubmittedExport {
+        guard response.isSuccess else { throw response.failure(what, provider: provider) }
+        let body = try response.json(what, provider: provider)
+        guard let id = body[idField]?.stringValue, !id.isEmpty else { throw missing(idField, in: what, provider: provider) }
+        return .started(jobID: id)
+    }
+
+    /// A status answer's JSON, or `nil` when the provider no longer knows the job (404).
+    func statusBody(_ response: HTTPResponse, _ what: String) throws -> JSONNode? {
+        if response.status == 404 { return nil }
+        guard response.isSuccess else { throw response.failure(what, provider: provider) }
+        return try response.json(what, provider: provider)
+    }
+}
+
 extension APIClient {
     /// Sends `request` (as the plan rendered it) and returns its answer.
     func send(_ request: RenderedRequest) async throws -> HTTPResponse {

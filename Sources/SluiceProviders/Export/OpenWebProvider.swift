@@ -16,19 +16,12 @@ public struct OpenWebProvider: ExportProvider {
 
     public func submit(_ request: RenderedRequest) async throws -> SubmittedExport {
         let response = try await client.send(request)
-        guard response.isSuccess else { throw response.failure("creating the export", provider: provider) }
-        let body = try response.json("creating the export", provider: provider)
-        guard let id = body["request_id"]?.stringValue, !id.isEmpty else {
-            throw missing("request_id", in: "creating the export", provider: provider)
-        }
-        return .started(jobID: id)
+        return try startedJob(response, idField: "request_id", "creating the export")
     }
 
     public func status(of jobID: String) async throws -> ExportJobStatus {
         let response = try await client.send("GET", Self.statusPath, query: [("id", jobID)])
-        if response.status == 404 { return .vanished }
-        guard response.isSuccess else { throw response.failure("the status of \(jobID)", provider: provider) }
-        let body = try response.json("the status of \(jobID)", provider: provider)
+        guard let body = try statusBody(response, "the status of \(jobID)") else { return .vanished }
         let status = body["status"]?.stringValue ?? ""
         switch status {
         case "done":

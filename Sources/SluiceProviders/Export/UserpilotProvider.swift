@@ -14,19 +14,12 @@ public struct UserpilotProvider: ExportProvider {
         if response.status == 409 {
             throw ExportError(.busy, "userpilot: another export job of this token is in progress (409)")
         }
-        guard response.isSuccess else { throw response.failure("creating the export", provider: provider) }
-        let body = try response.json("creating the export", provider: provider)
-        guard let id = body["job_id"]?.stringValue, !id.isEmpty else {
-            throw missing("job_id", in: "creating the export", provider: provider)
-        }
-        return .started(jobID: id)
+        return try startedJob(response, idField: "job_id", "creating the export")
     }
 
     public func status(of jobID: String) async throws -> ExportJobStatus {
         let response = try await client.send("GET", "/api/v1/analytics/exports/jobs/\(APIClient.percentEncode(jobID))")
-        if response.status == 404 { return .vanished }
-        guard response.isSuccess else { throw response.failure("the status of job \(jobID)", provider: provider) }
-        let body = try response.json("the status of job \(jobID)", provider: provider)
+        guard let body = try statusBody(response, "the status of job \(jobID)") else { return .vanished }
         let status = body["status"]?.stringValue ?? ""
         switch status {
         case "completed":
