@@ -46,11 +46,17 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Progress output: live (terminal), plain (timestamped lines, the default without a terminal or with CI=true) or json.", valueName: "FORMAT"))
     var logFormat: ApplyLogFormat?
 
-    @Option(help: ArgumentHelp("First wait between status polls; it doubles up to --poll-max (e.g. 1s, 500ms, PT2S).", valueName: "DURATION"))
+    @Option(help: ArgumentHelp("Shortest (and first) wait between status polls (e.g. 1s, 500ms, PT2S).", valueName: "DURATION"))
     var pollInterval: LockTimeout = LockTimeout(duration: .seconds(1))
+
+    @Option(help: ArgumentHelp("Each wait between polls as a fraction of the time waited so far: a job is noticed at most this late (0 polls at a fixed --poll-interval).", valueName: "FRACTION"))
+    var pollGrowth: Double = 0.1
 
     @Option(help: ArgumentHelp("Longest wait between status polls.", valueName: "DURATION"))
     var pollMax: LockTimeout = LockTimeout(duration: .seconds(60))
+
+    @Option(help: ArgumentHelp("The span per-minute limits are counted over. Shorten it only for an API whose clock runs faster than real time (the sandbox's --speed 60 wants 1s).", valueName: "DURATION"))
+    var limitWindow: LockTimeout = LockTimeout(duration: .seconds(60))
 
     @Option(help: ArgumentHelp("How long to wait for another writer's lock on the state (e.g. PT30S, 30s).", valueName: "DURATION"))
     var lockTimeout: LockTimeout = LockTimeout(duration: .zero)
@@ -64,6 +70,8 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         guard parallelism >= 1 else { throw ValidationError("--parallelism must be at least 1, got \(parallelism)") }
         guard pollInterval.duration > .zero else { throw ValidationError("--poll-interval must be more than 0") }
+        guard pollGrowth >= 0, pollGrowth.isFinite else { throw ValidationError("--poll-growth must be a fraction ≥ 0, e.g. 0.1") }
+        guard limitWindow.duration > .zero else { throw ValidationError("--limit-window must be more than 0") }
     }
 
     func run() async throws {
@@ -135,7 +143,8 @@ struct ApplyCommand: AsyncParsableCommand {
         let client = AsyncHTTPTransport.makeClient()
         var options = ApplyOptions()
         options.parallelism = parallelism
-        options.poll = PollSchedule(initial: pollInterval.duration, cap: max(pollMax.duration, pollInterval.duration))
+        options.poll = PollSchedule(initial: pollInterval.duration, growth: pollGrowth, cap: pollMax.duration)
+        options.limitInterval = limitWindow.duration
         options.outputRoot = URL(fileURLWithPath: output, isDirectory: true)
         let journal = StateJournal(store: store, state: current ?? SluiceState.new())
         let reporter = makeApplyReporter(format, output: events)

@@ -68,9 +68,12 @@ import Testing
 }
 
 @Suite struct PollScheduleTests {
-    @Test func doublesToTheCap() {
+    @Test func growsWithTheTimeWaitedUpToTheCap() {
         let s = PollSchedule()
-        #expect((0..<9).map { s.delay(before: $0) } == [1, 2, 4, 8, 16, 32, 60, 60, 60].map { Duration.seconds($0) })
+        // 1 s while the job is young, then a tenth of the time waited, never more than a minute.
+        #expect([0, 5, 10, 30, 300, 600, 3600].map { s.delay(afterWaiting: .seconds($0)) }
+                == [1, 1, 1, 3, 30, 60, 60].map { Duration.seconds($0) })
+        #expect(PollSchedule.fixed(.seconds(10)).delay(afterWaiting: .seconds(500)) == .seconds(10))
     }
 }
 

@@ -58,6 +58,7 @@ public final class ApplyRunner: Sendable {
             shared[key] = shared[key].map { $0.strictest(item.spec.limits) } ?? item.spec.limits
         }
         var contexts: [SpecContext] = []
+        var gates: [String: JobGate] = [:]
         let tally = self.tally
         for item in work {
             let spec = item.spec
@@ -80,11 +81,17 @@ public final class ApplyRunner: Sendable {
                         if status.map(RetryPolicy.isRetryable(status:)) ?? true { $0.httpRetries += 1 }
                     }
                 })
-            let lane = quota.jobsInFlight.map { ("jobs \(spec.endpoint) \(limits.key)", $0) } ?? ("spec \(spec.name)", Int.max)
+            // A lane of jobsInFlight + 1 windows: one more can download while the provider runs the next job.
+            let lane = quota.jobsInFlight.map { ("jobs \(spec.endpoint) \(limits.key)", $0 + 1) } ?? ("spec \(spec.name)", Int.max)
+            var gate: JobGate?
+            if let jobs = quota.jobsInFlight {
+                gate = gates[lane.0] ?? JobGate(limit: jobs)
+                gates[lane.0] = gate
+            }
             contexts.append(SpecContext(
                 spec: spec, provider: Self.provider(spec, client: client), renderer: RequestRenderer(spec: spec),
                 destination: DirectoryDestination(root: options.outputRoot),
-                fingerprints: Fingerprinter.fingerprints(for: spec), laneKey: lane.0, laneLimit: lane.1))
+                fingerprints: Fingerprinter.fingerprints(for: spec), laneKey: lane.0, laneLimit: lane.1, jobGate: gate))
         }
         self.contexts = contexts
     }
@@ -221,6 +228,8 @@ struct SpecContext: Sendable {
     let fingerprints: WindowFingerprints
     let laneKey: String
     let laneLimit: Int
+    /// Held from submit until the job is done, where the provider runs a limited number of jobs per token.
+    let jobGate: JobGate?
 }
 
 /// How a window's export ended.

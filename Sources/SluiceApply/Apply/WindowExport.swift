@@ -90,6 +90,8 @@ extension ApplyRunner {
 
         var jobID: String?
         var files: [RemoteFile]?
+        let gate = GateHold(context.jobGate)
+        defer { gate.give() }
         if action.action == .resume, let existing {
             // Published before the last run could record it? Then record it now, with no API call.
             if let manifest = try? context.destination.publishedManifest(target).flatMap(WindowManifest.decode),
@@ -108,6 +110,7 @@ extension ApplyRunner {
                 return
             }
             if let id = existing.providerJobID {
+                try await gate.take()
                 jobID = id
                 record.providerJobID = id
                 run.resumed = true
@@ -131,6 +134,7 @@ extension ApplyRunner {
                     }
                     submits += 1
                 }
+                try await gate.take()
                 let submitted = try await submitWaitingIfBusy(context, request, window)
                 record.attempts += 1
                 record.status = .submitted
@@ -146,6 +150,7 @@ extension ApplyRunner {
                     files = immediate
                     synchronous = true
                     record.providerJobID = nil
+                    gate.give()
                 }
                 run.submitted = true
                 try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
@@ -157,6 +162,7 @@ extension ApplyRunner {
                 case .done(let ready):
                     files = ready
                     run.jobRunning = false
+                    gate.give() // the provider may start the next job while these files come down
                 case .failed(let reason):
                     lastReason = reason
                     jobID = nil
@@ -201,7 +207,8 @@ extension ApplyRunner {
     /// Submits, waiting while the provider runs another job of this token (409), up to `maxBusyWait`.
     private func submitWaitingIfBusy(_ context: SpecContext, _ request: RenderedRequest, _ window: ExportWindow) async throws -> SubmittedExport {
         let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: options.maxBusyWait)
+        let started = clock.now
+        let deadline = started.advanced(by: options.maxBusyWait)
         var waits = 0
         while true {
             do {
@@ -211,7 +218,7 @@ extension ApplyRunner {
                     throw WindowFailure(message: "\(error.message); still busy after \(options.maxBusyWait)")
                 }
                 if waits == 0 { reporter.report(.waiting(spec: context.spec.name, window: window, reason: error.message)) }
-                try await Task.sleep(for: options.poll.delay(before: waits))
+                try await Task.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
                 waits += 1
             }
         }
@@ -220,11 +227,10 @@ extension ApplyRunner {
     /// Polls a job at growing intervals until it is no longer running, up to `maxJobWait`.
     private func waitForJob(_ context: SpecContext, _ jobID: String, window: ExportWindow, pollImmediately: Bool) async throws -> ExportJobStatus {
         let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: options.maxJobWait)
-        var poll = 0
+        let started = clock.now
+        let deadline = started.advanced(by: options.maxJobWait)
         if !pollImmediately {
-            try await Task.sleep(for: options.poll.delay(before: 0))
-            poll = 1
+            try await Task.sleep(for: options.poll.delay(afterWaiting: .zero))
         }
         while true {
             let status = try await context.provider.status(of: jobID)
@@ -232,8 +238,7 @@ extension ApplyRunner {
                 guard clock.now < deadline else {
                     throw WindowFailure(message: "job \(jobID) still running after \(options.maxJobWait); the next apply polls it again", jobMayResume: true)
                 }
-                try await Task.sleep(for: options.poll.delay(before: poll))
-                poll += 1
+                try await Task.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
                 continue
             }
             return status

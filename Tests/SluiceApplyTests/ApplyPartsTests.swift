@@ -1,0 +1,96 @@
+import Foundation
+import SluiceCore
+import Testing
+@testable import SluiceApply
+
+@Suite(.timeLimit(.minutes(1))) struct JobGateTests {
+    @Test func oneJobAtATimeServedInArrivalOrder() async throws {
+        let gate = JobGate(limit: 1)
+        try await gate.acquire()
+        let order = OrderLog()
+        let second = Task { try await gate.acquire(); order.append(2) }
+        try await Task.sleep(for: .milliseconds(20))
+        let third = Task { try await gate.acquire(); order.append(3) }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(order.values.isEmpty, "a second job started while the first ran")
+        gate.release()
+        try await second.value
+        #expect(order.values == [2])
+        gate.release()
+        try await third.value
+        #expect(order.values == [2, 3])
+    }
+
+    @Test func aCancelledWaiterTakesNoPlace() async throws {
+        let gate = JobGate(limit: 1)
+        try await gate.acquire()
+        let waiter = Task { try await gate.acquire() }
+        try await Task.sleep(for: .milliseconds(20))
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        gate.release()
+        try await gate.acquire() // the place went back to the gate, not to the cancelled waiter
+    }
+}
+
+final class OrderLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Int] = []
+    func append(_ v: Int) { lock.withLock { items.append(v) } }
+    var values: [Int] { lock.withLock { items } }
+}
+
+@Suite struct StateJournalTests {
+    static func record(_ hour: Int64, _ status: WindowStatus = .complete) -> WindowRecord {
+        let start = Timestamp(rfc3339: "2025-01-01T00:00:00Z")! + .hours(hour)
+        let digest = Fingerprinter.digest("x")
+        return WindowRecord(window: ExportWindow(start: start, end: start + .hours(1)), status: status,
+                            fingerprints: WindowFingerprints(data: digest, destination: digest),
+                            updated: start, providerJobID: "job-\(hour)")
+    }
+
+    @Test func everyWriteIsDurableWhenItReturnsAndConcurrentWritesShareSaves() async throws {
+        let store = InMemoryStateStore(nil)
+        let journal = StateJournal(store: store, state: SluiceState.new())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for hour in 0..<50 as Range<Int64> {
+                group.addTask {
+                    try await journal.write(Self.record(hour), spec: "s", provider: "openweb")
+                    // Once write returns, the store holds this record.
+                    let stored = try await store.load()?.spec(named: "s")
+                    #expect(stored?.index(of: Self.record(hour).window.start) != nil)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let saved = try #require(try await store.load())
+        #expect(saved.spec(named: "s")?.count == 50)
+        #expect(saved.serial >= 1 && saved.serial <= 50, "each save bumps the serial once")
+        #expect(await journal.state.serial == saved.serial)
+    }
+}
+
+@Suite struct ApplySummaryTests {
+    @Test func theLastLineSaysWhatHappened() {
+        var s = ApplySummary()
+        s.exported = 12
+        s.resumed = 2
+        s.retried = 1
+        s.bytes = 4_200_000
+        s.apiCalls = 38
+        s.httpRetries = 3
+        s.wallMilliseconds = 12_345
+        #expect(s.line == "Apply complete: 12 exported (2 resumed), 1 retried, 0 failed; 4.2 MB in 38 API calls (3 retried), 12.3 s.")
+        s.failed = 1
+        s.skipped = 4
+        s.interrupted = true
+        s.wallMilliseconds = 125_000
+        #expect(s.line == "Apply interrupted: 12 exported (2 resumed), 1 retried, 1 failed, 4 not started; 4.2 MB in 38 API calls (3 retried), 2 min 5 s.")
+    }
+
+    @Test func sharedQuotasTakeTheStrictestLimit() {
+        let a = RequestLimits(exportsPerMinute: 10, objectsPerMinute: nil, jobsInFlight: 2)
+        let b = RequestLimits(exportsPerMinute: 20, objectsPerMinute: 60, jobsInFlight: nil)
+        #expect(a.strictest(b) == RequestLimits(exportsPerMinute: 10, objectsPerMinute: 60, jobsInFlight: 2))
+    }
+}
