@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make bench`: benchmarks (never part of `make test`). Prints a table and writes docs/benchmarks.md.
+# `make bench`: benchmarks (never part of `make test`). Prints tables and writes docs/benchmarks.md.
 # Plan at scale: plan time and peak RSS against a state recording every window, and the state write
-# time, for 10k, 100k and 1M windows (100 enterpret-v2 specs x N hourly windows). Medians of 3 runs.
+# time, for 10k, 100k and 1M windows (100 enterpret-v2 specs x N hourly windows). Then apply against
+# the sandbox (scripts/bench/apply_bench.py): each API's own limits, the vendors' sample scripts, API
+# calls per window, and a 1 GiB download against curl. Medians of 3 runs (BENCH_RUNS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$(${SWIFT:-swift} build -c release ${SWIFT_FLAGS:-} --show-bin-path)/sluice"
@@ -52,6 +54,9 @@ done
 sandbox_ms=$(printf '%s\n' "${start_ms[@]}" | median)
 echo "sandbox ready in ${sandbox_ms} ms (median of 5; target < 1000 ms)"
 
+echo "apply benchmarks (several minutes)..."
+python3 scripts/bench/apply_bench.py "$bin" "$work/apply.md" >/dev/null
+
 table="| windows | plan (median) | plan peak RSS | state write (median) |
 |---|---|---|---|
 $(printf '%s\n' "${rows[@]}")"
@@ -60,7 +65,7 @@ echo "$table"
 {
   echo "# Benchmarks"
   echo
-  echo "Produced by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB,"
+  echo "Produced by \`make bench\` (scripts/bench.sh, scripts/bench/apply_bench.py) on $(date -u +%Y-%m-%d), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB,"
   echo "$(uname -sr), release build. Medians of $runs runs; machines here are shared and noisy."
   echo
   echo "## Plan at scale"
@@ -77,5 +82,8 @@ echo "$table"
   echo
   echo "From launching \`sluice sandbox --port 0 --storage-port 0\` to both base URLs printed (the listeners"
   echo "are bound and serving): ${sandbox_ms} ms, median of 5 (target < 1 s)."
+  echo
+  cat "$work/apply.md"
 } > docs/benchmarks.md
+cat "$work/apply.md"
 echo "wrote docs/benchmarks.md"

@@ -55,6 +55,9 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Longest wait between status polls.", valueName: "DURATION"))
     var pollMax: LockTimeout = LockTimeout(duration: .seconds(60))
 
+    @Option(help: ArgumentHelp("Attempts per request before it fails (429, 5xx, timeouts and broken connections are retried with backoff).", valueName: "N"))
+    var maxAttempts: Int = 6
+
     @Option(help: ArgumentHelp("The span per-minute limits are counted over. Shorten it only for an API whose clock runs faster than real time (the sandbox's --speed 60 wants 1s).", valueName: "DURATION"))
     var limitWindow: LockTimeout = LockTimeout(duration: .seconds(60))
 
@@ -72,6 +75,7 @@ struct ApplyCommand: AsyncParsableCommand {
         guard pollInterval.duration > .zero else { throw ValidationError("--poll-interval must be more than 0") }
         guard pollGrowth >= 0, pollGrowth.isFinite else { throw ValidationError("--poll-growth must be a fraction ≥ 0, e.g. 0.1") }
         guard limitWindow.duration > .zero else { throw ValidationError("--limit-window must be more than 0") }
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
     }
 
     func run() async throws {
@@ -145,6 +149,7 @@ struct ApplyCommand: AsyncParsableCommand {
         options.parallelism = parallelism
         options.poll = PollSchedule(initial: pollInterval.duration, growth: pollGrowth, cap: pollMax.duration)
         options.limitInterval = limitWindow.duration
+        options.retry.maxAttempts = maxAttempts
         options.outputRoot = URL(fileURLWithPath: output, isDirectory: true)
         let journal = StateJournal(store: store, state: current ?? SluiceState.new())
         let reporter = makeApplyReporter(format, output: events)

@@ -6,6 +6,7 @@ enum CommandRegistry {
         ValidateCommand.self,
         PlanCommand.self,
         ApplyCommand.self,
+        FetchCommand.self,
         ShowCommand.self,
         StateCommand.self,
         SandboxCommand.self,

@@ -230,10 +230,15 @@ extension ApplyRunner {
         let started = clock.now
         let deadline = started.advanced(by: options.maxJobWait)
         if !pollImmediately {
-            try await Task.sleep(for: options.poll.delay(afterWaiting: .zero))
+            // A fresh job: the first poll waits for most of what this spec's recent jobs took.
+            let expected = context.jobDurations.expected().map { $0 * 0.9 } ?? .zero
+            try await Task.sleep(for: max(options.poll.delay(afterWaiting: .zero), expected))
         }
         while true {
             let status = try await context.provider.status(of: jobID)
+            if case .done = status, !pollImmediately {
+                context.jobDurations.record(clock.now - started)
+            }
             if case .running = status {
                 guard clock.now < deadline else {
                     throw WindowFailure(message: "job \(jobID) still running after \(options.maxJobWait); the next apply polls it again", jobMayResume: true)

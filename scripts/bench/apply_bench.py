@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""`make bench`, apply part: sluice apply against each API's own limits and against the vendors' sample
+scripts, API calls per window, and the download path against curl. All against one `sluice sandbox`
+running --speed times faster than real time. Prints progress to stderr and writes a Markdown fragment.
+
+usage: apply_bench.py SLUICE_BINARY OUTPUT.md     (env: BENCH_RUNS=3, BENCH_SPEED=10, BENCH_DOWNLOAD_MIB=1024)
+"""
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+BIN, OUT = os.path.abspath(sys.argv[1]), sys.argv[2]
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SPEED = float(os.environ.get("BENCH_SPEED", "10"))
+DOWNLOAD_MIB = int(os.environ.get("BENCH_DOWNLOAD_MIB", "1024"))
+JOB_SECONDS = 10.0  # the sandbox's job duration, in sandbox seconds
+NOW = "2025-03-01T00:00:00Z"
+TOKEN = "sandbox-token"
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def ms(seconds):
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+class Sandbox:
+    def __init__(self):
+        self.proc = subprocess.Popen([BIN, "sandbox", "--port", "0", "--storage-port", "0", "--speed", str(SPEED)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        urls = {}
+        while "storage" not in urls:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise SystemExit("the sandbox did not start")
+            m = re.match(r"^(api|storage): (\S+)", line)
+            if m:
+                urls[m.group(1)] = m.group(2)
+        self.api = urls["api"]
+
+    def call(self, method, path, body=None):
+        req = urllib.request.Request(self.api + path, data=body, method=method)
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read())
+
+    def reset(self):
+        self.call("POST", "/_sandbox/reset", b"")
+
+    def total(self):
+        return self.call("GET", "/_sandbox/stats")["total"]
+
+    def stats(self):
+        return self.call("GET", "/_sandbox/stats")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+# Each workload: a spec, how many windows, and the lower bound the API itself sets on its wall time.
+def workloads():
+    job = JOB_SECONDS / SPEED
+    minute = 60 / SPEED
+    return [
+        # Userpilot runs one job per token at a time: N jobs take N job durations, whatever the client does.
+        dict(provider="userpilot", windows=12, step="P1D", filters={"format": "json"},
+             bound=12 * job, why="12 jobs one at a time x job duration"),
+        # Enterpret v2 allows 10 exports a minute: 30 exports need 2 full minutes after the first 10.
+        dict(provider="enterpret-v2", windows=30, step="PT1H", filters={"objectID": "feedback_record"},
+             bound=2 * minute, why="30 exports at 10 a minute: (30 - 10) / 10 minutes"),
+        # No API limit: 16 jobs, 4 in flight (--parallelism), so 4 job durations.
+        dict(provider="openweb", windows=16, step="P1D", filters={}, bound=4 * job, why="16 jobs, 4 at a time"),
+        dict(provider="coveo", windows=16, step="P1D", filters={"tables": ["searches", "clicks"]}, bound=4 * job,
+             why="16 jobs, 4 at a time"),
+        dict(provider="enterpret-v1", windows=16, step="P1D", filters={"pageSize": 200}, bound=4 * job,
+             why="16 jobs, 4 at a time"),
+    ]
+
+
+def write_spec(folder, w, endpoint, unlimited=False):
+    start = "2025-01-01T00:00:00Z"
+    if w["step"] == "PT1H":
+        end = f"2025-01-0{1 + w['windows'] // 24}T{w['windows'] % 24:02d}:00:00Z"
+        path = "{name}/{start:yyyy-MM-dd/HH}"
+    else:
+        end = f"2025-01-{1 + w['windows']:02d}T00:00:00Z"
+        path = "{name}/{start:yyyy-MM-dd}"
+    spec = {
+        "name": f"bench-{w['provider']}", "provider": w["provider"], "auth": {"tokenEnv": "BENCH_TOKEN"},
+        "endpoint": endpoint, "window": {"start": start, "end": end, "step": w["step"]},
+        "filters": w["filters"], "destination": {"type": "directory", "path": path},
+    }
+    if unlimited:
+        # The vendors' scripts keep no count of their requests.
+        spec["limits"] = {"exportsPerMinute": 1_000_000, "objectsPerMinute": 1_000_000}
+    os.makedirs(os.path.join(folder, "specs"), exist_ok=True)
+    with open(os.path.join(folder, "specs", "spec.json"), "w") as f:
+        json.dump(spec, f)
+
+
+def apply(folder, extra):
+    env = dict(os.environ, BENCH_TOKEN=TOKEN)
+    args = [BIN, "apply", "specs", "--auto-approve", "--now", NOW, "--output", "out", "--state", "state.json",
+            "--log-format", "json", "--limit-window", ms(60 / SPEED)] + extra
+    t0 = time.monotonic()
+    p = subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    finished = next((e for e in events if e["event"] == "finished"), {})
+    downloads = sum(1 for e in events if e["event"] == "downloaded")
+    return dict(status=p.returncode, wall=wall, finished=finished, downloads=downloads, stderr=p.stderr)
+
+
+SLUICE = ["--poll-interval", ms(1 / SPEED), "--poll-max", ms(60 / SPEED)]
+# The vendors' sample scripts: submit, poll every 10 s, one window at a time, no retry.
+VENDOR = ["--parallelism", "1", "--poll-interval", ms(10 / SPEED), "--poll-growth", "0", "--poll-max", ms(10 / SPEED),
+          "--max-attempts", "1"]
+
+
+def minimum_calls(w, downloads):
+    """Submit + one status poll + every file download per window (Coveo's download is a 302 from the API
+    and the GET it points to); Enterpret v2 answers at once (no poll) and lists its objects once."""
+    n = w["windows"]
+    if w["provider"] == "enterpret-v2":
+        return n + downloads + 2
+    if w["provider"] == "coveo":
+        return n * 2 + downloads * 2
+    return n * 2 + downloads
+
+
+def run_workloads(sandbox):
+    rows = []
+    for w in workloads():
+        results = []
+        for run in range(RUNS):
+            row = {}
+            for policy, extra in (("sluice", SLUICE), ("vendor", VENDOR)):
+                sandbox.reset()
+                folder = tempfile.mkdtemp(prefix="sluice-bench-")
+                write_spec(folder, w, sandbox.api, unlimited=(policy == "vendor"))
+                r = apply(folder, extra)
+                calls = sandbox.total()
+                row[policy] = dict(wall=r["wall"], calls=calls, failed=r["finished"].get("failed", -1),
+                                   exported=r["finished"].get("exported", 0), downloads=r["downloads"])
+                if policy == "sluice":
+                    if r["status"] != 0:
+                        log(r["stderr"][-2000:])
+                    again = apply(folder, SLUICE)
+                    row["second_calls"] = sandbox.total() - calls
+                    row["second_status"] = again["status"]
+                shutil.rmtree(folder, ignore_errors=True)
+            log(f"{w['provider']} run {run + 1}: sluice {row['sluice']['wall']:.2f} s {row['sluice']['calls']} calls, "
+                f"vendor {row['vendor']['wall']:.2f} s {row['vendor']['calls']} calls ({row['vendor']['failed']} failed), "
+                f"second apply {row['second_calls']} calls")
+            results.append(row)
+        med = lambda f: statistics.median(f(r) for r in results)
+        s_wall = med(lambda r: r["sluice"]["wall"])
+        v_wall = med(lambda r: r["vendor"]["wall"])
+        s_calls = med(lambda r: r["sluice"]["calls"])
+        v_calls = med(lambda r: r["vendor"]["calls"])
+        downloads = results[0]["sluice"]["downloads"]
+        rows.append(dict(
+            provider=w["provider"], windows=w["windows"], bound=w["bound"], why=w["why"],
+            wall=s_wall, ratio=med(lambda r: r["sluice"]["wall"] / w["bound"]),
+            vendor_wall=v_wall, wall_vs_vendor=med(lambda r: r["sluice"]["wall"] / r["vendor"]["wall"]),
+            calls=s_calls, vendor_calls=v_calls, calls_vs_vendor=med(lambda r: r["sluice"]["calls"] / r["vendor"]["calls"]),
+            per_window=s_calls / w["windows"], minimum=minimum_calls(w, downloads) / w["windows"],
+            vendor_failed=med(lambda r: r["vendor"]["failed"]), failed=med(lambda r: r["sluice"]["failed"]),
+            second=max(r["second_calls"] for r in results),
+        ))
+    return rows
+
+
+def download(sandbox, work):
+    size = DOWNLOAD_MIB << 20
+    url = sandbox.call("POST", f"/_sandbox/blob?bytes={size}", b"")["url"]
+    idle = subprocess.run(["/usr/bin/time", "-f", "%M", BIN, "--version"], capture_output=True, text=True)
+    idle_kib = int(idle.stderr.strip().splitlines()[-1])
+    rows = []
+    for run in range(RUNS):
+        target = os.path.join(work, "curl.bin")
+        t0 = time.monotonic()
+        subprocess.run(["curl", "-s", "-f", "-o", target, url], check=True)
+        curl_s = time.monotonic() - t0
+        os.remove(target)
+        out = os.path.join(work, "fetch-out")
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", BIN, "fetch", url, "--output", out], capture_output=True, text=True)
+        m = re.search(r"download ([\d.]+) s commit ([\d.]+) s", p.stdout)
+        if p.returncode != 0 or not m:
+            raise SystemExit(f"sluice fetch failed: {p.stdout} {p.stderr}")
+        peak_kib = int(p.stderr.strip().splitlines()[-1])
+        shutil.rmtree(out, ignore_errors=True)
+        row = dict(curl=curl_s, download=float(m.group(1)), commit=float(m.group(2)), peak=peak_kib)
+        log(f"download run {run + 1}: curl {curl_s:.2f} s, sluice download {row['download']:.2f} s + commit {row['commit']:.2f} s, peak {peak_kib // 1024} MiB")
+        rows.append(row)
+    med = lambda f: statistics.median(f(r) for r in rows)
+    mib = size / (1 << 20)
+    return dict(size_mib=mib, curl=med(lambda r: r["curl"]), download=med(lambda r: r["download"]),
+                commit=med(lambda r: r["commit"]), ratio=med(lambda r: r["curl"] / r["download"]),
+                total_ratio=med(lambda r: r["curl"] / (r["download"] + r["commit"])),
+                peak_mib=med(lambda r: r["peak"]) / 1024, idle_mib=idle_kib / 1024)
+
+
+def main():
+    sandbox = Sandbox()
+    work = tempfile.mkdtemp(prefix="sluice-bench-dl-")
+    try:
+        rows = run_workloads(sandbox)
+        dl = download(sandbox, work)
+    finally:
+        sandbox.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    job = JOB_SECONDS / SPEED
+    lines = []
+    lines.append("## Apply against the APIs' own limits")
+    lines.append("")
+    lines.append(f"One `sluice sandbox --speed {SPEED:g}` (a 10 s job takes {job:.2f} s; an API minute takes {60 / SPEED:g} s);")
+    lines.append(f"`sluice apply --poll-interval {ms(1 / SPEED)} --poll-max {ms(60 / SPEED)} --limit-window {ms(60 / SPEED)}` (the defaults")
+    lines.append("scaled to the sandbox's clock), fresh state each run. The lower bound is what the API allows")
+    lines.append("at best; the target is wall time / lower bound <= 1.10 where the API sets the bound.")
+    lines.append("")
+    lines.append("| provider | windows | lower bound | why | sluice wall (median) | ratio to bound |")
+    lines.append("|---|---|---|---|---|---|")
+    for r in rows:
+        lines.append(f"| {r['provider']} | {r['windows']} | {r['bound']:.2f} s | {r['why']} | {r['wall']:.2f} s | {r['ratio']:.2f} |")
+    lines.append("")
+    lines.append("## Against the vendors' sample scripts")
+    lines.append("")
+    lines.append("The same workloads driven as the vendors' samples do (Enterpret v1's and Coveo's Python: submit,")
+    lines.append(f"poll every 10 s, one window at a time, no retry; here `--parallelism 1 --poll-growth 0 --poll-interval {ms(10 / SPEED)}")
+    lines.append("--max-attempts 1` and no client-side rate limit), run in the same process as the sluice run above.")
+    lines.append("Ratios are sluice / baseline, medians of the per-run ratios.")
+    lines.append("")
+    lines.append("| provider | sluice wall | baseline wall | wall ratio | sluice calls | baseline calls | calls ratio | baseline windows failed |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        lines.append(f"| {r['provider']} | {r['wall']:.2f} s | {r['vendor_wall']:.2f} s | {r['wall_vs_vendor']:.2f} | {r['calls']:g} | {r['vendor_calls']:g} | {r['calls_vs_vendor']:.2f} | {r['vendor_failed']:g} |")
+    lines.append("")
+    lines.append("## API calls per window")
+    lines.append("")
+    lines.append("Every request the sandbox counted (API and storage), per window, against the minimum: submit +")
+    lines.append("one status poll + each file's download (Coveo's download is a 302 from the API plus the GET it")
+    lines.append("points to; Enterpret v2 has no job to poll and lists its objects once per run). Second apply:")
+    lines.append("the calls an immediate second `sluice apply` made (must be 0), the most of any run.")
+    lines.append("")
+    lines.append("| provider | calls / window (median) | minimum / window | second apply calls |")
+    lines.append("|---|---|---|---|")
+    for r in rows:
+        lines.append(f"| {r['provider']} | {r['per_window']:.2f} | {r['minimum']:.2f} | {r['second']} |")
+    lines.append("")
+    lines.append("## Download")
+    lines.append("")
+    lines.append(f"A {dl['size_mib']:.0f} MiB file from the sandbox's storage listener: `curl -s -o` against `sluice fetch URL")
+    lines.append("--output DIR` (the download path of apply: streamed to disk, length-checked, then committed into")
+    lines.append("a directory-destination window: SHA-256 and record count of the file, fsync, rename), in the")
+    lines.append("same run. Throughput ratio = curl time / sluice time (target >= 0.9 for the download).")
+    lines.append("")
+    lines.append("| | median |")
+    lines.append("|---|---|")
+    lines.append(f"| curl | {dl['curl']:.2f} s ({dl['size_mib'] / dl['curl']:.0f} MiB/s) |")
+    lines.append(f"| sluice download | {dl['download']:.2f} s ({dl['size_mib'] / dl['download']:.0f} MiB/s) |")
+    lines.append(f"| sluice commit (hash, fsync, rename) | {dl['commit']:.2f} s |")
+    lines.append(f"| download throughput vs curl | {dl['ratio']:.2f} |")
+    lines.append(f"| download + commit vs curl | {dl['total_ratio']:.2f} |")
+    lines.append(f"| sluice peak RSS | {dl['peak_mib']:.0f} MiB (idle `sluice --version`: {dl['idle_mib']:.0f} MiB; target <= idle + 64 MiB) |")
+    with open(OUT, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+main()
