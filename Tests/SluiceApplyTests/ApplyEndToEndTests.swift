@@ -207,4 +207,37 @@ import Testing
             #expect(elapsed >= .milliseconds(Int64(2 * 60_000 / testSpeed)))
         }
     }
+
+    /// Userpilot's one-job limit belongs to Userpilot: specs of other providers on the same host with the
+    /// same token (the sandbox serves all five) keep running side by side.
+    @Test func oneProvidersLimitDoesNotThrottleAnotherOnTheSameHostAndToken() async throws {
+        let scratch = try Scratch()
+        var configuration = try applySandboxConfiguration()
+        configuration.jobDuration = 30
+        try await withSandbox(configuration) { sandbox in
+            let userpilot = try testSpec(.userpilot, endpoint: sandbox.apiBaseURL, days: 3, filters: defaultFilters(.userpilot))
+            let openweb = try testSpec(.openweb, endpoint: sandbox.apiBaseURL, days: 4)
+            let log = EventLog()
+            let (_, summary) = try await planAndApply([userpilot, openweb], store: InMemoryStateStore(nil), root: scratch.url,
+                                                      now: Self.now, log: log)
+            #expect(summary.exported == 7 && summary.failed == 0)
+            var running: [String: Int] = [:]
+            var most: [String: Int] = [:]
+            var mostOverall = 0
+            for event in log.all {
+                switch event {
+                case .submitted(let spec, _, _, _):
+                    running[spec, default: 0] += 1
+                case .completed(let spec, _, _, _, _, _):
+                    running[spec, default: 0] -= 1
+                default:
+                    continue
+                }
+                for (spec, n) in running { most[spec] = max(most[spec] ?? 0, n) }
+                mostOverall = max(mostOverall, running.values.reduce(0, +))
+            }
+            #expect(mostOverall >= 3, "windows of other providers waited on Userpilot's limit")
+            #expect((most[userpilot.name] ?? 0) <= 2, "more than one Userpilot job plus one download at a time")
+        }
+    }
 }

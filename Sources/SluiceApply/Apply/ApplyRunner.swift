@@ -51,10 +51,11 @@ public final class ApplyRunner: Sendable {
         self.options = options
         self.reporter = reporter
         let limiters = LimiterRegistry(interval: options.limitInterval)
-        // Specs on one endpoint with one token share its quota: the strictest of their limits applies to all.
+        // Specs of one provider on one endpoint with one token share its quota: the strictest of their
+        // limits applies to all of them. (Enterpret v1 and v2 may share a host and a token, not a quota.)
         var shared: [String: RequestLimits] = [:]
         for item in work {
-            let key = LimiterRegistry.key(item.spec.endpoint, environment[item.spec.auth.tokenEnv] ?? "")
+            let key = LimiterRegistry.key(item.spec.provider, item.spec.endpoint, environment[item.spec.auth.tokenEnv] ?? "")
             shared[key] = shared[key].map { $0.strictest(item.spec.limits) } ?? item.spec.limits
         }
         var contexts: [SpecContext] = []
@@ -66,8 +67,8 @@ public final class ApplyRunner: Sendable {
             let exportPath = RequestRenderer(spec: spec).render(ExportWindow(
                 start: Timestamp(millisecondsSinceEpoch: 946_684_800_000),
                 end: Timestamp(millisecondsSinceEpoch: 946_684_800_000 + 86_400_000))).path
-            let quota = shared[LimiterRegistry.key(spec.endpoint, token)] ?? spec.limits
-            let limits = limiters.limits(endpoint: spec.endpoint, token: token, quota)
+            let quota = shared[LimiterRegistry.key(spec.provider, spec.endpoint, token)] ?? spec.limits
+            let limits = limiters.limits(provider: spec.provider, endpoint: spec.endpoint, token: token, quota)
             let client = APIClient(
                 endpoint: spec.endpoint, credential: Self.credential(spec.provider, token), transport: transport,
                 retry: options.retry, requestTimeout: options.requestTimeout, downloadTimeout: options.downloadTimeout,
@@ -82,7 +83,7 @@ public final class ApplyRunner: Sendable {
                     }
                 })
             // A lane of jobsInFlight + 1 windows: one more can download while the provider runs the next job.
-            let lane = quota.jobsInFlight.map { ("jobs \(spec.endpoint) \(limits.key)", $0 + 1) } ?? ("spec \(spec.name)", Int.max)
+            let lane = quota.jobsInFlight.map { ("jobs \(limits.key)", $0 + 1) } ?? ("spec \(spec.name)", Int.max)
             var gate: JobGate?
             if let jobs = quota.jobsInFlight {
                 gate = gates[lane.0] ?? JobGate(limit: jobs)
@@ -278,15 +279,16 @@ final class LimiterRegistry: Sendable {
 
     init(interval: Duration) { self.interval = interval }
 
-    /// The key of one endpoint and token. The token is hashed so no copy of it lingers in the tables.
-    static func key(_ endpoint: Endpoint, _ token: String) -> String {
-        "\(endpoint) \(Fingerprinter.digest(token).short)"
+    /// The key of one provider's API at an endpoint with a token. The token is hashed so no copy of it
+    /// lingers in the tables.
+    static func key(_ provider: ProviderID, _ endpoint: Endpoint, _ token: String) -> String {
+        "\(provider) \(endpoint) \(Fingerprinter.digest(token).short)"
     }
 
-    /// The limiters of an endpoint and token, made with `limits` the first time they are asked for.
-    func limits(endpoint: Endpoint, token: String, _ limits: RequestLimits) -> Limits {
-        let tokenKey = Fingerprinter.digest(token).short
-        let key = Self.key(endpoint, token)
+    /// The limiters of a provider's API at an endpoint with a token, made with `limits` the first time
+    /// they are asked for.
+    func limits(provider: ProviderID, endpoint: Endpoint, token: String, _ limits: RequestLimits) -> Limits {
+        let key = Self.key(provider, endpoint, token)
         let interval = self.interval
         // Network jitter between our clock and the server's: a quarter second a minute, scaled.
         let margin = interval / 240
@@ -296,7 +298,7 @@ final class LimiterRegistry: Sendable {
         return known.withLock { table in
             if let existing = table[key] { return existing }
             let made = Limits(
-                key: tokenKey,
+                key: key,
                 exports: limits.exportsPerMinute.map(limiter),
                 objects: limits.objectsPerMinute.map(limiter))
             table[key] = made
