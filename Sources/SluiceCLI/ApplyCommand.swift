@@ -47,22 +47,22 @@ struct ApplyCommand: AsyncParsableCommand {
     var logFormat: ApplyLogFormat?
 
     @Option(help: ArgumentHelp("Shortest (and first) wait between status polls (e.g. 1s, 500ms, PT2S).", valueName: "DURATION"))
-    var pollInterval: LockTimeout = LockTimeout(duration: .seconds(1))
+    var pollInterval: DurationArgument = DurationArgument(duration: .seconds(1))
 
     @Option(help: ArgumentHelp("Each wait between polls as a fraction of the time waited so far: a job is noticed at most this late (0 polls at a fixed --poll-interval).", valueName: "FRACTION"))
     var pollGrowth: Double = 0.1
 
     @Option(help: ArgumentHelp("Longest wait between status polls.", valueName: "DURATION"))
-    var pollMax: LockTimeout = LockTimeout(duration: .seconds(60))
+    var pollMax: DurationArgument = DurationArgument(duration: .seconds(60))
 
     @Option(help: ArgumentHelp("Attempts per request before it fails (429, 5xx, timeouts and broken connections are retried with backoff).", valueName: "N"))
     var maxAttempts: Int = 6
 
     @Option(help: ArgumentHelp("The span per-minute limits are counted over. Shorten it only for an API whose clock runs faster than real time (the sandbox's --speed 60 wants 1s).", valueName: "DURATION"))
-    var limitWindow: LockTimeout = LockTimeout(duration: .seconds(60))
+    var limitWindow: DurationArgument = DurationArgument(duration: .seconds(60))
 
     @Option(help: ArgumentHelp("How long to wait for another writer's lock on the state (e.g. PT30S, 30s).", valueName: "DURATION"))
-    var lockTimeout: LockTimeout = LockTimeout(duration: .zero)
+    var lockTimeout: DurationArgument = DurationArgument(duration: .zero)
 
     @Option(help: ArgumentHelp("Apply only this spec (repeatable); spec paths only.", valueName: "NAME"))
     var target: [String] = []

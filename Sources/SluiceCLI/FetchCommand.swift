@@ -37,14 +37,15 @@ struct FetchCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         do {
             let staged = try destination.stage(target)
-            let file = staged.downloads.appendingPathComponent(try ArchiveUnpacker.sanitised(name, in: name))
-            let result = try await api.download(url, to: file.path)
-            guard result.status == 200 else {
+            let bytes: Int64
+            do {
+                bytes = try await ApplyRunner.add(RemoteFile(name: name, url: url), number: 0, to: staged,
+                                                  destination: destination, client: api, keepArchive: false).bytes
+            } catch {
                 destination.discard(staged)
-                throw CLIError("GET \(URLRedaction.redact(url)) answered HTTP \(result.status)", exitStatus: 1)
+                throw CLIError("\(error)", exitStatus: 1)
             }
             let downloaded = ContinuousClock.now
-            _ = try destination.ingest(file, named: name, into: staged, keepArchive: false)
             let facts = try destination.commit(staged) { facts in
                 Data(RequestValue.object([("files", .integer(Int64(facts.count)))]).jsonText.utf8)
             }
@@ -53,7 +54,7 @@ struct FetchCommand: AsyncParsableCommand {
                 String(format: "%.3f", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
             }
             // One line for scripts: bytes, download seconds, commit seconds (hash, fsync, rename).
-            FileHandleOutput.standardOutput.write("fetched \(result.bytesWritten) bytes download \(seconds(downloaded - started)) s commit \(seconds(finished - downloaded)) s into \(output)/\(path): \(facts.map(\.path).joined(separator: ", "))\n")
+            FileHandleOutput.standardOutput.write("fetched \(bytes) bytes download \(seconds(downloaded - started)) s commit \(seconds(finished - downloaded)) s into \(output)/\(path): \(facts.map(\.path).joined(separator: ", "))\n")
         } catch let error as CLIError {
             try? await client.shutdown()
             throw error

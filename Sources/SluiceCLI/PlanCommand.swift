@@ -21,8 +21,9 @@ struct StateOptions: ParsableArguments {
     }
 }
 
-/// `--lock-timeout`: ISO 8601 (`PT30S`) or a number with `s`, `m` or `h` (`30s`, `5m`).
-struct LockTimeout: ExpressibleByArgument {
+/// A duration on the command line (`--lock-timeout`, `--poll-interval`, …): ISO 8601 (`PT30S`) or a
+/// whole number with `ms`, `s`, `m` or `h` (`500ms`, `30s`, `5m`); a bare number is seconds.
+struct DurationArgument: ExpressibleByArgument {
     var duration: Duration
 
     /// How `--help` shows a default: `0s`, `1s`, `200ms`, `1m`.

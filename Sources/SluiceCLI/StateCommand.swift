@@ -177,7 +177,7 @@ struct StateRemoveCommand: AsyncParsableCommand {
     var selector: WindowSelector
 
     @Option(help: ArgumentHelp("How long to wait for another writer's lock (e.g. PT30S, 30s).", valueName: "DURATION"))
-    var lockTimeout: LockTimeout = LockTimeout(argument: "0s") ?? LockTimeout(duration: .zero)
+    var lockTimeout: DurationArgument = DurationArgument(argument: "0s") ?? DurationArgument(duration: .zero)
 
     func run() async throws {
         let store = state.store()
@@ -206,7 +206,7 @@ struct StateRemoveCommand: AsyncParsableCommand {
     }
 }
 
-extension LockTimeout {
+extension DurationArgument {
     init(duration: Duration) { self.duration = duration }
 }
 

@@ -64,9 +64,8 @@ public final class ApplyRunner: Sendable {
         for item in work {
             let spec = item.spec
             let token = environment[spec.auth.tokenEnv] ?? ""
-            let exportPath = RequestRenderer(spec: spec).render(ExportWindow(
-                start: Timestamp(millisecondsSinceEpoch: 946_684_800_000),
-                end: Timestamp(millisecondsSinceEpoch: 946_684_800_000 + 86_400_000))).path
+            let renderer = RequestRenderer(spec: spec)
+            let exportPath = renderer.submitPath
             let quota = shared[LimiterRegistry.key(spec.provider, spec.endpoint, token)] ?? spec.limits
             let limits = limiters.limits(provider: spec.provider, endpoint: spec.endpoint, token: token, quota)
             let client = APIClient(
@@ -90,7 +89,7 @@ public final class ApplyRunner: Sendable {
                 gates[lane.0] = gate
             }
             contexts.append(SpecContext(
-                spec: spec, provider: Self.provider(spec, client: client), renderer: RequestRenderer(spec: spec),
+                spec: spec, provider: Self.provider(spec, client: client), renderer: renderer,
                 destination: DirectoryDestination(root: options.outputRoot),
                 fingerprints: Fingerprinter.fingerprints(for: spec), laneKey: lane.0, laneLimit: lane.1, jobGate: gate,
                 jobDurations: JobDurations()))

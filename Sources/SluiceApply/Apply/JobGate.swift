@@ -56,7 +56,8 @@ final class JobGate: Sendable {
     }
 }
 
-/// One window's hold on its gate: taken for the job, given back once the job is done or the window ends.
+/// One window's hold on its gate: taken for the job, given back once the job is done or (the window's
+/// `defer`) when the window ends.
 final class GateHold {
     private let gate: JobGate?
     private var held = false
@@ -75,6 +76,4 @@ final class GateHold {
         held = false
         gate.release()
     }
-
-    deinit { give() }
 }

@@ -13,8 +13,9 @@ struct WindowFailure: Error, CustomStringConvertible {
 
 /// The files of a finished job could not be used as they are (expired links, a download cut short in a
 /// way only the archive check saw): ask for fresh links and download again.
-struct StaleLinks: Error {
+struct StaleLinks: Error, CustomStringConvertible {
     var reason: String
+    var description: String { reason }
 }
 
 extension ApplyRunner {
@@ -37,11 +38,7 @@ extension ApplyRunner {
             }
             return .completed
         } catch let error as StateStoreError {
-            reporter.report(.failed(spec: spec.name, window: window, error: "the state could not be written: \(error.message)"))
-            tally.withLock {
-                $0.failed += 1
-                $0.failures.append("\(spec.name)@\(window.start.rfc3339): the state could not be written: \(error.message)")
-            }
+            failed(spec, window, "the state could not be written: \(error.message)")
             return .fatal
         } catch {
             if Task.isCancelled {
@@ -57,16 +54,20 @@ extension ApplyRunner {
             do {
                 try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
             } catch {
-                reporter.report(.failed(spec: spec.name, window: window, error: "\(failure.message); and the state could not be written: \(error.message)"))
-                tally.withLock { $0.failed += 1 }
+                failed(spec, window, "\(failure.message); and the state could not be written: \(error.message)")
                 return .fatal
             }
-            reporter.report(.failed(spec: spec.name, window: window, error: failure.message))
-            tally.withLock {
-                $0.failed += 1
-                $0.failures.append("\(spec.name)@\(window.start.rfc3339): \(failure.message)")
-            }
+            failed(spec, window, failure.message)
             return .failed
+        }
+    }
+
+    /// Reports a failed window and counts it for the summary.
+    private func failed(_ spec: JobSpec, _ window: ExportWindow, _ message: String) {
+        reporter.report(.failed(spec: spec.name, window: window, error: message))
+        tally.withLock {
+            $0.failed += 1
+            $0.failures.append("\(spec.name)@\(window.start.rfc3339): \(message)")
         }
     }
 
@@ -74,7 +75,6 @@ extension ApplyRunner {
     struct WindowRun {
         var resumed = false
         var retried = false
-        var submitted = false
         var jobRunning = false
         var bytes: Int64 = 0
     }
@@ -94,10 +94,7 @@ extension ApplyRunner {
         defer { gate.give() }
         if action.action == .resume, let existing {
             // Published before the last run could record it? Then record it now, with no API call.
-            if let manifest = try? context.destination.publishedManifest(target).flatMap(WindowManifest.decode),
-               manifest.fingerprints.data == context.fingerprints.data.hex,
-               manifest.providerJobID == existing.providerJobID,
-               existing.providerJobID != nil || (Timestamp(rfc3339: manifest.exportedAt) ?? .init(millisecondsSinceEpoch: 0)) >= existing.updated {
+            if let manifest = publishedAfterSubmit(existing, context, target) {
                 record = existing
                 record.status = .complete
                 record.lastError = nil
@@ -152,28 +149,19 @@ extension ApplyRunner {
                     record.providerJobID = nil
                     gate.give()
                 }
-                run.submitted = true
                 try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
                 reporter.report(.submitted(spec: spec.name, window: window, jobID: record.providerJobID, attempt: record.attempts))
                 pollImmediately = false
             }
             if files == nil, let id = jobID {
-                switch try await waitForJob(context, id, window: window, pollImmediately: pollImmediately) {
-                case .done(let ready):
+                let status = try await waitForJob(context, id, window: window, pollImmediately: pollImmediately)
+                run.jobRunning = false
+                if case .done(let ready) = status {
                     files = ready
-                    run.jobRunning = false
                     gate.give() // the provider may start the next job while these files come down
-                case .failed(let reason):
-                    lastReason = reason
+                } else {
+                    if case .failed(let reason) = status { lastReason = reason } else { lastReason = "the provider no longer knows job \(id)" }
                     jobID = nil
-                    run.jobRunning = false
-                    run.retried = true
-                    reporter.report(.retrying(spec: spec.name, window: window, reason: "\(reason); submitting again"))
-                    continue
-                case .vanished, .running:
-                    lastReason = "the provider no longer knows job \(id)"
-                    jobID = nil
-                    run.jobRunning = false
                     run.retried = true
                     reporter.report(.retrying(spec: spec.name, window: window, reason: "\(lastReason); submitting again"))
                     continue
@@ -202,6 +190,18 @@ extension ApplyRunner {
                 pollImmediately = true
             }
         }
+    }
+
+    /// The manifest of the window as published, if it is the export `existing` recorded as submitted: the
+    /// same data and the same job (for APIs without jobs, published after the submit was recorded).
+    private func publishedAfterSubmit(_ existing: WindowRecord, _ context: SpecContext, _ target: WindowTarget) -> WindowManifest? {
+        guard let data = try? context.destination.publishedManifest(target), let manifest = WindowManifest.decode(data),
+              manifest.fingerprints.data == context.fingerprints.data.hex,
+              manifest.providerJobID == existing.providerJobID
+        else { return nil }
+        if existing.providerJobID != nil { return manifest }
+        let exported = Timestamp(rfc3339: manifest.exportedAt) ?? Timestamp(millisecondsSinceEpoch: 0)
+        return exported >= existing.updated ? manifest : nil
     }
 
     /// Submits, waiting while the provider runs another job of this token (409), up to `maxBusyWait`.
@@ -258,29 +258,10 @@ extension ApplyRunner {
         let staged = try context.destination.stage(target)
         do {
             for (i, file) in files.enumerated() {
-                let safe = try ArchiveUnpacker.sanitised(file.name, in: file.name)
-                let folder = staged.downloads.appendingPathComponent(String(i))
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                let path = folder.appendingPathComponent((safe as NSString).lastPathComponent)
-                let result: DownloadResult
-                do {
-                    result = try await context.provider.client.download(file.url, to: path.path)
-                } catch let error as APIError {
-                    throw StaleLinks(reason: "downloading \(safe) failed: \(error.description)")
-                }
-                guard result.status == 200 else {
-                    let detail = String(decoding: result.errorBody.prefix(200), as: UTF8.self)
-                    let reason = "downloading \(safe) answered HTTP \(result.status)\(Self.s3Message(detail).map { " (\($0))" } ?? "")"
-                    if [403, 404, 410].contains(result.status) { throw StaleLinks(reason: reason) }
-                    throw WindowFailure(message: reason, jobMayResume: false)
-                }
-                run.bytes += result.bytesWritten
-                reporter.report(.downloaded(spec: spec.name, window: window, file: safe, bytes: result.bytesWritten))
-                do {
-                    _ = try context.destination.ingest(path, named: safe, into: staged, keepArchive: spec.destination.keepArchives)
-                } catch let error as FileCheckError {
-                    throw StaleLinks(reason: "\(error.description); downloading again")
-                }
+                let (name, bytes) = try await Self.add(file, number: i, to: staged, destination: context.destination,
+                                                      client: context.provider.client, keepArchive: spec.destination.keepArchives)
+                run.bytes += bytes
+                reporter.report(.downloaded(spec: spec.name, window: window, file: name, bytes: bytes))
             }
             if spec.provider == .enterpretV1, spec.filters["resolveLabels"]?.boolValue == true,
                let v1 = context.provider as? EnterpretV1Provider {
@@ -296,6 +277,37 @@ extension ApplyRunner {
             context.destination.discard(staged)
             throw error
         }
+    }
+
+    /// Downloads one file of a window into its staging area and adds it to the window (an archive is
+    /// checked and unpacked). Returns the file's safe name and the bytes downloaded. Throws `StaleLinks`
+    /// when fresh links may help (403/404/410, a transfer that kept failing, an archive that fails its
+    /// check), `WindowFailure` for any other answer.
+    public static func add(_ file: RemoteFile, number: Int, to staged: StagedWindow, destination: any Destination,
+                           client: APIClient, keepArchive: Bool) async throws -> (name: String, bytes: Int64) {
+        let safe = try ArchiveUnpacker.sanitised(file.name, in: file.name)
+        // One folder per file: an archive is unpacked by its own name, so the name must stay as given.
+        let folder = staged.downloads.appendingPathComponent(String(number))
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent((safe as NSString).lastPathComponent)
+        let result: DownloadResult
+        do {
+            result = try await client.download(file.url, to: path.path)
+        } catch let error as APIError {
+            throw StaleLinks(reason: "downloading \(safe) failed: \(error.description)")
+        }
+        guard result.status == 200 else {
+            let detail = String(decoding: result.errorBody.prefix(200), as: UTF8.self)
+            let reason = "downloading \(safe) answered HTTP \(result.status)\(s3Message(detail).map { " (\($0))" } ?? "")"
+            if [403, 404, 410].contains(result.status) { throw StaleLinks(reason: reason) }
+            throw WindowFailure(message: reason, jobMayResume: false)
+        }
+        do {
+            _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive)
+        } catch let error as FileCheckError {
+            throw StaleLinks(reason: "\(error.description); downloading again")
+        }
+        return (safe, result.bytesWritten)
     }
 
     /// Writes `labels.json` beside Enterpret v1 records: every label their predictions name, looked up

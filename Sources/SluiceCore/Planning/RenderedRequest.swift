@@ -126,6 +126,17 @@ public struct RequestRenderer: Sendable {
         provider == .enterpretV1 && key == "resolveLabels"
     }
 
+    /// The path every window's export request is sent to (rate limits count requests to it).
+    public var submitPath: String {
+        switch provider {
+        case .openweb: return "/v2/export/comments"
+        case .enterpretV2: return "/export/external/v2/export"
+        case .userpilot: return "/api/v1/analytics/exports/"
+        case .coveo: return "/rest/ua/v15/exports"
+        case .enterpretV1: return "/export/external/v1/async/submit"
+        }
+    }
+
     /// The request that exports `window`.
     public func render(_ window: ExportWindow) -> RenderedRequest {
         let s = window.start.millisecondsSinceEpoch
@@ -133,7 +144,7 @@ public struct RequestRenderer: Sendable {
         switch provider {
         case .openweb:
             // OpenWeb takes no filters (the schema refuses any), so the body is the range alone.
-            return RenderedRequest(method: "POST", path: "/v2/export/comments", body: .object([
+            return RenderedRequest(method: "POST", path: submitPath, body: .object([
                 ("since", .string(TimeText.string(s, .secondsNoZone))),
                 ("to", .string(TimeText.string(e - 1000, .secondsNoZone))),
             ]))
@@ -143,14 +154,14 @@ public struct RequestRenderer: Sendable {
             members.append(("startTime", .string(TimeText.string(s, .minutesZ))))
             members.append(("endTime", .string(TimeText.string(e, .minutesZ))))
             for member in filters where member.key != "objectID" { members.append(member) }
-            return RenderedRequest(method: "POST", path: "/export/external/v2/export", body: .object(members))
+            return RenderedRequest(method: "POST", path: submitPath, body: .object(members))
         case .userpilot:
             var members: [(key: String, value: RequestValue)] = [
                 ("from", .string(TimeText.string(s, .date))),
                 ("to", .string(TimeText.string(e - 86_400_000, .date))),
             ]
             members += filters.filter { $0.key != "from" && $0.key != "to" }
-            return RenderedRequest(method: "POST", path: "/api/v1/analytics/exports/", body: .object(members))
+            return RenderedRequest(method: "POST", path: submitPath, body: .object(members))
         case .coveo:
             let from = TimeText.string(s, .millisecondsZ), to = TimeText.string(e - 1, .millisecondsZ)
             var query = [RenderedRequest.QueryItem(name: "from", value: from), RenderedRequest.QueryItem(name: "to", value: to)]
@@ -165,7 +176,7 @@ public struct RequestRenderer: Sendable {
                     fields.append((member.key, .string(text)))
                 }
             }
-            var request = RenderedRequest(method: "POST", path: "/rest/ua/v15/exports", query: query)
+            var request = RenderedRequest(method: "POST", path: submitPath, query: query)
             request.queryFields = .object(fields)
             return request
         case .enterpretV1:
@@ -179,7 +190,7 @@ public struct RequestRenderer: Sendable {
             for member in filters where member.key != "filter" && !Self.isClientOption(member.key, provider: provider) {
                 members.append(member)
             }
-            return RenderedRequest(method: "POST", path: "/export/external/v1/async/submit", body: .object(members))
+            return RenderedRequest(method: "POST", path: submitPath, body: .object(members))
         }
     }
 }
