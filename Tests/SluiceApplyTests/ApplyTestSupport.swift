@@ -109,48 +109,14 @@ func planAndApply(_ specs: [JobSpec], store: any StateStore, root: URL, now: Tim
     }
 }
 
-/// The ids (and for Enterpret v2 the versions) of every record in a published window folder.
-func recordsInWindow(_ folder: URL, provider: ProviderID) throws -> [String] {
-    try WindowRecords.ids(in: folder, provider: provider)
-}
-
-/// The sandbox's ground truth for a window, in the same `id[#version]` form.
-func truthIDs(_ sandbox: SandboxServer, _ provider: ProviderID, _ window: ExportWindow, objectID: String? = nil) throws -> [String] {
-    let records = try sandbox.truth(provider: SandboxProvider(rawValue: provider.rawValue)!,
-                                    start: window.start.millisecondsSinceEpoch, end: window.end.millisecondsSinceEpoch,
-                                    objectID: objectID)
-    return records.map { $0.id + ($0.version.map { "#\($0)" } ?? "") }
-}
-
 /// Checks every window of `spec` up to `now`: its folder holds exactly the sandbox's records for it, each
 /// once. Returns the number of records checked.
 @discardableResult
 func expectExactlyOnce(_ spec: JobSpec, sandbox: SandboxServer, root: URL, now: Timestamp,
                        sourceLocation: SourceLocation = #_sourceLocation) throws -> Int {
-    var checked = 0
-    for window in spec.windows(now: now) {
-        let path = spec.destination.pathTemplate.expand(name: spec.name, provider: spec.provider.rawValue,
-                                                        start: window.start, end: window.end)
-        let folder = root.appendingPathComponent(path)
-        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("_manifest.json").path),
-                "\(spec.name) \(window): no published window at \(path)", sourceLocation: sourceLocation)
-        let got = try recordsInWindow(folder, provider: spec.provider)
-        var expected: [String] = []
-        if spec.provider == .coveo {
-            // The spec exports some tables only: the truth of each (its objectID is the table).
-            for table in spec.filters["tables"]?.arrayValue?.compactMap(\.stringValue) ?? [] {
-                expected += try truthIDs(sandbox, .coveo, window, objectID: table)
-            }
-        } else {
-            expected = try truthIDs(sandbox, spec.provider, window, objectID: spec.filters["objectID"]?.stringValue)
-        }
-        #expect(got.count == Set(got).count, "\(spec.name) \(window): \(got.count - Set(got).count) records twice",
-                sourceLocation: sourceLocation)
-        #expect(Set(got) == Set(expected), "\(spec.name) \(window): \(Set(expected).subtracting(got).count) missing, \(Set(got).subtracting(expected).count) unexpected",
-                sourceLocation: sourceLocation)
-        checked += got.count
-    }
-    return checked
+    let report = try ExactlyOnce.check(spec, sandbox: sandbox, root: root, now: now)
+    #expect(report.problems.isEmpty, "\(report.problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
+    return report.records
 }
 
 /// The sandbox's request counters, parsed.

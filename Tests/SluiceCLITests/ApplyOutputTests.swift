@@ -10,7 +10,7 @@ import Testing
 
     static func render(_ format: ApplyLogFormat, _ events: [ApplyEvent]) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-output-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: path, contents: nil)
+        try #require(FileManager.default.createFile(atPath: path, contents: nil))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let handle = try #require(FileHandle(forWritingAtPath: path))
         let reporter = makeApplyReporter(format, output: FileHandleOutput(handle: handle))
