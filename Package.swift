@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         // Spec model, JSON with source positions, JSON Schema validator, windows, planner, plan and
@@ -40,7 +42,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The executor, state stores and destinations (each behind one protocol).
+        // The executor, state stores and destinations (each behind one protocol): a directory, S3 (our
+        // own SigV4 signer on AsyncHTTPClient), SQLite (GRDB) and PostgreSQL (postgres-nio) upserts.
         .target(
             name: "SluiceApply",
             dependencies: [
@@ -49,6 +52,9 @@ let package = Package(
                 "CSluiceSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         // renameat2(RENAME_EXCHANGE), which Glibc's Swift overlay does not expose.

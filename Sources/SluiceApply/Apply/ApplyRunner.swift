@@ -34,22 +34,20 @@ public final class ApplyRunner: Sendable {
     let contexts: [SpecContext]
     let tally = Locked(ApplySummary())
     let labels = LabelCache()
+    let destinations: DestinationRegistry
 
     /// Builds the runner. Every spec's token must be in `environment`; otherwise this throws, naming every
     /// missing variable, before any request.
     public init(work: [SpecWork], journal: StateJournal, transport: any HTTPTransport, environment: [String: String],
                 options: ApplyOptions, reporter: any ApplyReporter) throws {
-        let missing = Set(work.filter { !$0.actions.isEmpty }.map(\.spec.auth.tokenEnv)
-            .filter { (environment[$0] ?? "").isEmpty })
-        if !missing.isEmpty {
-            let users = work.filter { missing.contains($0.spec.auth.tokenEnv) && !$0.actions.isEmpty }.map(\.spec.name)
-            throw ApplyError("missing environment variable\(missing.count == 1 ? "" : "s") \(missing.sorted().joined(separator: ", ")) (the token\(missing.count == 1 ? "" : "s") of \(users.joined(separator: ", "))); nothing was sent. Set \(missing.count == 1 ? "it" : "them") and run again.")
-        }
+        try Self.checkEnvironment(work.filter { !$0.actions.isEmpty }.map(\.spec), environment)
         self.work = work
         self.journal = journal
         self.transport = transport
         self.options = options
         self.reporter = reporter
+        let destinations = DestinationRegistry(outputRoot: options.outputRoot, environment: environment)
+        self.destinations = destinations
         let limiters = LimiterRegistry(interval: options.limitInterval)
         // Specs of one provider on one endpoint with one token share its quota: the strictest of their
         // limits applies to all of them. (Enterpret v1 and v2 may share a host and a token, not a quota.)
@@ -88,13 +86,34 @@ public final class ApplyRunner: Sendable {
                 gate = gates[lane.0] ?? JobGate(limit: jobs)
                 gates[lane.0] = gate
             }
+            let destination = try destinations.destination(for: spec)
             contexts.append(SpecContext(
                 spec: spec, provider: Self.provider(spec, client: client), renderer: renderer,
-                destination: DirectoryDestination(root: options.outputRoot),
+                destination: destination.destination, destinationKey: destination.key,
                 fingerprints: Fingerprinter.fingerprints(for: spec), laneKey: lane.0, laneLimit: lane.1, jobGate: gate,
                 jobDurations: JobDurations()))
         }
         self.contexts = contexts
+    }
+
+    /// Throws, naming every missing variable and who needs it, unless every spec's token and destination
+    /// credentials are set.
+    static func checkEnvironment(_ specs: [JobSpec], _ environment: [String: String]) throws {
+        var users: [String: (role: String, specs: [String])] = [:]
+        for spec in specs {
+            let role = spec.destination.type == .s3 ? "the S3 credentials" : "the PostgreSQL URL"
+            let needed = [(spec.auth.tokenEnv, "the token")] + DestinationRegistry.requiredEnvironment(spec.destination).map { ($0, role) }
+            for (variable, role) in needed where (environment[variable] ?? "").isEmpty {
+                users[variable, default: (role, [])].specs.append(spec.name)
+            }
+        }
+        guard !users.isEmpty else { return }
+        let plural = users.count > 1
+        let list = users.keys.sorted().map { variable in
+            let (role, names) = users[variable]!
+            return "\(variable) (\(role) of \(Array(Set(names)).sorted().joined(separator: ", ")))"
+        }
+        throw ApplyError("missing environment variable\(plural ? "s" : "") \(list.joined(separator: ", ")); nothing was sent. Set \(plural ? "them" : "it") and run again.")
     }
 
     static func credential(_ provider: ProviderID, _ token: String) -> Credential {
@@ -125,9 +144,21 @@ public final class ApplyRunner: Sendable {
         reporter.report(.started(windows: work.map { ($0.spec.name, $0.actions.count) }))
 
         var lanes: [Lane] = []
+        // Each destination is checked once (bucket, credentials, table) before any of its windows runs.
+        var prepared: [String: DestinationError?] = [:]
         for (index, item) in work.enumerated() where !item.actions.isEmpty {
             let context = contexts[index]
             do {
+                if let failure = prepared[context.destinationKey] ?? nil { throw failure }
+                if prepared[context.destinationKey] == nil {
+                    do {
+                        try await context.destination.prepare()
+                        prepared[context.destinationKey] = .some(nil)
+                    } catch {
+                        prepared[context.destinationKey] = .some(DestinationError(Self.describe(error)))
+                        throw error
+                    }
+                }
                 try await context.provider.prepare()
             } catch {
                 let message = Self.describe(error)
@@ -175,6 +206,7 @@ public final class ApplyRunner: Sendable {
             tally.withLock { $0.skipped += skipped }
         }
 
+        await destinations.closeAll()
         var summary = tally.withLock { $0 }
         summary.interrupted = Task.isCancelled
         let elapsed = ContinuousClock.now - started
@@ -226,6 +258,8 @@ struct SpecContext: Sendable {
     let provider: any ExportProvider
     let renderer: RequestRenderer
     let destination: any Destination
+    /// Specs with the same key share their destination (and its `prepare`).
+    let destinationKey: String
     let fingerprints: WindowFingerprints
     let laneKey: String
     let laneLimit: Int

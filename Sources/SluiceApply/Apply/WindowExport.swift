@@ -94,7 +94,7 @@ extension ApplyRunner {
         defer { gate.give() }
         if action.action == .resume, let existing {
             // Published before the last run could record it? Then record it now, with no API call.
-            if let manifest = publishedAfterSubmit(existing, context, target) {
+            if let manifest = await publishedAfterSubmit(existing, context, target) {
                 record = existing
                 record.status = .complete
                 record.lastError = nil
@@ -194,8 +194,8 @@ extension ApplyRunner {
 
     /// The manifest of the window as published, if it is the export `existing` recorded as submitted: the
     /// same data and the same job (for APIs without jobs, published after the submit was recorded).
-    private func publishedAfterSubmit(_ existing: WindowRecord, _ context: SpecContext, _ target: WindowTarget) -> WindowManifest? {
-        guard let data = try? context.destination.publishedManifest(target), let manifest = WindowManifest.decode(data),
+    private func publishedAfterSubmit(_ existing: WindowRecord, _ context: SpecContext, _ target: WindowTarget) async -> WindowManifest? {
+        guard let data = try? await context.destination.publishedManifest(target), let manifest = WindowManifest.decode(data),
               manifest.fingerprints.data == context.fingerprints.data.hex,
               manifest.providerJobID == existing.providerJobID
         else { return nil }
@@ -255,7 +255,7 @@ extension ApplyRunner {
     private func publish(_ files: [RemoteFile], context: SpecContext, target: WindowTarget, jobID: String?,
                          request: RenderedRequest, window: ExportWindow, run: inout WindowRun) async throws -> [FileFacts] {
         let spec = context.spec
-        let staged = try context.destination.stage(target)
+        let staged = try await context.destination.stage(target)
         do {
             for (i, file) in files.enumerated() {
                 let (name, bytes) = try await Self.add(file, number: i, to: staged, destination: context.destination,
@@ -269,12 +269,12 @@ extension ApplyRunner {
             }
             let now = options.now()
             let fingerprints = context.fingerprints
-            return try context.destination.commit(staged) { facts in
+            return try await context.destination.commit(staged) { facts in
                 try WindowManifest(spec: spec, window: window, providerJobID: jobID, request: request, files: facts,
                                    fingerprints: fingerprints, exportedAt: now).jsonData()
             }
         } catch {
-            context.destination.discard(staged)
+            await context.destination.discard(staged)
             throw error
         }
     }

@@ -7,7 +7,8 @@ public struct WindowTarget: Sendable, Hashable {
     public var provider: ProviderID
     public var start: Timestamp
     public var end: Timestamp
-    /// The spec's path template expanded for this window (relative, already checked safe).
+    /// The spec's path template expanded for this window (relative, already checked safe): a folder
+    /// under the root (directory), a key prefix (s3), or only a name in the state's list of files (tables).
     public var relativePath: String
 
     public init(spec: String, provider: ProviderID, start: Timestamp, end: Timestamp, relativePath: String) {
@@ -29,10 +30,19 @@ public struct StagedWindow: Sendable {
 }
 
 /// Where windows end up. Every destination keeps the same promise: a window becomes visible whole or
-/// not at all, and a replaced window is swapped in one step.
+/// not at all, a replaced window is swapped in one step, and a window published before its state
+/// record was written is found again by `publishedManifest` (so a crash in between costs no export).
+///
+/// Every window is first assembled in a local staging folder (`stage`, `ingest`), the same for all
+/// destinations; `commit` publishes it: a rename (directory), uploads with the manifest last (S3), or
+/// one transaction of upserts (SQLite, PostgreSQL).
 public protocol Destination: Sendable {
+    /// Checked once before any export: the destination is reachable, accepts the credentials and can
+    /// hold the spec's windows (bucket exists, table compatible). Throws `DestinationError`.
+    func prepare() async throws
+
     /// Creates the staging area of a window (removing leftovers of an earlier, interrupted run).
-    func stage(_ target: WindowTarget) throws -> StagedWindow
+    func stage(_ target: WindowTarget) async throws -> StagedWindow
 
     /// Checks a downloaded file and adds it to the window: archives are verified and unpacked (and
     /// kept too if `keepArchive`), other files moved in. Returns the relative paths added.
@@ -40,13 +50,42 @@ public protocol Destination: Sendable {
 
     /// Publishes the window with `_manifest.json` (built by `manifest` from the files' facts), replacing
     /// any earlier version in one step. Returns the facts of the files published.
-    func commit(_ staged: StagedWindow, manifest: ([FileFacts]) throws -> Data) throws -> [FileFacts]
+    func commit(_ staged: StagedWindow, manifest: @Sendable ([FileFacts]) throws -> Data) async throws -> [FileFacts]
 
     /// Throws away a staging area.
-    func discard(_ staged: StagedWindow)
+    func discard(_ staged: StagedWindow) async
 
     /// The manifest of the window as published, or `nil` if it is not there.
-    func publishedManifest(_ target: WindowTarget) throws -> Data?
+    func publishedManifest(_ target: WindowTarget) async throws -> Data?
+
+    /// Releases connections; called once when the run ends.
+    func close() async
+}
+
+extension Destination {
+    public func prepare() async throws {}
+    public func close() async {}
+
+    /// Staged windows of every destination unpack the same way.
+    public func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool) throws -> [String] {
+        try LocalStaging.ingest(download, named: name, into: staged, keepArchive: keepArchive)
+    }
+}
+
+/// A destination refused or failed: said so a person can act on it (which setting, which credential,
+/// what the server answered). Never carries a secret.
+public struct DestinationError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    /// Whether trying the same window again later may work (a server error, a dropped connection),
+    /// rather than needing a change of settings.
+    public var transient: Bool
+
+    public init(_ message: String, transient: Bool = false) {
+        self.message = message
+        self.transient = transient
+    }
+
+    public var description: String { message }
 }
 
 /// The name of the manifest file every window carries.

@@ -220,7 +220,7 @@ public enum BundledSchemas {
       "type": "object",
       "required": ["type"],
       "properties": {
-        "type": { "enum": ["directory"], "description": "Where windows are written." }
+        "type": { "enum": ["directory", "s3", "sqlite", "postgres"], "description": "Where windows are written: a local directory, S3-compatible object storage, or rows upserted into a SQLite or PostgreSQL table." }
       },
       "allOf": [
         {
@@ -232,6 +232,72 @@ public enum BundledSchemas {
               "type": true,
               "path": { "type": "string", "minLength": 1, "description": "Relative path template: {name}, {provider}, {start:FMT}, {end:FMT}; FMT from yyyy MM dd HH mm ss SSS." },
               "keepArchives": { "type": "boolean", "description": "Keep the provider's .zip/.gz files beside what is unpacked from them." }
+            }
+          }
+        },
+        {
+          "if": { "properties": { "type": { "const": "s3" } }, "required": ["type"] },
+          "then": {
+            "required": ["bucket", "prefix", "region", "credentialsEnv"],
+            "additionalProperties": false,
+            "properties": {
+              "type": true,
+              "bucket": { "type": "string", "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "description": "The bucket's name (3 to 63 lower-case letters, digits, dots and hyphens)." },
+              "prefix": { "type": "string", "minLength": 1, "description": "Key prefix template of a window: {name}, {provider}, {start:FMT}, {end:FMT}. A window's objects are PREFIX/FILE, its manifest PREFIX/_manifest.json." },
+              "region": { "type": "string", "minLength": 1, "description": "The bucket's region, e.g. eu-west-1 (signed into every request)." },
+              "endpoint": { "type": "string", "pattern": "^https?://[^/?#]+/?$", "description": "An S3-compatible endpoint (scheme, host and port only), e.g. http://127.0.0.1:9000. Default: https://s3.REGION.amazonaws.com. Requests use path-style addressing." },
+              "credentialsEnv": {
+                "type": "object",
+                "required": ["accessKeyId", "secretAccessKey"],
+                "additionalProperties": false,
+                "description": "The environment variables holding the credentials.",
+                "properties": {
+                  "accessKeyId": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "description": "The name of an environment variable (never the secret itself)." },
+                  "secretAccessKey": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "description": "The name of an environment variable (never the secret itself)." },
+                  "sessionToken": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "description": "The name of an environment variable (never the secret itself)." }
+                }
+              },
+              "multipartThresholdMiB": { "type": "integer", "minimum": 5, "maximum": 5120, "description": "Files of at least this many MiB go up as multipart uploads in parts of this size (default 16)." },
+              "keepArchives": { "type": "boolean", "description": "Keep the provider's .zip/.gz files beside what is unpacked from them." }
+            }
+          }
+        },
+        {
+          "if": { "properties": { "type": { "const": "sqlite" } }, "required": ["type"] },
+          "then": {
+            "required": ["path", "table"],
+            "additionalProperties": false,
+            "properties": {
+              "type": true,
+              "path": { "type": "string", "minLength": 1, "description": "The database file (created if missing), relative to the apply's --output directory unless absolute." },
+              "table": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,62}$", "description": "A SQL identifier: letters, digits and underscores, not starting with a digit." },
+              "key": {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": true,
+                "items": { "type": "string", "minLength": 1 },
+                "description": "The columns that identify a record; rows are upserted by them. Default per provider: record_id (enterpret-v2), id (enterpret-v1, openweb, userpilot), the table's own id column (coveo: searchId, clickId, customEventId, keywordId, groupId)."
+              }
+            }
+          }
+        },
+        {
+          "if": { "properties": { "type": { "const": "postgres" } }, "required": ["type"] },
+          "then": {
+            "required": ["urlEnv", "table"],
+            "additionalProperties": false,
+            "properties": {
+              "type": true,
+              "urlEnv": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "description": "The environment variable holding the connection URL, postgres://USER:PASSWORD@HOST:PORT/DB (never the URL itself)." },
+              "schema": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,62}$", "description": "The schema of the table (default public)." },
+              "table": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,62}$", "description": "A SQL identifier: letters, digits and underscores, not starting with a digit." },
+              "key": {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": true,
+                "items": { "type": "string", "minLength": 1 },
+                "description": "The columns that identify a record; rows are upserted by them. Default per provider: record_id (enterpret-v2), id (enterpret-v1, openweb, userpilot), the table's own id column (coveo: searchId, clickId, customEventId, keywordId, groupId)."
+              }
             }
           }
         }

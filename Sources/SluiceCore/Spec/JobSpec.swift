@@ -124,12 +124,30 @@ public struct DestinationType: RawRepresentable, Sendable, Hashable, CustomStrin
     public var description: String { rawValue }
 
     public static let directory = DestinationType(rawValue: "directory")
+    public static let s3 = DestinationType(rawValue: "s3")
+    public static let sqlite = DestinationType(rawValue: "sqlite")
+    public static let postgres = DestinationType(rawValue: "postgres")
+
+    /// The setting that holds the window's path template: `path` for a directory, `prefix` for object
+    /// storage; `nil` for table destinations, whose rows carry no path.
+    public var templateField: String? {
+        switch self {
+        case .directory: return "path"
+        case .s3: return "prefix"
+        default: return nil
+        }
+    }
+
+    /// Whether windows become rows in a table rather than files.
+    public var isTable: Bool { self == .sqlite || self == .postgres }
 }
 
 /// Where a spec's windows are written.
 public struct DestinationSpec: Sendable {
     public var type: DestinationType
-    /// The path (directory) or key prefix template, with `{name}`, `{provider}`, `{start:FMT}`, `{end:FMT}`.
+    /// The path (directory) or key prefix (s3) template, with `{name}`, `{provider}`, `{start:FMT}`,
+    /// `{end:FMT}`. Table destinations get `{name}/{start:…}` at the step's resolution: it names a
+    /// window's files in the state, not a place.
     public var pathTemplate: PathTemplate
     /// Keep the provider's archives beside what is unpacked from them.
     public var keepArchives: Bool

@@ -58,15 +58,16 @@ public struct SpecValidator: Sendable {
             } else {
                 nameOwners[spec.name] = (source.path, nameNodePosition(source) ?? SourcePosition(line: 1, column: 1))
             }
-            if !spec.destination.pathTemplate.mentionsName {
+            if let field = spec.destination.type.templateField, !spec.destination.pathTemplate.mentionsName {
                 // Two specs without {name} in the same template (after {provider}) write to the same paths.
-                let key = "\(spec.destination.type.rawValue)|" + spec.destination.pathTemplate.text
+                let bucket = spec.destination.raw["bucket"]?.stringValue ?? ""
+                let key = "\(spec.destination.type.rawValue)|\(bucket)|" + spec.destination.pathTemplate.text
                     .replacingOccurrences(of: "{provider}", with: spec.provider.rawValue)
                 if let other = templateOwners[key] {
                     diagnostics.append(Diagnostic(
-                        file: source.path, position: destinationPathPosition(source),
-                        pointer: JSONPointer(tokens: ["destination", "path"]), keyword: "template",
-                        message: "spec \(quoted(spec.name)) writes to the same paths as spec \(quoted(other)); add {name} to the path template"))
+                        file: source.path, position: destinationTemplatePosition(source, field),
+                        pointer: JSONPointer(tokens: ["destination", field]), keyword: "template",
+                        message: "spec \(quoted(spec.name)) writes to the same paths as spec \(quoted(other)); add {name} to the \(field) template"))
                     crossFileOK = false
                 } else {
                     templateOwners[key] = spec.name
@@ -98,8 +99,8 @@ public struct SpecValidator: Sendable {
         (try? JSONParser.parse(source.bytes))?["name"]?.position
     }
 
-    private func destinationPathPosition(_ source: SpecSource) -> SourcePosition? {
-        (try? JSONParser.parse(source.bytes))?.node(at: JSONPointer(tokens: ["destination", "path"]))?.position
+    private func destinationTemplatePosition(_ source: SpecSource, _ field: String) -> SourcePosition? {
+        (try? JSONParser.parse(source.bytes))?.node(at: JSONPointer(tokens: ["destination", field]))?.position
     }
 }
 
@@ -330,11 +331,18 @@ struct SpecChecks {
 
     private mutating func checkDestination(window: WindowConfig) -> DestinationSpec? {
         guard let destination = root["destination"], destination.objectValue != nil,
-              let type = destination["type"]?.stringValue,
-              let pathNode = destination["path"], let pathText = pathNode.stringValue,
-              !schemaFlagged.contains(JSONPointer(tokens: ["destination", "path"]))
+              let type = destination["type"]?.stringValue.map(DestinationType.init(rawValue:))
         else { return nil }
-        let pointer = ["destination", "path"]
+        // Files go under a path (directory) or key prefix (s3) template; rows into a table, where the
+        // template only names the window in the state file's list of files.
+        guard let field = type.templateField else {
+            let template = try! PathTemplate("{name}/{start:\(PathTemplate.format(resolving: window.step))}")
+            return DestinationSpec(type: type, pathTemplate: template, raw: destination)
+        }
+        guard let pathText = destination[field]?.stringValue,
+              !schemaFlagged.contains(JSONPointer(tokens: ["destination", field]))
+        else { return nil }
+        let pointer = ["destination", field]
         let template: PathTemplate
         do {
             template = try PathTemplate(pathText)
@@ -357,7 +365,7 @@ struct SpecChecks {
                 return nil
             }
         }
-        return DestinationSpec(type: DestinationType(rawValue: type), pathTemplate: template,
+        return DestinationSpec(type: type, pathTemplate: template,
                                keepArchives: destination["keepArchives"]?.boolValue ?? false, raw: destination)
     }
 }

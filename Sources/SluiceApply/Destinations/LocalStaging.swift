@@ -1,0 +1,87 @@
+import Foundation
+import SluiceCore
+
+/// The local folder every destination assembles a window in before publishing it: downloads land in
+/// `.downloads`, archives are checked and unpacked, and `facts` reads what the window holds.
+public enum LocalStaging {
+    /// A fresh staging folder for `target` inside `parent`, named after `name`; leftovers of an
+    /// interrupted run with the same name are removed first.
+    public static func stage(_ target: WindowTarget, in parent: URL, name: String) throws -> StagedWindow {
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        sweep(in: parent, prefixes: [".\(name).sluice-staging-"])
+        let staging = parent.appendingPathComponent(".\(name).sluice-staging-\(UUID().uuidString.prefix(8))")
+        let downloads = staging.appendingPathComponent(".downloads")
+        try FileManager.default.createDirectory(at: downloads, withIntermediateDirectories: true)
+        return StagedWindow(target: target, directory: staging, downloads: downloads)
+    }
+
+    /// A staging folder for destinations that publish elsewhere (S3, tables): under `root`, named by the
+    /// window's spec and start, so a rerun sweeps what a killed run left.
+    public static func stage(_ target: WindowTarget, underRoot root: URL) throws -> StagedWindow {
+        let name = "\(target.spec)-\(target.start.millisecondsSinceEpoch)"
+        return try stage(target, in: root, name: name)
+    }
+
+    public static func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool,
+                              unpacker: ArchiveUnpacker = ArchiveUnpacker()) throws -> [String] {
+        let safeName = try ArchiveUnpacker.sanitised(name, in: name)
+        if ArchiveUnpacker.isArchive(safeName) {
+            var added = try unpacker.unpack(download, into: staged.directory)
+            if keepArchive {
+                let kept = staged.directory.appendingPathComponent(safeName)
+                try moveReplacing(download, to: kept)
+                added.append(safeName)
+            } else {
+                try? FileManager.default.removeItem(at: download)
+            }
+            return added
+        }
+        let destination = staged.directory.appendingPathComponent(safeName)
+        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try moveReplacing(download, to: destination)
+        return [safeName]
+    }
+
+    /// Removes the downloads folder, then returns the facts of every regular file the window holds
+    /// (not the manifest), sorted by path.
+    public static func finish(_ staged: StagedWindow) throws -> [FileFacts] {
+        try? FileManager.default.removeItem(at: staged.downloads)
+        return try facts(in: staged.directory)
+    }
+
+    /// The facts of every regular file under `directory`, sorted by path.
+    public static func facts(in directory: URL) throws -> [FileFacts] {
+        var out: [FileFacts] = []
+        let base = directory.standardizedFileURL.path
+        guard let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else {
+            return []
+        }
+        for case let url as URL in walker {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+            var relative = String(url.standardizedFileURL.path.dropFirst(base.count))
+            if relative.hasPrefix("/") { relative.removeFirst() }
+            guard relative != manifestFileName else { continue }
+            out.append(try FileInspector.inspect(url, relativePath: relative))
+        }
+        return out.sorted { $0.path < $1.path }
+    }
+
+    public static func discard(_ staged: StagedWindow) {
+        try? FileManager.default.removeItem(at: staged.directory)
+    }
+
+    /// Removes entries of `parent` whose names start with one of `prefixes`.
+    static func sweep(in parent: URL, prefixes: [String]) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent.path) else { return }
+        for name in names where prefixes.contains(where: name.hasPrefix) {
+            try? FileManager.default.removeItem(at: parent.appendingPathComponent(name))
+        }
+    }
+
+    private static func moveReplacing(_ source: URL, to destination: URL) throws {
+        if FileManager.default.fileExists(atPath: destination.path) {
+            try FileManager.default.removeItem(at: destination)
+        }
+        try FileManager.default.moveItem(at: source, to: destination)
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+import SluiceCore
+
+/// Placeholder: being written (issue 7).
+public struct S3Destination: Destination {
+    public let settings: S3Settings
+    public let stagingRoot: URL
+
+    public init(settings: S3Settings, stagingRoot: URL) {
+        self.settings = settings
+        self.stagingRoot = stagingRoot
+    }
+
+    public func prepare() async throws { throw DestinationError("the s3 destination is not available yet") }
+    public func stage(_ target: WindowTarget) throws -> StagedWindow { try LocalStaging.stage(target, underRoot: stagingRoot) }
+    public func commit(_ staged: StagedWindow, manifest: @Sendable ([FileFacts]) throws -> Data) async throws -> [FileFacts] {
+        throw DestinationError("the s3 destination is not available yet")
+    }
+    public func discard(_ staged: StagedWindow) { LocalStaging.discard(staged) }
+    public func publishedManifest(_ target: WindowTarget) async throws -> Data? { nil }
+}
