@@ -11,8 +11,10 @@ build:
 release:
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
 
+# The destination tests need PostgreSQL and moto's S3 server: scripts/test-services.sh starts throwaway
+# ones around the run (and says which tests it had to skip when one is not installed).
 test:
-	$(SWIFT) test $(SWIFT_FLAGS)
+	scripts/test-services.sh $(SWIFT) test $(SWIFT_FLAGS)
 
 demo: build
 	SWIFT="$(SWIFT)" SWIFT_FLAGS="$(SWIFT_FLAGS)" scripts/demo.sh
