@@ -149,6 +149,7 @@ struct SpecChecks {
 
     private mutating func error(_ pointer: [String], _ keyword: String, _ message: String, at position: SourcePosition? = nil) {
         let p = JSONPointer(tokens: pointer)
+        guard !isSecret(p) else { return } // already reported as a literal secret, without its value
         diagnostics.append(Diagnostic(file: file, position: position ?? root.node(at: p)?.position ?? root.position,
                                       pointer: p, keyword: keyword, message: message))
     }
@@ -172,8 +173,12 @@ struct SpecChecks {
             for member in object.members {
                 let normalized = member.key.lowercased().filter { $0 != "-" && $0 != "_" }
                 let here = pointer.appending(member.key)
-                // `tokenEnv`, `credentialsEnv: {secretAccessKey: "ENV_NAME"}`: names of variables, not secrets.
-                if normalized.hasSuffix("env") { continue }
+                // `tokenEnv`, `credentialsEnv: {secretAccessKey: "ENV_NAME"}`: names of variables, not
+                // secrets; but what is not a variable's name there may well be the secret itself.
+                if normalized.hasSuffix("env") {
+                    walkVariableNames(member.value, pointer: here)
+                    continue
+                }
                 if Self.secretKeys.contains(normalized) {
                     secretPointers.append(here)
                     diagnostics.append(Diagnostic(
@@ -185,9 +190,43 @@ struct SpecChecks {
             }
         case .array(let items):
             for (i, item) in items.enumerated() { walkForSecrets(item, pointer: pointer.appending(index: i)) }
+        case .string(let text) where Self.hasPassword(text):
+            secretPointers.append(pointer)
+            diagnostics.append(Diagnostic(
+                file: file, position: node.position, pointer: pointer, keyword: "secret",
+                message: "this value is a URL with a password, a literal secret; secrets never go in a spec: put the URL in an environment variable and name that variable here"))
         default:
             break
         }
+    }
+
+    /// Flags every string under an `…Env` member that is not an environment variable's name, without
+    /// echoing it: someone who wrote the secret where its variable belongs must not see it printed in CI.
+    private mutating func walkVariableNames(_ node: JSONNode, pointer: JSONPointer) {
+        switch node.value {
+        case .object(let object):
+            for member in object.members { walkVariableNames(member.value, pointer: pointer.appending(member.key)) }
+        case .string(let text) where !Self.isVariableName(text):
+            secretPointers.append(pointer)
+            diagnostics.append(Diagnostic(
+                file: file, position: node.position, pointer: pointer, keyword: "secret",
+                message: "must name an environment variable (letters, digits and '_', not starting with a digit); the value is not shown in case it is the secret itself"))
+        default:
+            break
+        }
+    }
+
+    static func isVariableName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+        return text.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    }
+
+    /// Whether `text` is a URL carrying a password (`scheme://user:password@host`).
+    static func hasPassword(_ text: String) -> Bool {
+        guard let scheme = text.range(of: "://") else { return false }
+        let authority = text[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard let at = authority.lastIndex(of: "@") else { return false }
+        return authority[..<at].contains(":")
     }
 
     /// Whether `pointer` is at or under a literal secret (the schema's complaints there are dropped so
