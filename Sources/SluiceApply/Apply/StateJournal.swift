@@ -11,6 +11,8 @@ public actor StateJournal {
     private(set) public var state: SluiceState
     /// Bumped on every change; a change is durable once `savedGeneration` reaches its generation.
     private var generation = 0
+    /// The windows changed since the last save, for stores that write windows as rows.
+    private var changed: Set<WindowKey> = []
     private var savedGeneration = 0
     private var saving = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -31,6 +33,7 @@ public actor StateJournal {
     /// Records `record` and returns once a save including it has been written.
     public func write(_ record: WindowRecord, spec: String, provider: String) async throws(StateStoreError) {
         state.record(record, spec: spec, provider: provider)
+        changed.insert(WindowKey(spec: spec, start: record.window.start))
         generation += 1
         try await flush(upTo: generation)
     }
@@ -44,13 +47,16 @@ public actor StateJournal {
             saving = true
             let snapshot = state
             let covers = generation
+            let carried = changed
+            changed.removeAll()
             do {
-                let saved = try await store.save(snapshot)
+                let saved = try await store.save(snapshot, changed: carried)
                 state.serial = saved.serial
                 savedGeneration = covers
                 lastError = nil
             } catch {
                 lastError = error
+                changed.formUnion(carried) // still to be written
             }
             saving = false
             let woken = waiters

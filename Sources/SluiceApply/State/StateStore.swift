@@ -18,6 +18,14 @@ public protocol StateStore: Sendable {
     /// has another lineage or serial, nothing is written (a lost update would forget exports).
     func save(_ state: SluiceState) async throws(StateStoreError) -> SluiceState
 
+    /// Writes the windows `changed` of `state` (everything else is as this process last loaded or saved
+    /// it) and returns the state with its new serial. Apply writes this way after every window step.
+    ///
+    /// A store that keeps the whole state in one document writes it whole, with `save`'s checks. A store
+    /// that keeps windows as rows (PostgreSQL) writes only those rows and does not require the serial to
+    /// be unchanged: several workers apply one plan at once, each writing only windows it has claimed.
+    func save(_ state: SluiceState, changed: Set<WindowKey>) async throws(StateStoreError) -> SluiceState
+
     /// Takes the writers' lock, waiting up to `timeout` for a holder to release it.
     func lock(operation: String, timeout: Duration) async throws(StateStoreError) -> StateLock
 
@@ -30,6 +38,23 @@ public protocol StateStore: Sendable {
 
     /// The lock currently held, if any.
     func currentLock() async throws(StateStoreError) -> StateLock?
+}
+
+extension StateStore {
+    public func save(_ state: SluiceState, changed: Set<WindowKey>) async throws(StateStoreError) -> SluiceState {
+        try await save(state)
+    }
+}
+
+/// One window of one spec, as the state names it.
+public struct WindowKey: Sendable, Hashable {
+    public var spec: String
+    public var start: Timestamp
+
+    public init(spec: String, start: Timestamp) {
+        self.spec = spec
+        self.start = start
+    }
 }
 
 /// Who holds the state's lock: enough for a person to find the holder or decide it is gone.
