@@ -55,6 +55,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // renameat2(RENAME_EXCHANGE), which Glibc's Swift overlay does not expose.
@@ -92,7 +93,8 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(
             name: "SluiceApplyTests",
-            dependencies: ["SluiceApply", "SluiceSandbox", "SluiceTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["SluiceApply", "SluiceSandbox", "SluiceTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                           .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceSandbox"]),
         .testTarget(

@@ -50,6 +50,10 @@ public struct ApplySummary: Sendable, Hashable, Codable {
     /// Each failed window and why: `spec@start: error`.
     public var failures: [String] = []
     public var interrupted = false
+    /// With several workers on one plan: windows this worker found done by another worker (taken over
+    /// after the other recorded it), and the whole plan's progress when this worker stopped.
+    public var doneByOthers = 0
+    public var plan: PlanProgress?
 
     public init() {}
 
@@ -61,6 +65,12 @@ public struct ApplySummary: Sendable, Hashable, Codable {
         out += "; \(ByteCount.text(bytes)) in \(apiCalls) API calls"
         if httpRetries > 0 { out += " (\(httpRetries) retried)" }
         out += ", \(Self.seconds(wallMilliseconds))."
+        if doneByOthers > 0 { out += " \(doneByOthers) found done by another worker." }
+        if let plan {
+            out += plan.left == 0
+                ? " Plan done: \(plan.done) of \(plan.total) windows across all workers."
+                : " Plan: \(plan.done) of \(plan.total) windows done across all workers, \(plan.left) left (\(plan.claimed) held by other workers)."
+        }
         return out
     }
 

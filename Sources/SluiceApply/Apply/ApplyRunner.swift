@@ -32,6 +32,10 @@ public final class ApplyRunner: Sendable {
     let options: ApplyOptions
     let reporter: any ApplyReporter
     let contexts: [SpecContext]
+    /// With several workers on one plan: where windows are claimed and shared limits kept.
+    let coordinator: (any WindowCoordinator)?
+    /// The plan's id in the coordinator (the same for every worker applying it).
+    let planID: String
     let tally = Locked(ApplySummary())
     let labels = LabelCache()
     let destinations: DestinationRegistry
@@ -39,16 +43,19 @@ public final class ApplyRunner: Sendable {
     /// Builds the runner. Every spec's token must be in `environment`; otherwise this throws, naming every
     /// missing variable, before any request.
     public init(work: [SpecWork], journal: StateJournal, transport: any HTTPTransport, environment: [String: String],
-                options: ApplyOptions, reporter: any ApplyReporter) throws {
+                options: ApplyOptions, reporter: any ApplyReporter,
+                coordinator: (any WindowCoordinator)? = nil, planID: String = "") throws {
         try Self.checkEnvironment(work.filter { !$0.actions.isEmpty }.map(\.spec), environment)
         self.work = work
         self.journal = journal
         self.transport = transport
         self.options = options
         self.reporter = reporter
+        self.coordinator = coordinator
+        self.planID = planID
         let destinations = DestinationRegistry(outputRoot: options.outputRoot, environment: environment)
         self.destinations = destinations
-        let limiters = LimiterRegistry(interval: options.limitInterval)
+        let limiters = LimiterRegistry(interval: options.limitInterval, coordinator: coordinator)
         // Specs of one provider on one endpoint with one token share its quota: the strictest of their
         // limits applies to all of them. (Enterpret v1 and v2 may share a host and a token, not a quota.)
         var shared: [String: RequestLimits] = [:]
@@ -82,15 +89,18 @@ public final class ApplyRunner: Sendable {
             // A lane of jobsInFlight + 1 windows: one more can download while the provider runs the next job.
             let lane = quota.jobsInFlight.map { ("jobs \(limits.key)", $0 + 1) } ?? ("spec \(spec.name)", Int.max)
             var gate: JobGate?
+            var sharedSlots: (any SharedJobSlots)?
             if let jobs = quota.jobsInFlight {
                 gate = gates[lane.0] ?? JobGate(limit: jobs)
                 gates[lane.0] = gate
+                sharedSlots = coordinator?.jobSlots(key: lane.0, limit: jobs)
             }
             let destination = try destinations.destination(for: spec)
             contexts.append(SpecContext(
                 spec: spec, provider: Self.provider(spec, client: client), renderer: renderer,
                 destination: destination.destination, destinationKey: destination.key,
                 fingerprints: Fingerprinter.fingerprints(for: spec), laneKey: lane.0, laneLimit: lane.1, jobGate: gate,
+                sharedJobSlots: sharedSlots,
                 jobDurations: JobDurations()))
         }
         self.contexts = contexts
@@ -180,6 +190,28 @@ public final class ApplyRunner: Sendable {
             lanes[i].queue.sort { ($0.1.window.start, $0.0) < ($1.1.window.start, $1.0) }
         }
 
+        // Several workers on one plan: every worker registers the plan's windows, then claims them.
+        var claimable: [WindowKey: (index: Int, action: PlannedAction)] = [:]
+        if let coordinator {
+            for lane in lanes {
+                for (index, action) in lane.queue {
+                    claimable[WindowKey(spec: work[index].spec.name, start: action.window.start)] = (index, action)
+                }
+            }
+            do {
+                try await coordinator.register(plan: planID, windows: Array(claimable.keys))
+                for i in lanes.indices { lanes[i].shared = true }
+            } catch {
+                let message = Self.describe(error)
+                reporter.report(.specFailed(spec: "all specs", error: message))
+                tally.withLock {
+                    $0.failed += claimable.count
+                    $0.failures.append("the shared plan: \(message)")
+                }
+                lanes.removeAll()
+            }
+        }
+
         let parallelism = max(1, options.parallelism)
         await withTaskGroup(of: (Int, WindowOutcome).self) { group in
             var inFlight = 0
@@ -189,24 +221,36 @@ public final class ApplyRunner: Sendable {
                 if Task.isCancelled { stopping = true }
                 while !stopping && inFlight < parallelism {
                     guard let i = Self.nextLane(&lanes, cursor: &cursor) else { break }
-                    let (specIndex, action) = lanes[i].take()
                     inFlight += 1
+                    if lanes[i].shared {
+                        lanes[i].inFlight += 1
+                        let specs = Array(Set(lanes[i].queue.map { work[$0.0].spec.name })).sorted()
+                        let actions = claimable
+                        group.addTask { (i, await self.claimAndExport(specs, actions)) }
+                        continue
+                    }
+                    let (specIndex, action) = lanes[i].take()
                     let context = contexts[specIndex]
                     group.addTask { (i, await self.export(action, context)) }
                 }
                 guard inFlight > 0, let (i, outcome) = await group.next() else { break }
                 inFlight -= 1
                 lanes[i].inFlight -= 1
+                if case .noneLeft = outcome { lanes[i].exhausted = true }
                 if case .fatal = outcome {
                     stopping = true
                     group.cancelAll()
                 }
             }
-            let skipped = lanes.reduce(0) { $0 + $1.pending }
+            let skipped = lanes.filter { !$0.shared }.reduce(0) { $0 + $1.pending }
             tally.withLock { $0.skipped += skipped }
         }
 
         await destinations.closeAll()
+        if let coordinator {
+            let progress = try? await coordinator.progress(plan: planID, specs: nil)
+            tally.withLock { $0.plan = progress }
+        }
         var summary = tally.withLock { $0 }
         summary.interrupted = Task.isCancelled
         let elapsed = ContinuousClock.now - started
@@ -221,8 +265,12 @@ public final class ApplyRunner: Sendable {
         var queue: [(Int, PlannedAction)]
         var next = 0
         var inFlight = 0
+        /// Windows are claimed from a shared plan rather than taken from `queue` in order.
+        var shared = false
+        /// A shared lane with nothing left to claim.
+        var exhausted = false
 
-        var pending: Int { queue.count - next }
+        var pending: Int { shared ? (exhausted ? 0 : 1) : queue.count - next }
 
         mutating func take() -> (Int, PlannedAction) {
             defer {
@@ -265,6 +313,8 @@ struct SpecContext: Sendable {
     let laneLimit: Int
     /// Held from submit until the job is done, where the provider runs a limited number of jobs per token.
     let jobGate: JobGate?
+    /// The same limit across workers, when several apply one plan.
+    let sharedJobSlots: (any SharedJobSlots)?
     /// How long this spec's recent jobs took, so the first poll of the next one can wait for most of that.
     let jobDurations: JobDurations
 }
@@ -297,20 +347,27 @@ enum WindowOutcome: Sendable {
     case interrupted
     /// The state could not be written: stop everything rather than export what cannot be recorded.
     case fatal
+    /// A worker on a shared plan found no window of its lane left to claim.
+    case noneLeft
 }
 
 /// The rate limiters per endpoint and token, shared by every spec using them.
 final class LimiterRegistry: Sendable {
     struct Limits: Sendable {
         var key: String
-        var exports: SlidingWindowLimiter<ContinuousClock>?
-        var objects: SlidingWindowLimiter<ContinuousClock>?
+        var exports: (any RequestQuota)?
+        var objects: (any RequestQuota)?
     }
 
     private let known = Mutex<[String: Limits]>([:])
     let interval: Duration
+    /// With several workers: the limits are counted in the coordinator, across all of them.
+    let coordinator: (any WindowCoordinator)?
 
-    init(interval: Duration) { self.interval = interval }
+    init(interval: Duration, coordinator: (any WindowCoordinator)? = nil) {
+        self.interval = interval
+        self.coordinator = coordinator
+    }
 
     /// The key of one provider's API at an endpoint with a token. The token is hashed so no copy of it
     /// lingers in the tables.
@@ -325,15 +382,19 @@ final class LimiterRegistry: Sendable {
         let interval = self.interval
         // Network jitter between our clock and the server's: a quarter second a minute, scaled.
         let margin = interval / 240
-        func limiter(_ limit: Int) -> SlidingWindowLimiter<ContinuousClock> {
-            SlidingWindowLimiter(limit: limit, interval: interval, margin: margin, clock: ContinuousClock())
+        let coordinator = self.coordinator
+        func limiter(_ kind: String) -> (Int) -> any RequestQuota {
+            { limit in
+                if let coordinator { return coordinator.rateLimit(key: "\(kind) \(key)", limit: limit, interval: interval) }
+                return SlidingWindowLimiter(limit: limit, interval: interval, margin: margin, clock: ContinuousClock())
+            }
         }
         return known.withLock { table in
             if let existing = table[key] { return existing }
             let made = Limits(
                 key: key,
-                exports: limits.exportsPerMinute.map(limiter),
-                objects: limits.objectsPerMinute.map(limiter))
+                exports: limits.exportsPerMinute.map(limiter("exports")),
+                objects: limits.objectsPerMinute.map(limiter("objects")))
             table[key] = made
             return made
         }

@@ -57,16 +57,29 @@ final class JobGate: Sendable {
 }
 
 /// One window's hold on its gate: taken for the job, given back once the job is done or (the window's
-/// `defer`) when the window ends.
+/// `defer`) when the window ends. With several workers on one plan the hold also takes a place in the
+/// shared slots (the same limit across workers), after the local gate so local waiters queue here.
 final class GateHold {
     private let gate: JobGate?
+    private let shared: (slots: any SharedJobSlots, holder: String)?
     private var held = false
 
-    init(_ gate: JobGate?) { self.gate = gate }
+    init(_ gate: JobGate?, shared: (slots: any SharedJobSlots, holder: String)? = nil) {
+        self.gate = gate
+        self.shared = gate == nil ? nil : shared
+    }
 
     func take() async throws {
         guard let gate, !held else { return }
         try await gate.acquire()
+        if let shared {
+            do {
+                try await shared.slots.acquire(holder: shared.holder)
+            } catch {
+                gate.release()
+                throw error
+            }
+        }
         held = true
         try Task.checkCancellation()
     }
@@ -74,6 +87,15 @@ final class GateHold {
     func give() {
         guard let gate, held else { return }
         held = false
-        gate.release()
+        if let shared {
+            // The local gate opens once the shared place is given back, so the next local window does
+            // not find the database still counting this one.
+            Task {
+                await shared.slots.release(holder: shared.holder)
+                gate.release()
+            }
+        } else {
+            gate.release()
+        }
     }
 }

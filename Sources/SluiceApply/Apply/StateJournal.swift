@@ -30,6 +30,14 @@ public actor StateJournal {
         return specState.record(at: i)
     }
 
+    /// Reads a window's record from the store again and adopts it (another worker may have submitted or
+    /// finished it since this worker loaded the state). Nothing is written.
+    public func reload(_ key: WindowKey, provider: String) async throws(StateStoreError) -> WindowRecord? {
+        let fresh = try await store.loadRecord(key)
+        if let fresh { state.record(fresh, spec: key.spec, provider: provider) }
+        return fresh
+    }
+
     /// Records `record` and returns once a save including it has been written.
     public func write(_ record: WindowRecord, spec: String, provider: String) async throws(StateStoreError) {
         state.record(record, spec: spec, provider: provider)

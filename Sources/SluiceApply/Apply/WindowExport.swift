@@ -90,7 +90,9 @@ extension ApplyRunner {
 
         var jobID: String?
         var files: [RemoteFile]?
-        let gate = GateHold(context.jobGate)
+        let gate = GateHold(context.jobGate, shared: context.sharedJobSlots.flatMap { slots in
+            coordinator.map { (slots, $0.holder(WindowKey(spec: spec.name, start: window.start))) }
+        })
         defer { gate.give() }
         if action.action == .resume, let existing {
             // Published before the last run could record it? Then record it now, with no API call.

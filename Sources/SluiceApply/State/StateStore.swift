@@ -26,6 +26,9 @@ public protocol StateStore: Sendable {
     /// be unchanged: several workers apply one plan at once, each writing only windows it has claimed.
     func save(_ state: SluiceState, changed: Set<WindowKey>) async throws(StateStoreError) -> SluiceState
 
+    /// The record of one window as stored now (another worker may have written it since `load`).
+    func loadRecord(_ key: WindowKey) async throws(StateStoreError) -> WindowRecord?
+
     /// Takes the writers' lock, waiting up to `timeout` for a holder to release it.
     func lock(operation: String, timeout: Duration) async throws(StateStoreError) -> StateLock
 
@@ -43,6 +46,11 @@ public protocol StateStore: Sendable {
 extension StateStore {
     public func save(_ state: SluiceState, changed: Set<WindowKey>) async throws(StateStoreError) -> SluiceState {
         try await save(state)
+    }
+
+    public func loadRecord(_ key: WindowKey) async throws(StateStoreError) -> WindowRecord? {
+        guard let spec = try await load()?.spec(named: key.spec), let i = spec.index(of: key.start) else { return nil }
+        return spec.record(at: i)
     }
 }
 
@@ -152,7 +160,7 @@ extension SluiceState {
 }
 
 /// Checks that `stored` (what the store holds now) is the version `state` was read from.
-func checkSuccession(stored: StateIdentity, writing state: SluiceState, location: String) throws(StateStoreError) {
+public func checkSuccession(stored: StateIdentity, writing state: SluiceState, location: String) throws(StateStoreError) {
     if stored.lineage == nil {
         guard state.serial == 0 else {
             throw StateStoreError(.changedSinceRead, "\(location): the state was read at serial \(state.serial) but no longer exists; nothing was written. Restore it (e.g. from \(location).backup) or run again to start a new state.")

@@ -1,0 +1,78 @@
+import Foundation
+import SluiceCore
+
+/// Apply as one of several workers on a shared plan: windows are claimed from the coordinator rather
+/// than taken in order, each under a lease renewed while the window runs.
+extension ApplyRunner {
+    /// Claims the next window of `specs` and exports it. While every remaining window of these specs is
+    /// held by other workers, waits and asks again: a worker that dies loses its lease, and one of the
+    /// workers still running takes its windows over. Returns `.noneLeft` once every window is done.
+    func claimAndExport(_ specs: [String], _ actions: [WindowKey: (index: Int, action: PlannedAction)]) async -> WindowOutcome {
+        guard let coordinator else { return .noneLeft }
+        let pause = min(coordinator.leaseDuration / 4, .seconds(2))
+        do {
+            while true {
+                try Task.checkCancellation()
+                if let key = try await coordinator.claimNext(plan: planID, specs: specs) {
+                    guard let planned = actions[key] else {
+                        // Registered by this plan id but not in this worker's copy of it: not ours to do.
+                        try await coordinator.finish(key, done: false)
+                        continue
+                    }
+                    return await exportClaimed(key, planned.action, contexts[planned.index], coordinator)
+                }
+                let left = try await coordinator.progress(plan: planID, specs: specs)
+                if left.left == 0 { return .noneLeft }
+                try await Task.sleep(for: pause)
+            }
+        } catch {
+            if Task.isCancelled { return .noneLeft }
+            reporter.report(.specFailed(spec: specs.joined(separator: ", "), error: Self.describe(error)))
+            return .fatal
+        }
+    }
+
+    /// Exports a claimed window, starting from its record as stored now: a job another worker submitted
+    /// is resumed, a window another worker finished is not exported again.
+    private func exportClaimed(_ key: WindowKey, _ planned: PlannedAction, _ context: SpecContext,
+                               _ coordinator: any WindowCoordinator) async -> WindowOutcome {
+        var action = planned
+        do {
+            let before = await journal.record(spec: key.spec, start: key.start)
+            let fresh = try await journal.reload(key, provider: context.spec.provider.rawValue)
+            if let fresh, fresh.status == .complete, fresh.fingerprints == context.fingerprints,
+               before?.status != .complete || fresh.updated > (before?.updated ?? fresh.updated) {
+                await Self.end(key, done: true, coordinator)
+                tally.withLock { $0.doneByOthers += 1 }
+                return .completed
+            }
+            if let fresh, fresh.status == .submitted, fresh.providerJobID != nil {
+                action.action = .resume
+            }
+        } catch {
+            await Self.end(key, done: false, coordinator)
+            reporter.report(.failed(spec: key.spec, window: planned.window, error: "the state could not be read: \(error.message)"))
+            return .fatal
+        }
+        let renewal = Task {
+            let every = coordinator.leaseDuration / 3
+            while !Task.isCancelled {
+                try? await Task.sleep(for: every)
+                if Task.isCancelled { break }
+                _ = try? await coordinator.renew(key)
+            }
+        }
+        let outcome = await export(action, context)
+        renewal.cancel()
+        switch outcome {
+        case .completed, .failed: await Self.end(key, done: true, coordinator)
+        case .interrupted, .fatal, .noneLeft: await Self.end(key, done: false, coordinator)
+        }
+        return outcome
+    }
+
+    /// Ends a claim even when this task is cancelled (SIGINT): released windows are taken over at once.
+    private static func end(_ key: WindowKey, done: Bool, _ coordinator: any WindowCoordinator) async {
+        await Task.detached { try? await coordinator.finish(key, done: done) }.value
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import SluiceCore
+import SluiceProviders
+
+/// Shares one plan among several `sluice apply` workers (processes, machines): each window is claimed by
+/// one worker at a time under a lease it renews while working; a worker that dies stops renewing and
+/// another takes the window over, resuming the provider job recorded for it. The same place keeps the
+/// provider limits that must hold across workers (requests per minute, jobs in flight per token).
+///
+/// Without a coordinator, apply runs every window of its plan itself (one process, file state).
+public protocol WindowCoordinator: Sendable {
+    /// Who this worker is, in claims and messages: `host:pid:random`.
+    var worker: String { get }
+
+    /// How long a claim lasts without renewal; a dead worker's windows are taken over after this.
+    var leaseDuration: Duration { get }
+
+    /// Adds the plan's windows to the shared queue (every worker calls this; it is idempotent). A
+    /// window done under an earlier plan, or not leased by a live worker, joins this plan afresh.
+    func register(plan: String, windows: [WindowKey]) async throws
+
+    /// Claims the earliest window of `specs` in `plan` that is neither done nor leased by a live worker;
+    /// `nil` when none is left for this worker.
+    func claimNext(plan: String, specs: [String]) async throws -> WindowKey?
+
+    /// Extends this worker's lease on `window` (and on the job slot it holds for it). Returns `false`
+    /// if the lease was lost: another worker has taken the window over.
+    func renew(_ window: WindowKey) async throws -> Bool
+
+    /// Ends this worker's claim: `done` (exported, or failed for this plan run) or released for another
+    /// worker to take (interrupted).
+    func finish(_ window: WindowKey, done: Bool) async throws
+
+    /// How much of `plan` is done, across all workers (of the windows of `specs`, if given).
+    func progress(plan: String, specs: [String]?) async throws -> PlanProgress
+
+    /// A limit of `limit` grants per `interval` for `key`, counted across all workers.
+    func rateLimit(key: String, limit: Int, interval: Duration) -> any RequestQuota
+
+    /// At most `limit` holders of `key` at once across all workers (provider jobs in flight per token).
+    func jobSlots(key: String, limit: Int) -> any SharedJobSlots
+
+    /// Releases connections.
+    func close() async
+}
+
+/// What a shared plan has done and has left.
+public struct PlanProgress: Sendable, Hashable, Codable {
+    public var done: Int
+    public var total: Int
+    /// Windows some worker holds right now.
+    public var claimed: Int
+
+    public init(done: Int, total: Int, claimed: Int) {
+        self.done = done
+        self.total = total
+        self.claimed = claimed
+    }
+
+    public var left: Int { total - done }
+}
+
+extension WindowCoordinator {
+    /// The job-slot holder of one window of this worker.
+    func holder(_ window: WindowKey) -> String {
+        "\(worker) \(window.spec)@\(window.start.millisecondsSinceEpoch)"
+    }
+}
+
+/// Grants requests under a limit: waits until one more fits.
+public protocol RequestQuota: Sendable {
+    func acquire() async throws
+}
+
+/// Places for provider jobs, shared by workers. A place is held by one window (`holder`) from submit
+/// until its job is done; a holder that dies loses it when its lease runs out.
+public protocol SharedJobSlots: Sendable {
+    func acquire(holder: String) async throws
+    func release(holder: String) async
+}
+
+extension SlidingWindowLimiter: RequestQuota {}
