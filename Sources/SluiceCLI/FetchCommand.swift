@@ -36,17 +36,17 @@ struct FetchCommand: AsyncParsableCommand {
                             transport: AsyncHTTPTransport(client: client))
         let started = ContinuousClock.now
         do {
-            let staged = try await destination.stage(target)
+            let staged = try destination.stage(target)
             let bytes: Int64
             do {
                 bytes = try await ApplyRunner.add(RemoteFile(name: name, url: url), number: 0, to: staged,
                                                   destination: destination, client: api, keepArchive: false).bytes
             } catch {
-                await destination.discard(staged)
+                destination.discard(staged)
                 throw CLIError("\(error)", exitStatus: 1)
             }
             let downloaded = ContinuousClock.now
-            let facts = try await destination.commit(staged) { facts in
+            let facts = try destination.commit(staged) { facts in
                 Data(RequestValue.object([("files", .integer(Int64(facts.count)))]).jsonText.utf8)
             }
             let finished = ContinuousClock.now

@@ -80,3 +80,18 @@ public protocol SharedJobSlots: Sendable {
 }
 
 extension SlidingWindowLimiter: RequestQuota {}
+
+/// The id every worker computes for the same plan: the state it was made against, the spec set and its
+/// actions. Workers applying one saved plan share it; a plan made later (the state moved on) gets
+/// another, so windows done under an earlier plan can be planned and claimed again.
+public enum SharedPlanID {
+    public static func make(state: StateIdentity, specSetHash: SHA256Digest, work: [ApplyRunner.SpecWork]) -> String {
+        var text = "sluice-plan\n\(state.lineage ?? "-") \(state.serial)\n\(specSetHash.hex)\n"
+        for item in work {
+            for action in item.actions {
+                text += "\(item.spec.name) \(action.window.start.millisecondsSinceEpoch) \(action.action)\n"
+            }
+        }
+        return Fingerprinter.digest(text).short
+    }
+}

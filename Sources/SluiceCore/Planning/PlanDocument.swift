@@ -265,7 +265,11 @@ public enum SavedPlanCheck {
 
     /// Checks `plan` against the current state and spec set; apply calls this before touching anything.
     /// Throws "Saved plan is stale: …" when the state's lineage or serial, or the spec set, changed.
-    public static func check(_ plan: PlanDocument, currentState: StateIdentity, currentSpecSetHash: SHA256Digest) throws(StalePlanError) {
+    ///
+    /// `joining` is set when other workers are applying this very plan from a shared state: the state
+    /// has moved on because of them, so only its lineage and the spec set must still match.
+    public static func check(_ plan: PlanDocument, currentState: StateIdentity, currentSpecSetHash: SHA256Digest,
+                             joining: Bool = false) throws(StalePlanError) {
         let again = "run `sluice plan --out FILE` again and review the new plan"
         guard let planned = plan.specSetHash else {
             throw StalePlanError(message: "Saved plan is stale: it records no spec set hash (was it written by `sluice plan --json` rather than `--out`?); \(again)")
@@ -275,7 +279,7 @@ public enum SavedPlanCheck {
             let now = currentState.lineage.map { "state \($0)" } ?? "no state"
             throw StalePlanError(message: "Saved plan is stale: it was made against \(was), but there is now \(now) (another state file?); \(again)")
         }
-        if plan.state.serial != currentState.serial {
+        if plan.state.serial != currentState.serial && !joining {
             throw StalePlanError(message: "Saved plan is stale: the state has been written since the plan was made (serial \(plan.state.serial) then, \(currentState.serial) now); \(again)")
         }
         if planned != currentSpecSetHash.hex {
