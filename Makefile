@@ -20,7 +20,7 @@ demo: build
 	SWIFT="$(SWIFT)" SWIFT_FLAGS="$(SWIFT_FLAGS)" scripts/demo.sh
 
 bench: release
-	SWIFT="$(SWIFT)" SWIFT_FLAGS="$(SWIFT_FLAGS)" scripts/bench.sh
+	SWIFT="$(SWIFT)" SWIFT_FLAGS="$(SWIFT_FLAGS)" scripts/test-services.sh scripts/bench.sh
 
 # Regenerate the schemas compiled into the binary from schemas/*.schema.json.
 schemas:

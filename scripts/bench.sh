@@ -3,7 +3,8 @@
 # Plan at scale: plan time and peak RSS against a state recording every window, and the state write
 # time, for 10k, 100k and 1M windows (100 enterpret-v2 specs x N hourly windows). Then apply against
 # the sandbox (scripts/bench/apply_bench.py): each API's own limits, the vendors' sample scripts, API
-# calls per window, and a 1 GiB download against curl. Medians of 3 runs (BENCH_RUNS).
+# calls per window, and a 1 GiB download against curl; then (scripts/bench/scale_bench.py) bulk loads
+# into SQLite and PostgreSQL and 1, 2, 4 workers sharing a plan. Medians of 3 runs (BENCH_RUNS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$(${SWIFT:-swift} build -c release ${SWIFT_FLAGS:-} --show-bin-path)/sluice"
@@ -57,6 +58,15 @@ echo "sandbox ready in ${sandbox_ms} ms (median of 5; target < 1000 ms)"
 echo "apply benchmarks (several minutes)..."
 python3 scripts/bench/apply_bench.py "$bin" "$work/apply.md" >/dev/null
 
+# Bulk loads into SQLite and PostgreSQL, and workers sharing a plan: `make bench` runs this script under
+# scripts/test-services.sh, which provides the PostgreSQL server.
+if [ -n "${SLUICE_TEST_POSTGRES_URL:-}" ]; then
+  echo "scale benchmarks (several minutes)..."
+  python3 scripts/bench/scale_bench.py "$bin" "$work/scale.md" >/dev/null
+else
+  printf '## Bulk load and workers\n\nNot run: no PostgreSQL (run `make bench`, which starts one).\n' > "$work/scale.md"
+fi
+
 table="| windows | plan (median) | plan peak RSS | state write (median) |
 |---|---|---|---|
 $(printf '%s\n' "${rows[@]}")"
@@ -84,6 +94,8 @@ echo "$table"
   echo "are bound and serving): ${sandbox_ms} ms, median of 5 (target < 1 s)."
   echo
   cat "$work/apply.md"
+  echo
+  cat "$work/scale.md"
 } > docs/benchmarks.md
-cat "$work/apply.md"
+cat "$work/apply.md" "$work/scale.md"
 echo "wrote docs/benchmarks.md"
