@@ -221,33 +221,7 @@ final class DyingCoordinator: WindowCoordinator, @unchecked Sendable {
     func close() async { await inner.close() }
 }
 
-/// The PostgreSQL server `scripts/test-services.sh` started, and a database per test.
-enum TestPostgres {
-    static let url = ProcessInfo.processInfo.environment["SLUICE_TEST_POSTGRES_URL"]
-
-    static func configuration(database: String? = nil) throws -> PostgresClient.Configuration {
-        guard let url, let parts = URLComponents(string: url), let host = parts.host else {
-            throw StateStoreError(.io, "SLUICE_TEST_POSTGRES_URL is not set")
-        }
-        var configuration = PostgresClient.Configuration(
-            host: host, port: parts.port ?? 5432, username: parts.user ?? "postgres", password: parts.password,
-            database: database ?? String(parts.path.dropFirst()), tls: .disable)
-        configuration.options.minimumConnections = 0
-        return configuration
-    }
-
-    /// A new, empty database; its name.
-    static func makeDatabase() async throws -> String {
-        let name = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
-        let client = PostgresClient(configuration: try configuration())
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
-            group.cancelAll()
-        }
-        return name
-    }
-
+extension TestPostgres {
     static func coordinator(_ database: String, lease: Duration) async throws -> PostgresCoordinator {
         let coordinator = PostgresCoordinator(configuration: try configuration(database: database), lease: lease)
         try await coordinator.prepare()
