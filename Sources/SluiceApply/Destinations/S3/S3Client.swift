@@ -265,6 +265,10 @@ final class S3Client: Sendable {
         let message = S3XML.value("Message", in: text)
         let variables = settings.credentialsEnv
         let transient = answer.status >= 500
+        // A bucket in another region answers 301 (HEAD: without a body) and names its region in a header.
+        if let region = answer.headers.first(name: "x-amz-bucket-region"), region != settings.region, answer.status < 500 {
+            return DestinationError("bucket \(settings.bucket) is in region \(region), not \(settings.region): set \"region\" in the spec to \(region)")
+        }
         switch code {
         case "SignatureDoesNotMatch":
             let secret = variables.map { "the secret in \($0.secretAccessKey)" } ?? "the secret access key"
