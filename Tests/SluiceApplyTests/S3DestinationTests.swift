@@ -319,6 +319,37 @@ struct S3ApplyTests {
         }
     }
 
+    @Test func aWindowPublishedButNotRecordedIsFoundInTheBucketWithoutCallingTheAPI() async throws {
+        let scratch = try Scratch()
+        try await withSandbox(applySandboxConfiguration()) { sandbox in
+            try await Self.withBucket { client in
+                let spec = try testSpec(.userpilot, endpoint: sandbox.apiBaseURL, filters: defaultFilters(.userpilot),
+                                        destination: Self.destination(client.settings.bucket))
+                let store = InMemoryStateStore(nil)
+                try await planAndApply([spec], store: store, root: scratch.url, now: Self.now, environment: Self.environment())
+                // As if apply had been killed between the upload of the manifest and the state write.
+                var state = try #require(try await store.load())
+                var record = try #require(state.spec(named: spec.name)?.record(at: 1))
+                record.status = .submitted
+                record.files = []
+                state.record(record, spec: spec.name, provider: spec.provider.rawValue)
+                _ = try await store.save(state)
+
+                let calls = try sandboxStats(sandbox)["total"] as? Int
+                let listing = try await client.listObjects(prefix: "")
+                let (plan, summary) = try await planAndApply([spec], store: store, root: scratch.url, now: Self.now,
+                                                             environment: Self.environment())
+                #expect(plan.summary.resume == 1)
+                #expect(summary.exported == 1 && summary.resumed == 1 && summary.apiCalls == 0, "\(summary.failures)")
+                #expect(try sandboxStats(sandbox)["total"] as? Int == calls)
+                #expect(try await client.listObjects(prefix: "") == listing)
+                let healed = try #require(try await store.load()?.spec(named: spec.name)?.record(at: 1))
+                #expect(healed.status == .complete && !healed.files.isEmpty)
+                #expect(healed.files.allSatisfy { $0.path.hasPrefix("exports-userpilot-test-2025-01-02-00/") }, "\(healed.files.map(\.path))")
+            }
+        }
+    }
+
     @Test func aWrongSecretFailsEveryWindowBeforeAnyExport() async throws {
         let scratch = try Scratch()
         let secret = "wrong-Secret-NEVER-PRINT-" + UUID().uuidString
