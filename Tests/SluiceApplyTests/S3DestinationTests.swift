@@ -1,5 +1,8 @@
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import SluiceCore
 import SluiceProviders
 import SluiceSandbox
@@ -428,5 +431,106 @@ struct S3ApplyTests {
         #expect(error?.message.hasPrefix("S3 at http://127.0.0.1:1 did not answer HeadBucket on bucket reports after 3 attempts") == true,
                 "\(String(describing: error))")
         #expect(error?.message.contains("secret-NEVER-PRINT") == false)
+    }
+}
+
+/// A one-thread HTTP server on a free loopback port that answers each request with the next scripted
+/// answer (then 200), closing every connection, and counts what it got: enough to see S3 retries.
+final class ScriptedS3Server: @unchecked Sendable {
+    let port: Int
+    private let socket: Int32
+    private let lock = NSLock()
+    private var script: [(status: Int, body: String)]
+    private var seen = 0
+
+    var requests: Int { lock.withLock { seen } }
+
+    init(_ script: [(status: Int, body: String)]) throws {
+        self.script = script
+        let listener = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(listener, 16) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        socket = listener
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in serve() }
+    }
+
+    /// Stops accepting; the serving thread ends at its next accept.
+    func stop() { shutdown(socket, Int32(SHUT_RDWR)); close(socket) }
+
+    private func serve() {
+        while true {
+            let connection = accept(socket, nil, nil)
+            guard connection >= 0 else { return }
+            var request = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            // Headers, then as many body bytes as Content-Length says.
+            while true {
+                let n = read(connection, &buffer, buffer.count)
+                guard n > 0 else { break }
+                request += buffer[0..<n]
+                let text = String(decoding: request, as: UTF8.self)
+                guard let end = text.range(of: "\r\n\r\n") else { continue }
+                let length = text[..<end.lowerBound].split(separator: "\r\n")
+                    .first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                if request.count >= text.utf8.distance(from: text.utf8.startIndex, to: end.upperBound) + length { break }
+            }
+            let answer = lock.withLock { () -> (status: Int, body: String) in
+                seen += 1
+                return script.isEmpty ? (200, "") : script.removeFirst()
+            }
+            let response = "HTTP/1.1 \(answer.status) Scripted\r\nContent-Length: \(answer.body.utf8.count)\r\nConnection: close\r\n\r\n\(answer.body)"
+            _ = response.utf8CString.withUnsafeBufferPointer { write(connection, $0.baseAddress, $0.count - 1) }
+            close(connection)
+        }
+    }
+}
+
+@Suite struct S3RetryTests {
+    func client(_ server: ScriptedS3Server) -> S3Client {
+        S3Client(settings: S3Settings(bucket: "reports", region: "us-east-1", endpoint: URL(string: "http://127.0.0.1:\(server.port)")!,
+                                      credentials: AWSCredentials(accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret")),
+                 retry: RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5)), timeout: .seconds(5))
+    }
+
+    static let slowDown = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+
+    @Test func serverErrorsAreTriedAgain() async throws {
+        let server = try ScriptedS3Server([(503, Self.slowDown), (500, "<Error><Code>InternalError</Code></Error>")])
+        let client = client(server)
+        try await client.putObject("a.csv", body: Data("id\n1\n".utf8))
+        await client.shutdown()
+        server.stop()
+        #expect(server.requests == 3)
+    }
+
+    @Test func aRefusalIsNeverTriedAgain() async throws {
+        let server = try ScriptedS3Server([(403, "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")])
+        let client = client(server)
+        let error = await #expect(throws: DestinationError.self) { try await client.putObject("a.csv", body: Data()) }
+        await client.shutdown()
+        server.stop()
+        #expect(server.requests == 1)
+        #expect(error?.transient == false && error?.message.contains("AccessDenied") == true)
+    }
+
+    @Test func serverErrorsThatLastAreTransient() async throws {
+        let server = try ScriptedS3Server(Array(repeating: (503, Self.slowDown), count: 4))
+        let client = client(server)
+        let error = await #expect(throws: DestinationError.self) { try await client.putObject("a.csv", body: Data()) }
+        await client.shutdown()
+        server.stop()
+        #expect(server.requests == 4)
+        #expect(error?.transient == true && error?.message.contains("SlowDown") == true, "\(String(describing: error))")
     }
 }
