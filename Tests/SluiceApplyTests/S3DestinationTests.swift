@@ -410,6 +410,9 @@ struct S3ApplyTests {
         let slow = client.failure(answer(503, "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"),
                                   .init(method: .PUT, key: "a/b.csv", operation: "PutObject"))
         #expect(slow.transient)
+        let failedInside200 = client.failure(answer(200, "<Error><Code>InternalError</Code><Message>Try again.</Message></Error>"),
+                                             .init(method: .POST, key: "a/b.csv", operation: "CompleteMultipartUpload"))
+        #expect(failedInside200.transient && failedInside200.message.contains("(InternalError: Try again.)"), "\(failedInside200)")
         #expect(slow.message == "S3 answered HTTP 503 to PutObject of a/b.csv in bucket reports (SlowDown: Reduce your request rate.)")
         let denied = client.failure(answer(403, "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"),
                                     .init(method: .POST, key: "a/b.csv", query: [("uploads", "")], operation: "CreateMultipartUpload"))

@@ -10,7 +10,8 @@ extension S3Client {
         let code = S3XML.value("Code", in: text)
         let message = S3XML.value("Message", in: text)
         let variables = settings.credentialsEnv
-        let transient = answer.status >= 500
+        // CompleteMultipartUpload can fail inside a 200, so the code counts as much as the status.
+        let transient = answer.status >= 500 || ["InternalError", "ServiceUnavailable", "SlowDown"].contains(code)
         // A bucket in another region answers 301 (HEAD: without a body) and names its region in a header.
         if let region = answer.headers.first(name: "x-amz-bucket-region"), region != settings.region, answer.status < 500 {
             return DestinationError("bucket \(settings.bucket) is in region \(region), not \(settings.region): set \"region\" in the spec to \(region)")
