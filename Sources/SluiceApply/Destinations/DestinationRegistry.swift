@@ -12,13 +12,31 @@ public struct S3Settings: Sendable {
     public var credentials: AWSCredentials
     /// Files of at least this size go up as multipart uploads, in parts of this size.
     public var multipartThreshold: Int
+    /// The names of the environment variables the credentials came from, so an error can say which one
+    /// to fix (`nil` when the credentials did not come from the environment).
+    public var credentialsEnv: CredentialVariables?
 
-    public init(bucket: String, region: String, endpoint: URL, credentials: AWSCredentials, multipartThreshold: Int = 16 << 20) {
+    /// The environment variables a spec's `credentialsEnv` names.
+    public struct CredentialVariables: Sendable {
+        public var accessKeyId: String
+        public var secretAccessKey: String
+        public var sessionToken: String?
+
+        public init(accessKeyId: String, secretAccessKey: String, sessionToken: String? = nil) {
+            self.accessKeyId = accessKeyId
+            self.secretAccessKey = secretAccessKey
+            self.sessionToken = sessionToken
+        }
+    }
+
+    public init(bucket: String, region: String, endpoint: URL, credentials: AWSCredentials, multipartThreshold: Int = 16 << 20,
+                credentialsEnv: CredentialVariables? = nil) {
         self.bucket = bucket
         self.region = region
         self.endpoint = endpoint
         self.credentials = credentials
         self.multipartThreshold = multipartThreshold
+        self.credentialsEnv = credentialsEnv
     }
 }
 
@@ -150,9 +168,12 @@ public final class DestinationRegistry: Sendable {
               let endpoint = URL(string: endpointText.hasSuffix("/") ? String(endpointText.dropLast()) : endpointText)
         else { throw ApplyError("the S3 credentials' environment variables are not set") }
         let threshold = Int(raw["multipartThresholdMiB"]?.numberValue?.int64Value ?? 16) << 20
+        let variables = S3Settings.CredentialVariables(
+            accessKeyId: credentials?["accessKeyId"]?.stringValue ?? "", secretAccessKey: credentials?["secretAccessKey"]?.stringValue ?? "",
+            sessionToken: credentials?["sessionToken"]?.stringValue)
         return S3Settings(bucket: raw["bucket"]?.stringValue ?? "", region: region, endpoint: endpoint,
                           credentials: AWSCredentials(accessKeyId: accessKeyId, secretAccessKey: secret, sessionToken: value("sessionToken")),
-                          multipartThreshold: threshold)
+                          multipartThreshold: threshold, credentialsEnv: variables)
     }
 
     private func tableSettings(_ raw: JSONNode, _ provider: ProviderID) -> TableSettings {
