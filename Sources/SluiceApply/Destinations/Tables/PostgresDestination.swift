@@ -118,10 +118,12 @@ public final class PostgresDestination: Destination, TableQuerying {
                     "committed_at" = excluded."committed_at"
                     """, binds: binds), logger: logger)
             }
-        } catch let failure as TableFailure {
-            throw loadFailure(target, failure.table, url.redact(Self.describe(failure.error)), transient: Self.isTransient(failure.error))
         } catch {
-            throw loadFailure(target, nil, url.redact(Self.describe(error)), transient: Self.isTransient(error))
+            let cause = Self.unwrap(error)
+            if let failure = cause as? TableFailure {
+                throw loadFailure(target, failure.table, url.redact(Self.describe(failure.error)), transient: Self.isTransient(failure.error))
+            }
+            throw loadFailure(target, nil, url.redact(Self.describe(cause)), transient: Self.isTransient(cause))
         }
         LocalStaging.discard(staged)
         return facts
@@ -203,6 +205,9 @@ public final class PostgresDestination: Destination, TableQuerying {
             try await checkExisting(db, table: load.table, key: load.key, dialect: dialect, logger: logger)
             for column in load.columns where existing[column.name] == nil {
                 try await db.query(PostgresQuery(unsafeSQL: dialect.addColumn(load.table, column.name, column.type)), logger: logger)
+            }
+            for (column, type) in dialect.sluiceColumns where existing[column] == nil {
+                try await db.query(PostgresQuery(unsafeSQL: dialect.addColumn(load.table, column, typeName: type)), logger: logger)
             }
         }
         existing = try await columnTypes(db, qualified, logger: logger)
@@ -320,8 +325,15 @@ public final class PostgresDestination: Destination, TableQuerying {
         if !ok { throw SQLiteDestination.incompatibleTable(table, key: key, primary: primary) }
     }
 
+    /// The error inside a failed transaction: the closure's, else BEGIN's or COMMIT's.
+    static func unwrap(_ error: any Error) -> any Error {
+        guard let failed = error as? PostgresTransactionError else { return error }
+        return failed.closureError ?? failed.beginError ?? failed.commitError ?? failed.rollbackError ?? error
+    }
+
     /// What PostgreSQL (or the connection) said, without the generic text `PSQLError` prints.
     static func describe(_ error: any Error) -> String {
+        let error = unwrap(error)
         if let error = error as? DestinationError { return error.message }
         if let error = error as? RecordReadError { return error.description }
         if let error = error as? TableFailure { return describe(error.error) }
@@ -352,7 +364,7 @@ public final class PostgresDestination: Destination, TableQuerying {
     }
 
     static func isTransient(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError else { return false }
+        guard let error = unwrap(error) as? PSQLError else { return false }
         if let state = error.serverInfo?[.sqlState] {
             // connection exceptions, insufficient resources, operator intervention, serialization/deadlock
             return ["08", "53", "57"].contains(String(state.prefix(2))) || state == "40001" || state == "40P01"

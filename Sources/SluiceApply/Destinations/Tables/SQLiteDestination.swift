@@ -164,6 +164,9 @@ public final class SQLiteDestination: Destination, TableQuerying {
             for column in load.columns where !existing.contains(column.name.lowercased()) {
                 try db.execute(sql: dialect.addColumn(load.table, column.name, column.type))
             }
+            for (column, type) in dialect.sluiceColumns where !existing.contains(column) {
+                try db.execute(sql: dialect.addColumn(load.table, column, typeName: type))
+            }
         } else {
             try db.execute(sql: dialect.createTable(load.table, columns: load.columns, key: load.key))
         }

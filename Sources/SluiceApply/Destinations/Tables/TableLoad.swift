@@ -118,7 +118,16 @@ struct SQLDialect: Sendable {
     }
 
     func addColumn(_ table: String, _ column: String, _ t: ColumnType) -> String {
-        "ALTER TABLE \(qualified(table)) ADD COLUMN \(isPostgres ? "IF NOT EXISTS " : "")\(quote(column)) \(type(t))"
+        addColumn(table, column, typeName: type(t))
+    }
+
+    func addColumn(_ table: String, _ column: String, typeName: String) -> String {
+        "ALTER TABLE \(qualified(table)) ADD COLUMN \(isPostgres ? "IF NOT EXISTS " : "")\(quote(column)) \(typeName)"
+    }
+
+    /// Sluice's own columns and their types, added (nullable) to an existing table that lacks them.
+    var sluiceColumns: [(String, String)] {
+        [(SluiceColumns.spec, "TEXT"), (SluiceColumns.windowStart, windowStartType)]
     }
 
     /// The `ON CONFLICT` clause: every loaded column replaced, but only by a row of the same or a later
@@ -128,7 +137,7 @@ struct SQLDialect: Sendable {
             .map { "\(quote($0)) = excluded.\(quote($0))" }
         let windowStart = quote(SluiceColumns.windowStart)
         return "ON CONFLICT (\(key.map(quote).joined(separator: ", "))) DO UPDATE SET \(updates.joined(separator: ", ")) "
-            + "WHERE excluded.\(windowStart) >= \(quote(table)).\(windowStart)"
+            + "WHERE \(quote(table)).\(windowStart) IS NULL OR excluded.\(windowStart) >= \(quote(table)).\(windowStart)"
     }
 
     /// The `_sluice_windows` table.
