@@ -10,5 +10,6 @@ enum CommandRegistry {
         ShowCommand.self,
         StateCommand.self,
         SandboxCommand.self,
+        LoadBenchCommand.self,
     ]
 }

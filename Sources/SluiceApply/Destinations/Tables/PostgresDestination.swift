@@ -1,21 +1,488 @@
 import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
 import SluiceCore
+import Synchronization
 
-/// Placeholder: being written (issue 7).
-public struct PostgresDestination: Destination {
+/// Upserts windows into tables of a PostgreSQL schema (postgres-nio).
+///
+/// Each table's rows are streamed with `COPY … FROM STDIN` into a temporary table of text columns, then
+/// moved with one `INSERT … SELECT DISTINCT ON (key) … ON CONFLICT (key) DO UPDATE … WHERE` (the later
+/// row of the window wins, and an older window never overwrites a newer one), each value cast to its
+/// column's type (a value that does not fit fails the window). The rows, the new columns and the
+/// window's `_sluice_windows` row commit in one transaction. Windows into the same table take turns (a
+/// transaction-scoped advisory lock), so parallel windows never race to create or widen a table.
+public final class PostgresDestination: Destination, TableQuerying {
     public let settings: TableSettings
     public let stagingRoot: URL
+    let url: PostgresURL
+    let dialect: SQLDialect
+    private let client = Mutex<PostgresClient?>(nil)
+    private let logger = Logger(label: "sluice.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
     public init(settings: TableSettings, url: String, stagingRoot: URL) throws {
         self.settings = settings
         self.stagingRoot = stagingRoot
+        do {
+            self.url = try PostgresURL(url)
+        } catch let error as DestinationError {
+            throw error
+        }
+        self.dialect = .postgres(schema: settings.schema ?? "public")
     }
 
-    public func prepare() async throws { throw DestinationError("the postgres destination is not available yet") }
-    public func stage(_ target: WindowTarget) throws -> StagedWindow { try LocalStaging.stage(target, underRoot: stagingRoot) }
-    public func commit(_ staged: StagedWindow, manifest: @Sendable ([FileFacts]) throws -> Data) async throws -> [FileFacts] {
-        throw DestinationError("the postgres destination is not available yet")
+    /// The shared client of the URL, started the first time this destination needs it.
+    func connection() -> PostgresClient {
+        if let existing = client.withLock({ $0 }) { return existing }
+        let made = PostgresClients.acquire(url)
+        let kept = client.withLock { current -> PostgresClient? in
+            if let current { return current }
+            current = made
+            return nil
+        }
+        if let kept {
+            PostgresClients.release(url)
+            return kept
+        }
+        return made
     }
+
+    public func prepare() async throws {
+        // One direct connection first: it fails fast and clearly (unreachable, refused, bad credentials),
+        // where the pool would keep retrying.
+        do {
+            let direct = try await PostgresConnection.connect(configuration: url.connectionConfiguration(), id: 1, logger: logger)
+            try? await direct.close()
+        } catch {
+            throw DestinationError("cannot connect to PostgreSQL at \(url.redacted): \(url.redact(Self.describe(error)))", transient: Self.isTransient(error))
+        }
+        let dialect = self.dialect
+        let expected = TableLoad.expectedTables(settings)
+        let schema = dialect.schema ?? "public"
+        do {
+            try await connection().withConnection { db in
+                if schema != "public" {
+                    try await db.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(dialect.quote(schema))"), logger: logger)
+                }
+                try await db.query(PostgresQuery(unsafeSQL: dialect.createWindowsTable), logger: logger)
+                for (table, key) in expected {
+                    try await Self.checkExisting(db, table: table, key: key, dialect: dialect, logger: logger)
+                }
+            }
+        } catch let error as DestinationError {
+            throw error
+        } catch {
+            throw DestinationError("PostgreSQL at \(url.redacted): \(url.redact(Self.describe(error)))", transient: Self.isTransient(error))
+        }
+    }
+
+    public func stage(_ target: WindowTarget) throws -> StagedWindow {
+        try LocalStaging.stage(target, underRoot: stagingRoot)
+    }
+
+    public func commit(_ staged: StagedWindow, manifest: @Sendable ([FileFacts]) throws -> Data) async throws -> [FileFacts] {
+        let facts = try LocalStaging.finish(staged)
+        let manifestData = try manifest(facts)
+        let loads = try TableLoad.plan(staged, files: facts, settings: settings)
+        let target = staged.target
+        let dialect = self.dialect
+        let logger = self.logger
+        do {
+            try await connection().withTransaction(logger: logger) { db in
+                try await db.query(PostgresQuery(unsafeSQL: dialect.createWindowsTable), logger: logger)
+                var total: Int64 = 0
+                for (n, load) in loads.sorted(by: { $0.table < $1.table }).enumerated() {
+                    do {
+                        total += try await Self.load(load, number: n, window: target, into: db, dialect: dialect, logger: logger)
+                    } catch {
+                        throw TableFailure(table: load.table, error: error)
+                    }
+                }
+                let record = WindowRecordRow(target: target, loads: loads, manifest: manifestData, rows: total)
+                var binds = PostgresBindings()
+                binds.append(record.spec)
+                binds.append(record.start)
+                binds.append(record.end)
+                binds.append(record.tables)
+                binds.append(record.providerJobID)
+                binds.append(record.manifest)
+                binds.append(record.rows)
+                binds.append(TableTime.now())
+                let windows = dialect.qualified(SluiceColumns.windowsTable)
+                try await db.query(PostgresQuery(unsafeSQL: """
+                    INSERT INTO \(windows) ("spec", "window_start", "window_end", "tables", "provider_job_id", "manifest", "rows", "committed_at")
+                    VALUES ($1, $2::timestamptz, $3::timestamptz, $4, $5, $6, $7, $8::timestamptz)
+                    ON CONFLICT ("spec", "window_start") DO UPDATE SET "window_end" = excluded."window_end", "tables" = excluded."tables",
+                    "provider_job_id" = excluded."provider_job_id", "manifest" = excluded."manifest", "rows" = excluded."rows",
+                    "committed_at" = excluded."committed_at"
+                    """, binds: binds), logger: logger)
+            }
+        } catch {
+            let cause = Self.unwrap(error)
+            if let failure = cause as? TableFailure {
+                throw loadFailure(target, failure.table, url.redact(Self.describe(failure.error)), transient: Self.isTransient(failure.error))
+            }
+            throw loadFailure(target, nil, url.redact(Self.describe(cause)), transient: Self.isTransient(cause))
+        }
+        LocalStaging.discard(staged)
+        return facts
+    }
+
     public func discard(_ staged: StagedWindow) { LocalStaging.discard(staged) }
-    public func publishedManifest(_ target: WindowTarget) async throws -> Data? { nil }
+
+    public func publishedManifest(_ target: WindowTarget) async throws -> Data? {
+        let windows = dialect.qualified(SluiceColumns.windowsTable)
+        let spec = target.spec
+        let start = TableTime.text(target.start)
+        let logger = self.logger
+        do {
+            return try await connection().withConnection { db -> Data? in
+                var tableBinds = PostgresBindings()
+                tableBinds.append(windows)
+                var exists = false
+                for try await row in try await db.query(PostgresQuery(unsafeSQL: "SELECT to_regclass($1) IS NOT NULL", binds: tableBinds),
+                                                       logger: logger) {
+                    exists = try row.decode(Bool.self)
+                }
+                guard exists else { return nil }
+                var binds = PostgresBindings()
+                binds.append(spec)
+                binds.append(start)
+                var manifest: String?
+                let sql = #"SELECT "manifest" FROM \#(windows) WHERE "spec" = $1 AND "window_start" = $2::timestamptz"#
+                for try await row in try await db.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) {
+                    manifest = try row.decode(String.self)
+                }
+                return manifest.map { Data($0.utf8) }
+            }
+        } catch {
+            throw DestinationError("PostgreSQL at \(url.redacted): \(url.redact(Self.describe(error)))", transient: true)
+        }
+    }
+
+    public func close() async {
+        let had = client.withLock { current -> Bool in
+            defer { current = nil }
+            return current != nil
+        }
+        if had { PostgresClients.release(url) }
+    }
+
+    public func execute(_ sql: String) async throws {
+        let logger = self.logger
+        try await connection().withConnection { db in
+            _ = try await db.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        }
+    }
+
+    public func rows(_ sql: String) async throws -> [[String?]] {
+        let logger = self.logger
+        return try await connection().withConnection { db in
+            var out: [[String?]] = []
+            for try await row in try await db.query(PostgresQuery(unsafeSQL: sql), logger: logger) {
+                out.append(try row.map { cell in try cell.decode(String?.self) })
+            }
+            return out
+        }
+    }
+
+    // MARK: - Loading
+
+    /// Creates or widens the table, copies the load's rows into a temporary table and upserts them.
+    /// Returns the rows read.
+    static func load(_ load: TableLoad, number: Int, window: WindowTarget, into db: PostgresConnection,
+                     dialect: SQLDialect, logger: Logger) async throws -> Int64 {
+        let qualified = dialect.qualified(load.table)
+        var lockBinds = PostgresBindings()
+        lockBinds.append("sluice " + qualified)
+        try await db.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(hashtext($1))::text", binds: lockBinds), logger: logger)
+
+        var existing = try await columnTypes(db, qualified, logger: logger)
+        if existing.isEmpty {
+            try await db.query(PostgresQuery(unsafeSQL: dialect.createTable(load.table, columns: load.columns, key: load.key)), logger: logger)
+        } else {
+            try await checkExisting(db, table: load.table, key: load.key, dialect: dialect, logger: logger)
+            for column in load.columns where existing[column.name] == nil {
+                try await db.query(PostgresQuery(unsafeSQL: dialect.addColumn(load.table, column.name, column.type)), logger: logger)
+            }
+            for (column, type) in dialect.sluiceColumns where existing[column] == nil {
+                try await db.query(PostgresQuery(unsafeSQL: dialect.addColumn(load.table, column, typeName: type)), logger: logger)
+            }
+        }
+        existing = try await columnTypes(db, qualified, logger: logger)
+
+        let temp = "sluice_load_\(number)"
+        let copyColumns = load.columns.indices.map { "c\($0)" } + ["_ord"]
+        let tempColumns = load.columns.indices.map { "c\($0) text" } + ["_ord bigint"]
+        try await db.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS pg_temp.\(temp)"), logger: logger)
+        try await db.query(PostgresQuery(unsafeSQL: "CREATE TEMP TABLE \(temp) (\(tempColumns.joined(separator: ", "))) ON COMMIT DROP"), logger: logger)
+
+        let keyPositions = load.key.compactMap { k in load.columns.firstIndex { $0.name == k } }
+        var count: Int64 = 0
+        try await db.copyFrom(table: temp, columns: copyColumns, logger: logger) { writer in
+            var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
+            var cells = [String?](repeating: nil, count: load.columns.count)
+            for reader in load.files {
+                let cursor = try reader.cursor()
+                while let batch = try cursor.next() {
+                    let positions = columnPositions(batch, in: load)
+                    for row in batch.rows {
+                        for i in cells.indices { cells[i] = nil }
+                        for (i, cell) in row.enumerated() where i < positions.count && positions[i] >= 0 {
+                            cells[positions[i]] = cell.text
+                        }
+                        for k in keyPositions where cells[k] == nil {
+                            throw DestinationError("\(reader.file.lastPathComponent): a record without \(load.columns[k].name) (the key of table \(load.table))")
+                        }
+                        for cell in cells {
+                            if let cell { appendCopyText(cell, to: &buffer) } else { buffer.writeStaticString("\\N") }
+                            buffer.writeInteger(UInt8(ascii: "\t"))
+                        }
+                        buffer.writeString(String(count))
+                        buffer.writeInteger(UInt8(ascii: "\n"))
+                        count += 1
+                    }
+                    if buffer.readableBytes >= 1 << 20 {
+                        try await writer.write(buffer)
+                        buffer.clear()
+                    }
+                }
+            }
+            if buffer.readableBytes > 0 { try await writer.write(buffer) }
+        }
+
+        let names = load.columns.map(\.name)
+        let all = names + [SluiceColumns.spec, SluiceColumns.windowStart]
+        let casts = load.columns.indices.map { i -> String in
+            let type = existing[names[i]] ?? dialect.type(load.columns[i].type)
+            return type == "text" ? "s.c\(i)" : "s.c\(i)::\(type)"
+        }
+        let keyColumns = keyPositions.map { "c\($0)" }.joined(separator: ", ")
+        var binds = PostgresBindings()
+        binds.append(window.spec)
+        binds.append(TableTime.text(window.start))
+        let sql = "INSERT INTO \(qualified) (\(all.map(dialect.quote).joined(separator: ", "))) "
+            + "SELECT \(casts.joined(separator: ", ")), $1, $2::timestamptz "
+            + "FROM (SELECT DISTINCT ON (\(keyColumns)) * FROM \(temp) ORDER BY \(keyColumns), _ord DESC) s "
+            + dialect.upsertClause(load.table, columns: names, key: load.key)
+        try await db.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        return count
+    }
+
+    /// COPY's text format: backslash, tab, newline and carriage return escaped.
+    static func appendCopyText(_ text: String, to buffer: inout ByteBuffer) {
+        var plain = true
+        for b in text.utf8 where b == 0x5C || b == 0x09 || b == 0x0A || b == 0x0D { plain = false; break }
+        if plain {
+            buffer.writeString(text)
+            return
+        }
+        for b in text.utf8 {
+            switch b {
+            case 0x5C: buffer.writeStaticString("\\\\")
+            case 0x09: buffer.writeStaticString("\\t")
+            case 0x0A: buffer.writeStaticString("\\n")
+            case 0x0D: buffer.writeStaticString("\\r")
+            default: buffer.writeInteger(b)
+            }
+        }
+    }
+
+    /// The columns of a table and their types (`format_type`), empty when the table does not exist.
+    static func columnTypes(_ db: PostgresConnection, _ qualified: String, logger: Logger) async throws -> [String: String] {
+        var binds = PostgresBindings()
+        binds.append(qualified)
+        let rows = try await db.query(PostgresQuery(unsafeSQL: """
+            SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+            WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+            """, binds: binds), logger: logger)
+        var out: [String: String] = [:]
+        for try await (name, type) in rows.decode((String, String).self) { out[name] = type }
+        return out
+    }
+
+    /// Throws unless an existing `table` has a primary key or a (non-partial) unique index on exactly `key`.
+    static func checkExisting(_ db: PostgresConnection, table: String, key: [String], dialect: SQLDialect, logger: Logger) async throws {
+        var binds = PostgresBindings()
+        binds.append(dialect.qualified(table))
+        let exists = try await db.query(PostgresQuery(unsafeSQL: "SELECT to_regclass($1) IS NOT NULL", binds: binds), logger: logger)
+        var found = false
+        for try await row in exists { found = try row.decode(Bool.self) }
+        guard found else { return }
+        let rows = try await db.query(PostgresQuery(unsafeSQL: """
+            SELECT i.indisprimary, array_to_string(ARRAY(SELECT a.attname::text FROM unnest(i.indkey) k
+                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k), chr(31))
+            FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL
+            """, binds: binds), logger: logger)
+        var primary: [String] = []
+        var ok = false
+        for try await (isPrimary, columns) in rows.decode((Bool, String).self) {
+            let list = columns.split(separator: "\u{1F}").map(String.init)
+            if isPrimary { primary = list }
+            if Set(list) == Set(key) { ok = true }
+        }
+        if !ok { throw SQLiteDestination.incompatibleTable(table, key: key, primary: primary) }
+    }
+
+    /// The error inside a failed transaction: the closure's, else BEGIN's or COMMIT's.
+    static func unwrap(_ error: any Error) -> any Error {
+        guard let failed = error as? PostgresTransactionError else { return error }
+        return failed.closureError ?? failed.beginError ?? failed.commitError ?? failed.rollbackError ?? error
+    }
+
+    /// What PostgreSQL (or the connection) said, without the generic text `PSQLError` prints.
+    static func describe(_ error: any Error) -> String {
+        let error = unwrap(error)
+        if let error = error as? DestinationError { return error.message }
+        if let error = error as? RecordReadError { return error.description }
+        if let error = error as? TableFailure { return describe(error.error) }
+        if let error = error as? PSQLError {
+            if let info = error.serverInfo {
+                var text = info[.message] ?? "server error"
+                if let detail = info[.detail] { text += " (\(detail))" }
+                if let hint = info[.hint] { text += "; hint: \(hint)" }
+                if let state = info[.sqlState] { text += " [SQLSTATE \(state)]" }
+                return text
+            }
+            switch error.code {
+            case .connectionError:
+                return "the connection failed: \(error.underlying.map { "\($0)" } ?? "no detail")"
+            case .serverClosedConnection, .clientClosedConnection, .uncleanShutdown:
+                return "the connection was closed (\(error.code))"
+            case .authMechanismRequiresPassword:
+                return "the server asks for a password and the URL has none"
+            case .unsupportedAuthMechanism:
+                return "the server asks for an authentication method sluice does not support"
+            case .sslUnsupported:
+                return "the server does not support TLS; add ?sslmode=disable to the URL if that is intended"
+            default:
+                return "\(error.code)\(error.underlying.map { ": \($0)" } ?? "")"
+            }
+        }
+        return "\(error)"
+    }
+
+    static func isTransient(_ error: any Error) -> Bool {
+        guard let error = unwrap(error) as? PSQLError else { return false }
+        if let state = error.serverInfo?[.sqlState] {
+            // connection exceptions, insufficient resources, operator intervention, serialization/deadlock
+            return ["08", "53", "57"].contains(String(state.prefix(2))) || state == "40001" || state == "40P01"
+        }
+        return [.connectionError, .serverClosedConnection, .uncleanShutdown].contains(error.code)
+    }
+}
+
+/// A PostgreSQL connection URL: `postgres://user:password@host:port/database?sslmode=…`.
+struct PostgresURL: Sendable, Hashable {
+    var user: String
+    var password: String?
+    var host: String
+    var port: Int
+    var database: String?
+    var sslmode: String?
+    /// The URL as given (the cache key).
+    var text: String
+
+    init(_ text: String) throws {
+        self.text = text
+        guard let components = URLComponents(string: text), let scheme = components.scheme,
+              ["postgres", "postgresql"].contains(scheme.lowercased()) else {
+            throw DestinationError("the PostgreSQL URL is not postgres://user:password@host:port/database")
+        }
+        user = components.percentEncodedUser.map { $0.removingPercentEncoding ?? $0 } ?? "postgres"
+        password = components.percentEncodedPassword.map { $0.removingPercentEncoding ?? $0 }
+        host = components.host.map { $0.hasPrefix("[") ? String($0.dropFirst().dropLast()) : $0 } ?? "localhost"
+        if host.isEmpty { host = "localhost" }
+        port = components.port ?? 5432
+        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        database = path.isEmpty ? nil : (path.removingPercentEncoding ?? path)
+        sslmode = components.queryItems?.first { $0.name == "sslmode" }?.value
+    }
+
+    var isLoopback: Bool { ["localhost", "127.0.0.1", "::1"].contains(host) }
+
+    /// The URL with its password replaced by `***`: what messages show.
+    var redacted: String {
+        "postgres://\(user)\(password == nil ? "" : ":***")@\(host):\(port)/\(database ?? "")"
+    }
+
+    /// `text` with every occurrence of the password (as given and percent-encoded) replaced.
+    func redact(_ text: String) -> String {
+        guard let password, !password.isEmpty else { return text }
+        var out = text.replacingOccurrences(of: password, with: "***")
+        if let encoded = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics), encoded != password {
+            out = out.replacingOccurrences(of: encoded, with: "***")
+        }
+        return out
+    }
+
+    /// No TLS when `sslmode=disable` or on loopback without an sslmode; required for `require`/`verify-*`;
+    /// preferred otherwise.
+    var tlsMode: String {
+        switch sslmode {
+        case "disable": return "disable"
+        case "require", "verify-ca", "verify-full": return "require"
+        case nil where isLoopback: return "disable"
+        default: return "prefer"
+        }
+    }
+
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS
+        switch tlsMode {
+        case "disable": tls = .disable
+        case "require": tls = .require(try .init(configuration: .makeClientConfiguration()))
+        default: tls = .prefer(try .init(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: password,
+                                                              database: database, tls: tls)
+        configuration.options.connectTimeout = .seconds(10)
+        return configuration
+    }
+
+    func clientConfiguration() -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS
+        switch tlsMode {
+        case "disable": tls = .disable
+        case "require": tls = .require(.makeClientConfiguration())
+        default: tls = .prefer(.makeClientConfiguration())
+        }
+        var configuration = PostgresClient.Configuration(host: host, port: port, username: user, password: password,
+                                                          database: database, tls: tls)
+        configuration.options.maximumConnections = 8
+        return configuration
+    }
+}
+
+/// One running `PostgresClient` per URL for the whole process, counted; the last `release` cancels its
+/// `run()` task.
+enum PostgresClients {
+    private static let running = Mutex<[String: (client: PostgresClient, task: Task<Void, Never>, users: Int)]>([:])
+
+    static func acquire(_ url: PostgresURL) -> PostgresClient {
+        running.withLock { table in
+            if let entry = table[url.text] {
+                table[url.text] = (entry.client, entry.task, entry.users + 1)
+                return entry.client
+            }
+            let client = PostgresClient(configuration: url.clientConfiguration())
+            let task = Task { await client.run() }
+            table[url.text] = (client, task, 1)
+            return client
+        }
+    }
+
+    static func release(_ url: PostgresURL) {
+        let stopping = running.withLock { table -> Task<Void, Never>? in
+            guard let entry = table[url.text] else { return nil }
+            if entry.users > 1 {
+                table[url.text] = (entry.client, entry.task, entry.users - 1)
+                return nil
+            }
+            table[url.text] = nil
+            return entry.task
+        }
+        stopping?.cancel()
+    }
 }

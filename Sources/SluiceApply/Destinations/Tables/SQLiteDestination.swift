@@ -1,23 +1,282 @@
 import Foundation
+import GRDB
 import SluiceCore
+import Synchronization
 
-/// Placeholder: being written (issue 7).
-public struct SQLiteDestination: Destination {
+/// Reads a table destination back: used by tests and `sluice load-bench` to look at what was loaded.
+public protocol TableQuerying: Sendable {
+    /// Runs `sql` and returns every row, each cell as text (`nil` for NULL).
+    func rows(_ sql: String) async throws -> [[String?]]
+    /// Runs statements that return nothing (set-up in tests).
+    func execute(_ sql: String) async throws
+}
+
+/// Upserts windows into tables of a SQLite file (GRDB).
+///
+/// A window's rows and its `_sluice_windows` row are written in one transaction, with prepared statements
+/// reused for every row. Tables sluice creates are `STRICT`, so a value that does not fit a typed column
+/// fails the window (and rolls it back) instead of being stored as something else. Every destination on
+/// the same file shares one `DatabasePool` (WAL), so specs writing different tables of one file queue for
+/// the write lock instead of failing on it.
+public final class SQLiteDestination: Destination, TableQuerying {
     public let settings: TableSettings
     public let file: URL
     public let stagingRoot: URL
+    private let handle = Mutex<DatabasePool?>(nil)
+    let dialect = SQLDialect.sqlite
 
     public init(settings: TableSettings, file: URL, stagingRoot: URL) {
         self.settings = settings
-        self.file = file
+        self.file = file.standardizedFileURL
         self.stagingRoot = stagingRoot
     }
 
-    public func prepare() async throws { throw DestinationError("the sqlite destination is not available yet") }
-    public func stage(_ target: WindowTarget) throws -> StagedWindow { try LocalStaging.stage(target, underRoot: stagingRoot) }
-    public func commit(_ staged: StagedWindow, manifest: @Sendable ([FileFacts]) throws -> Data) async throws -> [FileFacts] {
-        throw DestinationError("the sqlite destination is not available yet")
+    /// The shared pool of the file, opened (and counted) the first time this destination needs it.
+    func database() throws -> DatabasePool {
+        if let pool = handle.withLock({ $0 }) { return pool }
+        let pool: DatabasePool
+        do {
+            pool = try SQLiteDatabases.acquire(file)
+        } catch {
+            throw DestinationError("cannot open SQLite database \(file.path): \(Self.describe(error))")
+        }
+        let kept = handle.withLock { current -> DatabasePool? in
+            if let current { return current }
+            current = pool
+            return nil
+        }
+        if let kept {
+            SQLiteDatabases.release(file)
+            return kept
+        }
+        return pool
     }
+
+    public func prepare() async throws {
+        let pool = try database()
+        let dialect = self.dialect
+        let expected = TableLoad.expectedTables(settings)
+        do {
+            try await pool.write { db in
+                try db.execute(sql: dialect.createWindowsTable)
+                for (table, key) in expected {
+                    try Self.checkExisting(db, table: table, key: key)
+                }
+            }
+        } catch let error as DestinationError {
+            throw error
+        } catch {
+            throw DestinationError("SQLite database \(file.path): \(Self.describe(error))")
+        }
+    }
+
+    public func stage(_ target: WindowTarget) throws -> StagedWindow {
+        try LocalStaging.stage(target, underRoot: stagingRoot)
+    }
+
+    public func commit(_ staged: StagedWindow, manifest: @Sendable ([FileFacts]) throws -> Data) async throws -> [FileFacts] {
+        let facts = try LocalStaging.finish(staged)
+        let manifestData = try manifest(facts)
+        let loads = try TableLoad.plan(staged, files: facts, settings: settings)
+        let pool = try database()
+        let dialect = self.dialect
+        let target = staged.target
+        do {
+            try await pool.write { db in
+                try db.execute(sql: dialect.createWindowsTable)
+                var total: Int64 = 0
+                for load in loads {
+                    do {
+                        total += try Self.load(load, window: target, into: db, dialect: dialect)
+                    } catch {
+                        throw TableFailure(table: load.table, error: error)
+                    }
+                }
+                let record = WindowRecordRow(target: target, loads: loads, manifest: manifestData, rows: total)
+                try db.execute(sql: """
+                    INSERT INTO "_sluice_windows" ("spec", "window_start", "window_end", "tables", "provider_job_id", "manifest", "rows", "committed_at")
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT ("spec", "window_start") DO UPDATE SET "window_end" = excluded."window_end", "tables" = excluded."tables",
+                    "provider_job_id" = excluded."provider_job_id", "manifest" = excluded."manifest", "rows" = excluded."rows",
+                    "committed_at" = excluded."committed_at"
+                    """, arguments: [record.spec, record.start, record.end, record.tables, record.providerJobID,
+                                     record.manifest, record.rows, TableTime.now()])
+            }
+        } catch let failure as TableFailure {
+            throw loadFailure(target, failure.table, Self.describe(failure.error))
+        } catch {
+            throw loadFailure(target, nil, Self.describe(error))
+        }
+        LocalStaging.discard(staged)
+        return facts
+    }
+
     public func discard(_ staged: StagedWindow) { LocalStaging.discard(staged) }
-    public func publishedManifest(_ target: WindowTarget) async throws -> Data? { nil }
+
+    public func publishedManifest(_ target: WindowTarget) async throws -> Data? {
+        let pool = try database()
+        let start = TableTime.text(target.start)
+        let text = try await pool.read { db -> String? in
+            guard try db.tableExists(SluiceColumns.windowsTable) else { return nil }
+            return try String.fetchOne(db, sql: #"SELECT "manifest" FROM "_sluice_windows" WHERE "spec" = ? AND "window_start" = ?"#,
+                                       arguments: [target.spec, start])
+        }
+        return text.map { Data($0.utf8) }
+    }
+
+    public func close() async {
+        let released = handle.withLock { current -> Bool in
+            defer { current = nil }
+            return current != nil
+        }
+        if released { SQLiteDatabases.release(file) }
+    }
+
+    public func execute(_ sql: String) async throws {
+        try await database().write { db in try db.execute(sql: sql) }
+    }
+
+    public func rows(_ sql: String) async throws -> [[String?]] {
+        let pool = try database()
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql).map { row in
+                row.databaseValues.map { value -> String? in
+                    switch value.storage {
+                    case .null: return nil
+                    case .int64(let i): return String(i)
+                    case .double(let d): return "\(d)"
+                    case .string(let s): return s
+                    case .blob(let b): return b.base64EncodedString()
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Loading
+
+    /// Creates or widens the table, then upserts every row of the load. Returns the rows read.
+    static func load(_ load: TableLoad, window: WindowTarget, into db: Database, dialect: SQLDialect) throws -> Int64 {
+        db.clearSchemaCache()
+        if try db.tableExists(load.table) {
+            try checkExisting(db, table: load.table, key: load.key)
+            let existing = Set(try db.columns(in: load.table).map { $0.name.lowercased() })
+            for column in load.columns where !existing.contains(column.name.lowercased()) {
+                try db.execute(sql: dialect.addColumn(load.table, column.name, column.type))
+            }
+            for (column, type) in dialect.sluiceColumns where !existing.contains(column) {
+                try db.execute(sql: dialect.addColumn(load.table, column, typeName: type))
+            }
+        } else {
+            try db.execute(sql: dialect.createTable(load.table, columns: load.columns, key: load.key))
+        }
+        let names = load.columns.map(\.name)
+        let all = names + [SluiceColumns.spec, SluiceColumns.windowStart]
+        let sql = "INSERT INTO \(dialect.qualified(load.table)) (\(all.map(dialect.quote).joined(separator: ", "))) "
+            + "VALUES (\(Array(repeating: "?", count: all.count).joined(separator: ", "))) "
+            + dialect.upsertClause(load.table, columns: names, key: load.key)
+        let statement = try db.makeStatement(sql: sql)
+        let spec = window.spec.databaseValue
+        let start = TableTime.text(window.start).databaseValue
+        let keyPositions = load.key.compactMap { k in names.firstIndex(of: k) }
+        var values = [DatabaseValue](repeating: .null, count: all.count)
+        var count: Int64 = 0
+        for reader in load.files {
+            try reader.forEachBatch { batch in
+                let positions = columnPositions(batch, in: load)
+                for row in batch.rows {
+                    for i in 0..<names.count { values[i] = .null }
+                    for (i, cell) in row.enumerated() where i < positions.count && positions[i] >= 0 {
+                        values[positions[i]] = cell.databaseValue
+                    }
+                    for k in keyPositions where values[k].isNull {
+                        throw DestinationError("\(reader.file.lastPathComponent): a record without \(names[k]) (the key of table \(load.table))")
+                    }
+                    values[names.count] = spec
+                    values[names.count + 1] = start
+                    statement.setUncheckedArguments(StatementArguments(values))
+                    try statement.execute()
+                    count += 1
+                }
+            }
+        }
+        return count
+    }
+
+    /// Throws unless an existing `table` has a primary key or unique index on exactly `key`.
+    static func checkExisting(_ db: Database, table: String, key: [String]) throws {
+        guard try db.tableExists(table) else { return }
+        let wanted = Set(key.map { $0.lowercased() })
+        let primary = try db.primaryKey(table).columns
+        if Set(primary.map { $0.lowercased() }) == wanted { return }
+        for index in try db.indexes(on: table) where index.isUnique && Set(index.columns.map { $0.lowercased() }) == wanted {
+            return
+        }
+        throw incompatibleTable(table, key: key, primary: primary)
+    }
+
+    static func incompatibleTable(_ table: String, key: [String], primary: [String]) -> DestinationError {
+        let keyText = "(\(key.joined(separator: ", ")))"
+        let has = primary.isEmpty || primary == ["rowid"] ? "it has no primary key" : "its primary key is (\(primary.joined(separator: ", ")))"
+        return DestinationError("table \(table) exists without a unique key on \(keyText) (\(has)); give the spec a `key` "
+                                + "matching its primary key, add a unique index on \(keyText), or choose another table")
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
+        if let error = error as? RecordReadError { return error.description }
+        if let error = error as? DestinationError { return error.message }
+        return "\(error)"
+    }
+}
+
+extension TableValue {
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .null: return .null
+        case .text(let s), .json(let s): return s.databaseValue
+        case .integer(let i): return i.databaseValue
+        case .real(let d): return d.databaseValue
+        case .boolean(let b): return (b ? 1 : 0 as Int64).databaseValue
+        }
+    }
+}
+
+/// One `DatabasePool` per SQLite file for the whole process, counted, so every destination on a file
+/// shares its connections and write lock. Closed when the last destination using it closes.
+enum SQLiteDatabases {
+    private static let open = Mutex<[String: (pool: DatabasePool, users: Int)]>([:])
+
+    static func acquire(_ file: URL) throws -> DatabasePool {
+        let path = file.standardizedFileURL.path
+        return try open.withLock { table in
+            if let entry = table[path] {
+                table[path] = (entry.pool, entry.users + 1)
+                return entry.pool
+            }
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(30)
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            table[path] = (pool, 1)
+            return pool
+        }
+    }
+
+    static func release(_ file: URL) {
+        let path = file.standardizedFileURL.path
+        let closing = open.withLock { table -> DatabasePool? in
+            guard let entry = table[path] else { return nil }
+            if entry.users > 1 {
+                table[path] = (entry.pool, entry.users - 1)
+                return nil
+            }
+            table[path] = nil
+            return entry.pool
+        }
+        try? closing?.close()
+    }
 }
