@@ -10,7 +10,7 @@ import Testing
 /// Several workers applying one plan through the PostgreSQL coordinator, in one process: each window is
 /// done by one worker, a worker that stops is taken over without a second submit, and the providers'
 /// limits hold across workers.
-@Suite(.enabled(if: TestPostgres.url != nil, "needs PostgreSQL: run through scripts/test-services.sh"))
+@Suite(.serialized, .enabled(if: TestPostgres.url != nil, "needs PostgreSQL: run through scripts/test-services.sh"))
 struct SharedPlanTests {
     static let now = Timestamp(rfc3339: "2025-01-20T00:00:00Z")!
 
@@ -80,7 +80,8 @@ struct SharedPlanTests {
 
             // Worker A submits, then dies: its coordinator goes silent and its task is cancelled.
             let log = EventLog()
-            let dying = DyingCoordinator(try await TestPostgres.coordinator(database, lease: .milliseconds(600)))
+            // Leases long enough for a loaded machine's renewals: B waits them out.
+            let dying = DyingCoordinator(try await TestPostgres.coordinator(database, lease: .seconds(3)))
             let a = Task { try await runWorker(work: work, store: store, root: root, coordinator: dying, log: log) }
             while log.all.filter({ if case .submitted = $0 { return true } else { return false } }).count < 4 {
                 try await Task.sleep(for: .milliseconds(10))
@@ -95,7 +96,7 @@ struct SharedPlanTests {
 
             // Worker B takes everything over once A's leases run out.
             let bLog = EventLog()
-            let b = try await TestPostgres.coordinator(database, lease: .milliseconds(600))
+            let b = try await TestPostgres.coordinator(database, lease: .seconds(3))
             let summary = try await runWorker(work: work, store: store, root: root, coordinator: b, log: bLog)
             #expect(summary.failed == 0, "\(summary.failures)")
             #expect(summary.resumed >= 4, "B resumed \(summary.resumed) of A's jobs")
@@ -120,7 +121,7 @@ struct SharedPlanTests {
         return try await withThrowingTaskGroup(of: ApplySummary.self) { group in
             for _ in 0..<count {
                 group.addTask {
-                    let coordinator = try await TestPostgres.coordinator(database, lease: .seconds(5))
+                    let coordinator = try await TestPostgres.coordinator(database, lease: .seconds(20))
                     defer { Task { await coordinator.close() } }
                     return try await runWorker(work: work, store: store, root: root, coordinator: coordinator,
                                                parallelism: parallelism)

@@ -62,7 +62,7 @@ struct WorkerProcessTests {
         try await withSandbox(configuration) { sandbox in
             try ApplyProcessTests.writeSpecs(dir, endpoint: sandbox.apiBaseURL, days: 4)
             try Self.savePlan(dir, env)
-            let workers = try (0..<3).map { _ in try ApplyProcessTests.spawn(Self.applyArguments(lease: "2s"), in: dir.url, environment: env) }
+            let workers = try (0..<3).map { _ in try ApplyProcessTests.spawn(Self.applyArguments(lease: "10s"), in: dir.url, environment: env) }
             for worker in workers {
                 let status = try await worker.exitStatus()
                 #expect(status == 0, "\(worker.stdout.suffix(1500)) \(worker.stderr.suffix(1500))")
@@ -84,8 +84,8 @@ struct WorkerProcessTests {
         try await withSandbox(ApplyProcessTests.sandboxConfiguration(seed: 5, jobSeconds: 60)) { sandbox in
             try ApplyProcessTests.writeSpecs(dir, endpoint: sandbox.apiBaseURL, days: 6, providers: ["coveo"])
             try Self.savePlan(dir, env)
-            let first = try ApplyProcessTests.spawn(Self.applyArguments(lease: "1s"), in: dir.url, environment: env)
-            let second = try ApplyProcessTests.spawn(Self.applyArguments(lease: "1s"), in: dir.url, environment: env)
+            let first = try ApplyProcessTests.spawn(Self.applyArguments(lease: "3s"), in: dir.url, environment: env)
+            let second = try ApplyProcessTests.spawn(Self.applyArguments(lease: "3s"), in: dir.url, environment: env)
             // Kill the first worker once it has jobs running.
             let deadline = ContinuousClock.now + .seconds(20)
             while Self.windows(first, "submitted").count < 2 && ContinuousClock.now < deadline {
@@ -123,7 +123,7 @@ struct WorkerProcessTests {
             }
             try Self.savePlan(dir, env)
             // The sandbox's minute is 0.6 s; a 20 % longer window absorbs scheduling jitter on 2 cores.
-            let arguments = Self.applyArguments(lease: "2s") + ["--parallelism", "8", "--limit-window", "720ms"]
+            let arguments = Self.applyArguments(lease: "10s") + ["--parallelism", "8", "--limit-window", "720ms"]
             let workers = try (0..<3).map { _ in try ApplyProcessTests.spawn(arguments, in: dir.url, environment: env) }
             for worker in workers {
                 #expect(try await worker.exitStatus() == 0, "\(worker.stderr.suffix(1500))")

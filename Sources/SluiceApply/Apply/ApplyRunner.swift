@@ -38,6 +38,8 @@ public final class ApplyRunner: Sendable {
     let planID: String
     let tally = Locked(ApplySummary())
     let labels = LabelCache()
+    /// Windows of a shared plan running in this worker now.
+    let running = Locked(Set<WindowKey>())
     let destinations: DestinationRegistry
 
     /// Builds the runner. Every spec's token must be in `environment`; otherwise this throws, naming every

@@ -14,12 +14,18 @@ extension ApplyRunner {
             while true {
                 try Task.checkCancellation()
                 if let key = try await coordinator.claimNext(plan: planID, specs: specs) {
+                    // Our own lease on a window still running here lapsed (renewals came late) and the claim
+                    // came back to us: it is renewed, and the window keeps running where it is.
+                    guard running.withLock({ $0.insert(key).inserted }) else { continue }
                     guard let planned = actions[key] else {
+                        running.withLock { _ = $0.remove(key) }
                         // Registered by this plan id but not in this worker's copy of it: not ours to do.
                         try await coordinator.finish(key, done: false)
                         continue
                     }
-                    return await exportClaimed(key, planned.action, contexts[planned.index], coordinator)
+                    let outcome = await exportClaimed(key, planned.action, contexts[planned.index], coordinator)
+                    running.withLock { _ = $0.remove(key) }
+                    return outcome
                 }
                 let left = try await coordinator.progress(plan: planID, specs: specs)
                 if left.left == 0 { return .noneLeft }
@@ -55,7 +61,7 @@ extension ApplyRunner {
             return .fatal
         }
         let renewal = Task {
-            let every = coordinator.leaseDuration / 3
+            let every = coordinator.leaseDuration / 4
             while !Task.isCancelled {
                 try? await Task.sleep(for: every)
                 if Task.isCancelled { break }
