@@ -111,10 +111,33 @@ struct SharedPlanTests {
         }
     }
 
+    /// Windows of one spec written by several workers into one table, in whatever order they finish:
+    /// each record still ends at its latest version (issue 8's destinations guarantee).
+    @Test(arguments: TableEngine.available)
+    func workersUpsertingOneTableEndAtEachRecordsLatestVersion(_ engine: TableEngine) async throws {
+        let database = try await TestPostgres.makeDatabase()
+        try await withTables(engine) { h in
+            try await withSandbox(applySandboxConfiguration(seed: 13)) { sandbox in
+                let (json, environment) = TableApplyTests.destination(h, table: "feedback")
+                var spec = try testSpec(.enterpretV2, endpoint: sandbox.apiBaseURL, filters: defaultFilters(.enterpretV2), destination: json)
+                spec.window.end = day0 + .hours(16)
+                let summaries = try await runWorkers(3, specs: [spec], store: SharedRowsStateStore(), root: h.scratch.url,
+                                                     database: database, environment: environment)
+                #expect(summaries.reduce(0) { $0 + $1.exported } == 16 && summaries.allSatisfy { $0.failed == 0 })
+                #expect(summaries.filter { $0.exported > 0 }.count >= 2, "the work was not shared")
+                let truth = try TableApplyTests.truth(spec, table: "feedback", sandbox: sandbox)
+                #expect(truth["feedback"]?.values.contains { $0 > 1 } == true, "no record had a later version: the test proves less")
+                let got = try await TableApplyTests.loaded(try h.destination(table: "feedback", provider: .enterpretV2), h,
+                                                           spec: spec, tables: ["feedback"])
+                #expect(got == truth, "the table is not at each record's latest version")
+            }
+        }
+    }
+
     // MARK: Helpers
 
     func runWorkers(_ count: Int, specs: [JobSpec], store: SharedRowsStateStore, root: URL, database: String,
-                    parallelism: Int = 4) async throws -> [ApplySummary] {
+                    parallelism: Int = 4, environment: [String: String] = ["TEST_TOKEN": "sandbox-token"]) async throws -> [ApplySummary] {
         try await store.create()
         let plan = try Planner().plan(specs: specs, state: try await store.load(), now: Self.now)
         let work = plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }
@@ -124,7 +147,7 @@ struct SharedPlanTests {
                     let coordinator = try await TestPostgres.coordinator(database, lease: .seconds(20))
                     defer { Task { await coordinator.close() } }
                     return try await runWorker(work: work, store: store, root: root, coordinator: coordinator,
-                                               parallelism: parallelism)
+                                               parallelism: parallelism, environment: environment)
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }
@@ -133,7 +156,8 @@ struct SharedPlanTests {
 }
 
 func runWorker(work: [ApplyRunner.SpecWork], store: SharedRowsStateStore, root: URL, coordinator: any WindowCoordinator,
-               parallelism: Int = 4, log: EventLog = EventLog()) async throws -> ApplySummary {
+               parallelism: Int = 4, environment: [String: String] = ["TEST_TOKEN": "sandbox-token"],
+               log: EventLog = EventLog()) async throws -> ApplySummary {
     let journal = StateJournal(store: store, state: try await store.load() ?? SluiceState.new())
     let client = AsyncHTTPTransport.makeClient()
     defer { Task { try? await client.shutdown() } }
@@ -141,7 +165,7 @@ func runWorker(work: [ApplyRunner.SpecWork], store: SharedRowsStateStore, root: 
     options.parallelism = parallelism
     options.limitInterval = .milliseconds(Int64(60_000 / testSpeed * 1.2))
     let runner = try ApplyRunner(work: work, journal: journal, transport: AsyncHTTPTransport(client: client),
-                                 environment: ["TEST_TOKEN": "sandbox-token"], options: options, reporter: log,
+                                 environment: environment, options: options, reporter: log,
                                  coordinator: coordinator, planID: "test-plan")
     return await runner.run()
 }
