@@ -241,18 +241,6 @@ public final class SQLiteDestination: Destination, TableQuerying {
     }
 }
 
-extension TableValue {
-    var databaseValue: DatabaseValue {
-        switch self {
-        case .null: return .null
-        case .text(let s), .json(let s): return s.databaseValue
-        case .integer(let i): return i.databaseValue
-        case .real(let d): return d.databaseValue
-        case .boolean(let b): return (b ? 1 : 0 as Int64).databaseValue
-        }
-    }
-}
-
 /// SQLite copies what it is given (`SQLITE_TRANSIENT`).
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
