@@ -375,19 +375,7 @@ final class LineCursor {
 final class CSVRowCursor {
     private let file: URL
     private let handle: FileHandle
-    private var bytes: [UInt8] = []
-    private var i = 0
-    private var eof = false
-    private var first = true
-    private var finished = false
-    private var row: [String?] = []
-    private var field: [UInt8] = []
-    private var quoted = false       // inside quotes
-    private var wasQuoted = false    // the current field had quotes
-    private var pendingQuote = false // a quote inside quotes: the closing one or the first of a doubled pair
-    private var pendingCR = false
-    private var line = 1
-    private var rowLine = 1
+    private var state = State()
 
     init(file: URL) throws {
         self.file = file
@@ -396,92 +384,117 @@ final class CSVRowCursor {
 
     deinit { try? handle.close() }
 
-    private func endField() {
-        if field.isEmpty && !wasQuoted {
-            row.append(nil)
-        } else {
-            row.append(String(decoding: field, as: UTF8.self))
-        }
-        field.removeAll(keepingCapacity: true)
-        wasQuoted = false
-    }
-
-    /// Ends the row; `nil` for a blank line.
-    private func endRow() -> (fields: [String?], line: Int)? {
-        endField()
-        let done = row
-        let started = rowLine
-        row = []
-        row.reserveCapacity(done.count)
-        rowLine = line
-        if done.count == 1 && done[0] == nil { return nil }
-        return (done, started)
-    }
-
     /// The next row's fields and the line it starts on, or `nil` at the end.
     func next() throws -> (fields: [String?], line: Int)? {
-        while true {
-            if i >= bytes.count {
-                if finished { return nil }
-                if eof {
-                    finished = true
-                    if quoted && !pendingQuote {
-                        throw RecordReadError(file, "line \(rowLine): a quoted field is not closed before the end of the file")
+        // The parser works on a local copy (moved out, so nothing is shared): a struct's fields are
+        // accessed without the dynamic exclusivity checks a class's stored properties get, byte by byte.
+        var local = state
+        state = State()
+        defer { state = local }
+        return try local.next(handle, file)
+    }
+
+    private struct State {
+        var bytes: [UInt8] = []
+        var i = 0
+        var eof = false
+        var first = true
+        var finished = false
+        var row: [String?] = []
+        var field: [UInt8] = []
+        var quoted = false       // inside quotes
+        var wasQuoted = false    // the current field had quotes
+        var pendingQuote = false // a quote inside quotes: the closing one or the first of a doubled pair
+        var pendingCR = false
+        var line = 1
+        var rowLine = 1
+
+        mutating func endField() {
+            if field.isEmpty && !wasQuoted {
+                row.append(nil)
+            } else {
+                row.append(String(decoding: field, as: UTF8.self))
+            }
+            field.removeAll(keepingCapacity: true)
+            wasQuoted = false
+        }
+
+        /// Ends the row; `nil` for a blank line.
+        mutating func endRow() -> (fields: [String?], line: Int)? {
+            endField()
+            let done = row
+            let started = rowLine
+            row = []
+            row.reserveCapacity(done.count)
+            rowLine = line
+            if done.count == 1 && done[0] == nil { return nil }
+            return (done, started)
+        }
+
+        mutating func next(_ handle: FileHandle, _ file: URL) throws -> (fields: [String?], line: Int)? {
+            while true {
+                if i >= bytes.count {
+                    if finished { return nil }
+                    if eof {
+                        finished = true
+                        if quoted && !pendingQuote {
+                            throw RecordReadError(file, "line \(rowLine): a quoted field is not closed before the end of the file")
+                        }
+                        if !field.isEmpty || wasQuoted || !row.isEmpty || pendingQuote { return endRow() }
+                        return nil
                     }
-                    if !field.isEmpty || wasQuoted || !row.isEmpty || pendingQuote { return endRow() }
-                    return nil
-                }
-                guard let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty else {
-                    eof = true
-                    continue
-                }
-                bytes = [UInt8](chunk)
-                i = 0
-                if first {
-                    first = false
-                    if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
-                }
-                continue
-            }
-            let c = bytes[i]
-            i += 1
-            if pendingCR {
-                pendingCR = false
-                if c == 0x0A { continue }
-            }
-            if quoted {
-                if pendingQuote {
-                    pendingQuote = false
-                    if c == 0x22 {
-                        field.append(0x22)
+                    guard let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty else {
+                        eof = true
                         continue
                     }
-                    quoted = false
-                    // `c` follows the closing quote: handled below.
-                } else if c == 0x22 {
-                    pendingQuote = true
-                    continue
-                } else {
-                    if c == 0x0A { line += 1 }
-                    field.append(c)
+                    bytes = [UInt8](chunk)
+                    i = 0
+                    if first {
+                        first = false
+                        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
+                    }
                     continue
                 }
-            }
-            switch c {
-            case 0x22: // a quote starts quoting (also mid-field, leniently)
-                quoted = true
-                wasQuoted = true
-            case 0x2C:
-                endField()
-            case 0x0A:
-                line += 1
-                if let done = endRow() { return done }
-            case 0x0D:
-                line += 1
-                pendingCR = true
-                if let done = endRow() { return done }
-            default:
-                field.append(c)
+                let c = bytes[i]
+                i += 1
+                if pendingCR {
+                    pendingCR = false
+                    if c == 0x0A { continue }
+                }
+                if quoted {
+                    if pendingQuote {
+                        pendingQuote = false
+                        if c == 0x22 {
+                            field.append(0x22)
+                            continue
+                        }
+                        quoted = false
+                        // `c` follows the closing quote: handled below.
+                    } else if c == 0x22 {
+                        pendingQuote = true
+                        continue
+                    } else {
+                        if c == 0x0A { line += 1 }
+                        field.append(c)
+                        continue
+                    }
+                }
+                switch c {
+                case 0x22: // a quote starts quoting (also mid-field, leniently)
+                    quoted = true
+                    wasQuoted = true
+                case 0x2C:
+                    endField()
+                case 0x0A:
+                    line += 1
+                    if let done = endRow() { return done }
+                case 0x0D:
+                    line += 1
+                    pendingCR = true
+                    if let done = endRow() { return done }
+                default:
+                    field.append(c)
+                }
             }
         }
     }
