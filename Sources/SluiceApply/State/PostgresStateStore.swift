@@ -64,16 +64,21 @@ public struct PostgresStateStore: StateStore, StateImporting {
                     FROM sluice_windows ORDER BY spec, start_ms
                     """, logger: logger)
                 var spec: SpecState?
+                var digests = DigestCache()
                 for try await row in rows {
-                    let (name, provider, start, end, status, data, destination, attempts, updated, job, error, files)
-                        = try row.decode((String, String, Int64, Int64, String, String, String, Int32, Int64, String?, String?, String).self)
+                    // Column by column: decoding the row as one 12-tuple costs several times more.
+                    let cells = row.makeRandomAccess()
+                    let name = try cells[0].decode(String.self)
                     if spec?.name != name {
                         if let done = spec { state.insert(done) }
-                        spec = SpecState(name: name, provider: provider)
+                        spec = SpecState(name: name, provider: try cells[1].decode(String.self))
                     }
-                    let record = try windowRecord(spec: name, start: start, end: end, status: status, data: data,
-                                                  destination: destination, attempts: attempts, updated: updated,
-                                                  job: job, error: error, files: files)
+                    let record = try windowRecord(
+                        spec: name, start: try cells[2].decode(Int64.self), end: try cells[3].decode(Int64.self),
+                        status: try cells[4].decode(String.self), data: try cells[5].decode(String.self),
+                        destination: try cells[6].decode(String.self), attempts: try cells[7].decode(Int32.self),
+                        updated: try cells[8].decode(Int64.self), job: try cells[9].decode(String?.self),
+                        error: try cells[10].decode(String?.self), files: try cells[11].decode(String.self), digests: &digests)
                     spec?.upsert(record)
                 }
                 if let done = spec { state.insert(done) }
@@ -84,13 +89,14 @@ public struct PostgresStateStore: StateStore, StateImporting {
 
     /// One `sluice_windows` row as a record; a row sluice cannot read is reported with its key.
     private func windowRecord(spec: String, start: Int64, end: Int64, status: String, data: String, destination: String,
-                              attempts: Int32, updated: Int64, job: String?, error: String?, files: String) throws(StateStoreError) -> WindowRecord {
+                              attempts: Int32, updated: Int64, job: String?, error: String?, files: String,
+                              digests: inout DigestCache) throws(StateStoreError) -> WindowRecord {
         let startTime = Timestamp(millisecondsSinceEpoch: start)
         func corrupt(_ what: String) -> StateStoreError {
             StateStoreError(.corrupt, "\(location): the sluice_windows row of \(spec) starting at \(startTime.rfc3339) (start_ms \(start)) has \(what); it was not changed. Fix the row, or forget the window with `sluice state rm \(spec)@\(startTime.rfc3339)`")
         }
         guard let status = WindowStatus(name: status) else { throw corrupt("status \(status.debugDescription), not submitted, complete or failed") }
-        guard let data = SHA256Digest(hex: data), let destination = SHA256Digest(hex: destination) else {
+        guard let data = digests.digest(data), let destination = digests.digest(destination) else {
             throw corrupt("a fingerprint that is not 64 hex digits")
         }
         guard let stored = WindowFilesJSON.decode(files) else {
@@ -342,8 +348,11 @@ public struct PostgresStateStore: StateStore, StateImporting {
 
     public func unlock(_ lock: StateLock) async throws(StateStoreError) {
         guard let connection = await held.remove(lock.id) else { return }
-        // Closing the connection releases the advisory lock; the row only names the holder.
-        _ = try? await connection.query("DELETE FROM sluice_locks WHERE id = \(lock.id)", logger: session.logger)
+        // Closing the connection releases the advisory lock; the row only names the holder. A session
+        // ended by `state unlock` is closed already, and a write to it would never be answered.
+        if !connection.isClosed {
+            _ = try? await connection.query("DELETE FROM sluice_locks WHERE id = \(lock.id)", logger: session.logger)
+        }
         try? await connection.close()
     }
 
@@ -620,6 +629,20 @@ enum PostgresSchema {
     }
 }
 
+/// The fingerprints last parsed: nearly every window of a spec shares one pair, so most rows need no
+/// hex parsing at all.
+struct DigestCache {
+    private var recent: [(hex: String, digest: SHA256Digest)] = []
+
+    mutating func digest(_ hex: String) -> SHA256Digest? {
+        if let hit = recent.first(where: { $0.hex == hex }) { return hit.digest }
+        guard let digest = SHA256Digest(hex: hex) else { return nil }
+        if recent.count == 4 { recent.removeFirst() }
+        recent.append((hex, digest))
+        return digest
+    }
+}
+
 /// A window's files as `sluice_windows.files` holds them: `[{"path": …, "bytes": …, "sha256": …}]`,
 /// readable with PostgreSQL's JSON operators.
 enum WindowFilesJSON {
@@ -637,6 +660,7 @@ enum WindowFilesJSON {
     /// The files, or `nil` when `text` is not such an array.
     static func decode(_ text: String) -> [StoredFile]? {
         if text == "[]" { return [] }
+        if let files = decodeCanonical(text) { return files }
         guard let items = (try? JSONParser.parse(text))?.arrayValue else { return nil }
         var files: [StoredFile] = []
         files.reserveCapacity(items.count)
@@ -646,6 +670,49 @@ enum WindowFilesJSON {
             files.append(StoredFile(path: path, bytes: bytes, sha256: hash))
         }
         return files
+    }
+
+    /// The text exactly as PostgreSQL prints such a jsonb value (keys by length, one space after `:` and
+    /// `,`), with no escapes in the paths: a direct scan, many times faster than a JSON parse. `nil` for
+    /// anything else, which the general parser then reads.
+    static func decodeCanonical(_ text: String) -> [StoredFile]? {
+        var text = text
+        return text.withUTF8 { p -> [StoredFile]? in
+            var i = 0
+            func take(_ literal: StaticString) -> Bool {
+                let n = literal.utf8CodeUnitCount
+                guard i + n <= p.count else { return false }
+                let l = literal.utf8Start
+                for k in 0..<n where p[i + k] != l[k] { return false }
+                i += n
+                return true
+            }
+            var files: [StoredFile] = []
+            guard take("[") else { return nil }
+            repeat {
+                guard take("{\"path\": \"") else { return nil }
+                let pathStart = i
+                while i < p.count && p[i] != UInt8(ascii: "\"") {
+                    if p[i] == UInt8(ascii: "\\") { return nil }
+                    i += 1
+                }
+                let path = String(decoding: UnsafeBufferPointer(rebasing: p[pathStart..<min(i, p.count)]), as: UTF8.self)
+                guard take("\", \"bytes\": ") else { return nil }
+                var bytes: Int64 = 0
+                let digitsStart = i
+                while i < p.count, p[i] >= 48, p[i] <= 57, i - digitsStart < 18 {
+                    bytes = bytes * 10 + Int64(p[i] - 48)
+                    i += 1
+                }
+                guard i > digitsStart, take(", \"sha256\": \""), i + 64 <= p.count,
+                      let hash = SHA256Digest(hex: String(decoding: UnsafeBufferPointer(rebasing: p[i..<(i + 64)]), as: UTF8.self)) else { return nil }
+                i += 64
+                guard take("\"}") else { return nil }
+                files.append(StoredFile(path: path, bytes: bytes, sha256: hash))
+            } while take(", ")
+            guard take("]"), i == p.count else { return nil }
+            return files
+        }
     }
 
     private static func appendString(_ s: String, to out: inout String) {
