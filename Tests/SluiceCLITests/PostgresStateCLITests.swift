@@ -1,6 +1,7 @@
 import Foundation
 import SluiceApply
 import SluiceCore
+import SluiceSandbox
 import SluiceTestSupport
 import Testing
 
@@ -118,6 +119,30 @@ struct PostgresStateCLITests {
             #expect(refused.status == 1 && refused.stderr.contains("already holds state cli-pg"), "\(refused.stderr)")
             let forced = try CLIProcess.run(["state", "migrate", "--state", "other.json", "--to", "postgres", "--force"], in: dir.url, environment: environment)
             #expect(forced.status == 0, "\(forced.stderr)")
+        }
+    }
+
+    @Test func applyRecordsEveryWindowAsARowAndASecondApplyHasNoChanges() async throws {
+        try await TestDatabase.with { database in
+            let dir = try TemporaryDirectory()
+            try await withSandbox(ApplyProcessTests.sandboxConfiguration()) { sandbox in
+                try ApplyProcessTests.writeSpecs(dir, endpoint: sandbox.apiBaseURL, providers: ["openweb", "coveo"])
+                var environment = ApplyProcessTests.environment()
+                environment["SLUICE_STATE_URL"] = database.url
+                let arguments = ["apply", "specs", "--auto-approve", "--now", ApplyProcessTests.now, "--output", "out", "--state", "postgres",
+                                 "--poll-interval", "20ms", "--poll-max", "100ms", "--log-format", "plain"]
+                let first = try ApplyProcessTests.spawn(arguments, in: dir.url, environment: environment)
+                #expect(try await first.exitStatus() == 0, "\(first.stdout.suffix(1500)) \(first.stderr)")
+                try ApplyProcessTests.expectExactlyOnce(dir, sandbox: sandbox)
+                let windows = try await database.value("SELECT count(*) FROM sluice_windows")
+                let complete = try await database.value("SELECT count(*) FROM sluice_windows WHERE status = 'complete' AND jsonb_array_length(files) > 0")
+                #expect(windows != "0" && windows == complete)
+                #expect(try await database.value("SELECT count(*) FROM sluice_locks") == "0")
+
+                let second = try ApplyProcessTests.spawn(arguments, in: dir.url, environment: environment)
+                #expect(try await second.exitStatus() == 0)
+                #expect(second.stdout.contains("No changes. \(windows ?? "?") unchanged."), "\(second.stdout)")
+            }
         }
     }
 
