@@ -45,11 +45,6 @@ public struct PostgresStateStore: StateStore, StateImporting {
 
     public var location: String { url.redacted }
 
-    /// Closes the store's connection (locks keep theirs until unlocked). A later call opens a new one.
-    public func close() async {
-        await session.close()
-    }
-
     // MARK: Reading
 
     public func load() async throws(StateStoreError) -> SluiceState? {
@@ -504,11 +499,6 @@ actor PostgresSession {
     /// A new connection of its own, for a lock that lives as long as it.
     nonisolated func connectDedicated() async throws -> PostgresConnection {
         try await PostgresConnection.connect(configuration: configuration, id: Int.random(in: 1...Int.max), logger: logger)
-    }
-
-    func close() async {
-        if let connection { try? await connection.close() }
-        connection = nil
     }
 
     deinit {
