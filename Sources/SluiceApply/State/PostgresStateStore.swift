@@ -17,6 +17,11 @@ import SluiceCore
 /// Every other operation (`state rm`, `state migrate`, …) takes the lock exclusively, so it waits for
 /// all of them. The lock is a PostgreSQL advisory lock held on a connection of its own for the lock's
 /// lifetime: a holder that dies frees it with its connection, on any host.
+///
+/// Rows hold each window's fingerprints themselves, so a state read back numbers each spec's fingerprint
+/// table in order of first use by start. A state written by sluice has that order, so `state migrate`
+/// between the backends round-trips its file byte for byte; a table in another order, or with entries
+/// no window uses, comes back equal in content only.
 public struct PostgresStateStore: StateStore, StateImporting {
     /// The one operation whose lock is shared (see the type's documentation).
     public static let sharedOperation = "apply"
