@@ -19,9 +19,9 @@ import SluiceCore
 /// lifetime: a holder that dies frees it with its connection, on any host.
 ///
 /// Rows hold each window's fingerprints themselves, so a state read back numbers each spec's fingerprint
-/// table in order of first use by start. A state written by sluice has that order, so `state migrate`
-/// between the backends round-trips its file byte for byte; a table in another order, or with entries
-/// no window uses, comes back equal in content only.
+/// table in order of first use by start. When the file's table has that order (always when a spec's
+/// windows share one fingerprint pair, the usual case) `state migrate` there and back gives the file byte
+/// for byte; a table in another order, or with entries no window uses, comes back equal in content only.
 public struct PostgresStateStore: StateStore, StateImporting {
     /// The one operation whose lock is shared (see the type's documentation).
     public static let sharedOperation = "apply"
