@@ -112,8 +112,12 @@ let package = Package(
         ),
         // Golden files are read from the source tree (re-recorded with SLUICE_RECORD_GOLDEN=1), not bundled.
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore", "SluiceApply", "SluiceSandbox", "SluiceTestSupport"], exclude: ["Golden"]),
-        // Helpers shared by the test targets: reading exported windows independently of sluice's code.
-        .target(name: "SluiceTestSupport", dependencies: ["SluiceCore", "SluiceSandbox", .product(name: "PostgresNIO", package: "postgres-nio")],
-                path: "Tests/SluiceTestSupport"),
+        // Helpers shared by the test targets: reading exported windows independently of sluice's code, and
+        // a throwaway PostgreSQL database per test.
+        .target(
+            name: "SluiceTestSupport",
+            dependencies: ["SluiceCore", "SluiceSandbox", .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Tests/SluiceTestSupport"
+        ),
     ]
 )

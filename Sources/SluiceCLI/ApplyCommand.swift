@@ -84,7 +84,7 @@ struct ApplyCommand: AsyncParsableCommand {
         // With JSON logs stdout carries only JSON lines; the plan and the summary text go to stderr.
         let out = format == .json ? FileHandleOutput.standardError : FileHandleOutput.standardOutput
         let events = FileHandleOutput.standardOutput
-        let store = state.store()
+        let store = try state.store()
 
         // Read the plan or the specs before taking the lock: a typo costs nothing.
         let savedPlan = try Self.savedPlan(paths)
@@ -112,11 +112,11 @@ struct ApplyCommand: AsyncParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
-    private func apply(savedPlan: PlanDocument?, specs: [JobSpec], store: FileStateStore, environment: [String: String],
+    private func apply(savedPlan: PlanDocument?, specs: [JobSpec], store: any StateStore, environment: [String: String],
                        format: ApplyLogFormat, out: FileHandleOutput, events: FileHandleOutput) async throws -> Int32 {
         let current: SluiceState?
         do {
-            current = try store.loadSync()
+            current = try await store.load()
         } catch {
             throw CLIError(error.message, exitStatus: 1)
         }

@@ -3,24 +3,6 @@ import Foundation
 import SluiceApply
 import SluiceCore
 
-/// Options shared by the commands that read the state.
-struct StateOptions: ParsableArguments {
-    @Option(name: .customLong("state"), help: ArgumentHelp("The state file.", valueName: "FILE"))
-    var statePath: String = ".sluice/state.json"
-
-    func store() -> FileStateStore { FileStateStore(path: statePath) }
-
-    /// Loads the state; a corrupt, unknown-version or unreadable state is an error (exit 1) and the file
-    /// is left as it is.
-    func load() throws -> SluiceState? {
-        do {
-            return try store().loadSync()
-        } catch {
-            throw CLIError(error.message, exitStatus: 1)
-        }
-    }
-}
-
 /// A duration on the command line (`--lock-timeout`, `--poll-interval`, …): ISO 8601 (`PT30S`) or a
 /// whole number with `ms`, `s`, `m` or `h` (`500ms`, `30s`, `5m`); a bare number is seconds.
 struct DurationArgument: ExpressibleByArgument {
@@ -53,7 +35,7 @@ struct DurationArgument: ExpressibleByArgument {
 extension PlanFormat: ExpressibleByArgument {}
 
 /// `sluice plan`: which windows apply would export, with which request, and why.
-struct PlanCommand: ParsableCommand {
+struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Show which windows apply would export, with which request, and why.",
@@ -100,19 +82,19 @@ struct PlanCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         do {
-            try execute()
+            try await execute()
         } catch let error as CLIError where detailedExitcode {
             // With --detailed-exitcode, 2 means "changes": every error must be 1.
             throw CLIError(error.message, exitStatus: 1)
         }
     }
 
-    func execute() throws {
+    func execute() async throws {
         let instant = now.flatMap { Timestamp(rfc3339: $0) } ?? Timestamp.systemNow()
         let specs = try Self.validSpecs(paths)
-        let current = try state.load()
+        let current = try await state.load()
         let planner = Planner(options: .init(targets: target, replacements: replace.compactMap(ReplaceTarget.init)))
         let plan: Plan
         do {

@@ -3,12 +3,12 @@ import Foundation
 import SluiceApply
 import SluiceCore
 
-/// `sluice state`: read and repair the state file.
+/// `sluice state`: read and repair the state, and move it between backends.
 struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
-        abstract: "List, show and forget recorded windows; free a stale lock.",
-        subcommands: [StateListCommand.self, StateShowCommand.self, StateRemoveCommand.self, StateUnlockCommand.self]
+        abstract: "List, show and forget recorded windows; free a stale lock; move the state to another backend.",
+        subcommands: [StateListCommand.self, StateShowCommand.self, StateRemoveCommand.self, StateUnlockCommand.self, StateMigrateCommand.self]
     )
 }
 
@@ -39,7 +39,7 @@ struct WindowSelector: ExpressibleByArgument {
     }
 }
 
-struct StateListCommand: ParsableCommand {
+struct StateListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "One line per spec in the state: windows by status, first and last.")
 
@@ -48,9 +48,10 @@ struct StateListCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    func run() throws {
-        guard let current = try state.load() else {
-            FileHandleOutput.standardOutput.write(json ? "{\"lineage\": null, \"serial\": 0, \"specs\": []}\n" : "No state at \(state.statePath) yet.\n")
+    func run() async throws {
+        let location = try state.store().location
+        guard let current = try await state.load() else {
+            FileHandleOutput.standardOutput.write(json ? "{\"lineage\": null, \"serial\": 0, \"specs\": []}\n" : "No state at \(location) yet.\n")
             return
         }
         let rows = current.specs.map(StateSummary.init)
@@ -65,7 +66,7 @@ struct StateListCommand: ParsableCommand {
             FileHandleOutput.standardOutput.write(out)
             return
         }
-        var out = "State \(current.lineage), serial \(current.serial) (\(state.statePath)):\n"
+        var out = "State \(current.lineage), serial \(current.serial) (\(location)):\n"
         for r in rows {
             let span = r.first.map { "\($0.rfc3339) → \(r.last?.rfc3339 ?? "?")" } ?? "-"
             out += "  \(r.name) (\(r.provider)): \(r.windows) windows, \(r.complete) complete, \(r.submitted) submitted, \(r.failed) failed; \(span)\n"
@@ -119,7 +120,7 @@ func jsonString(_ s: String) -> String {
     return out + "\""
 }
 
-struct StateShowCommand: ParsableCommand {
+struct StateShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "The recorded windows of a spec, or everything about one window (NAME@START).")
 
@@ -128,8 +129,8 @@ struct StateShowCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("A spec, or one of its windows.", valueName: "NAME[@START]"))
     var selector: WindowSelector
 
-    func run() throws {
-        guard let current = try state.load() else { throw CLIError("no state at \(state.statePath) yet", exitStatus: 1) }
+    func run() async throws {
+        guard let current = try await state.load() else { throw CLIError("no state at \(try state.store().location) yet", exitStatus: 1) }
         guard let spec = current.spec(named: selector.spec) else {
             let names = current.specs.map(\.name)
             throw CLIError("the state has no windows of \(selector.spec.debugDescription)\(names.isEmpty ? "" : "; it has \(names.joined(separator: ", "))")", exitStatus: 1)
@@ -180,20 +181,20 @@ struct StateRemoveCommand: AsyncParsableCommand {
     var lockTimeout: DurationArgument = DurationArgument(argument: "0s") ?? DurationArgument(duration: .zero)
 
     func run() async throws {
-        let store = state.store()
+        let store = try state.store()
         do {
             let lock = try await store.lock(operation: "state rm", timeout: lockTimeout.duration)
             do {
-                guard var current = try store.loadSync() else {
+                guard var current = try await store.load() else {
                     try await store.unlock(lock)
-                    throw CLIError("no state at \(state.statePath) yet; nothing to forget", exitStatus: 1)
+                    throw CLIError("no state at \(store.location) yet; nothing to forget", exitStatus: 1)
                 }
                 let n = current.forget(spec: selector.spec, startsIn: selector.range)
                 guard n > 0 else {
                     try await store.unlock(lock)
                     throw CLIError("the state has no windows matching \(selector.spec)\(selector.range.map { " starting in [\($0.lowerBound.rfc3339), \($0.upperBound.rfc3339))" } ?? ""); nothing was changed", exitStatus: 1)
                 }
-                let saved = try store.saveSync(current)
+                let saved = try await store.save(current)
                 try await store.unlock(lock)
                 FileHandleOutput.standardOutput.write("Forgot \(n) window\(n == 1 ? "" : "s") of \(selector.spec) (state serial \(saved.serial)); the next plan exports \(n == 1 ? "it" : "them") again. Exported data was left in place.\n")
             } catch let error as StateStoreError {
@@ -224,7 +225,7 @@ struct StateUnlockCommand: AsyncParsableCommand {
         do {
             let freed = try await state.store().forceUnlock(id: id)
             FileHandleOutput.standardOutput.write("Freed \(freed).\n")
-        } catch {
+        } catch let error as StateStoreError {
             throw CLIError(error.message, exitStatus: 1)
         }
     }

@@ -14,7 +14,7 @@ import SluiceCore
 /// A write goes to a temporary file in the same directory, is fsynced, the current file is hard-linked
 /// to `<file>.backup`, the temporary file is renamed over the current one, and the directory is
 /// fsynced. A process killed at any point leaves either the old or the new state, never a mix.
-public struct FileStateStore: StateStore {
+public struct FileStateStore: StateStore, StateImporting {
     public let path: String
     /// Makes lock timestamps; the system clock by default.
     public let now: @Sendable () -> Timestamp
@@ -129,6 +129,21 @@ public struct FileStateStore: StateStore {
         }
         known.set(FileIO.identity(path), identity: next.identity)
         return next
+    }
+
+    /// Writes `state` as it is (no serial bump), atomically and with the usual backup.
+    public func importState(_ state: SluiceState, force: Bool) async throws(StateStoreError) {
+        if !force { try checkImport(stored: try storedIdentity(), importing: state.identity, location: path) }
+        try writeAtomically { write throws(StateStoreError) in
+            do {
+                try StateCodec.encode(state) { chunk in try write(chunk) }
+            } catch let error as StateStoreError {
+                throw error
+            } catch {
+                throw StateStoreError(.io, "cannot write \(path): \(error)")
+            }
+        }
+        known.set(FileIO.identity(path), identity: state.identity)
     }
 
     /// Temp file (written in chunks as `produce` hands them over), fsync, backup link, rename,

@@ -54,6 +54,27 @@ extension StateStore {
     }
 }
 
+/// A store that can take another store's state as it is, lineage and serial unchanged: the target of
+/// `sluice state migrate`, so a saved plan made against the old store still matches the new one.
+public protocol StateImporting: StateStore {
+    /// Replaces what the store holds with `state`, serial unchanged. The caller holds the store's lock.
+    ///
+    /// Refuses, writing nothing, when the store holds a state of another lineage or a newer serial
+    /// (copying would lose exports recorded there), unless `force`.
+    func importState(_ state: SluiceState, force: Bool) async throws(StateStoreError)
+}
+
+/// Checks that `stored` may be replaced by a copy of `state` (see `StateImporting`).
+func checkImport(stored: StateIdentity, importing state: StateIdentity, location: String) throws(StateStoreError) {
+    guard let lineage = stored.lineage else { return }
+    if lineage != state.lineage {
+        throw StateStoreError(.otherLineage, "\(location) already holds state \(lineage), not state \(state.lineage ?? "?") that is being copied; nothing was written. Copy into an empty store, or pass --force to overwrite it")
+    }
+    if stored.serial > state.serial {
+        throw StateStoreError(.changedSinceRead, "\(location) holds serial \(stored.serial) of this state, newer than the serial \(state.serial) being copied; nothing was written. Copy the other way, or pass --force to overwrite it")
+    }
+}
+
 /// One window of one spec, as the state names it.
 public struct WindowKey: Sendable, Hashable {
     public var spec: String

@@ -433,6 +433,55 @@ public enum BundledSchemas {
 
 """#
 
+    /// `schemas/project.schema.json`
+    public static let project = #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://sluice.dev/schemas/project.schema.json",
+  "title": "sluice project",
+  "description": "Project-wide settings, in sluice.json beside the specs (or the file --project names). Command-line flags override it. It holds no secrets: a database URL is named by the environment variable that holds it.",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "$schema": { "type": "string", "description": "Path or URL of this schema, for editors." },
+    "state": {
+      "description": "Where sluice keeps its state: which windows are exported, with job ids, fingerprints and files.",
+      "type": "object",
+      "required": ["backend"],
+      "additionalProperties": false,
+      "properties": {
+        "backend": {
+          "enum": ["file", "postgres"],
+          "description": "file: a JSON file written atomically with a backup (one writer at a time). postgres: tables in a PostgreSQL database (sluice_state, sluice_windows, sluice_locks), which several apply workers can share."
+        },
+        "path": {
+          "type": "string",
+          "minLength": 1,
+          "description": "For the file backend: the state file, relative to the current directory (default .sluice/state.json)."
+        },
+        "urlEnv": {
+          "type": "string",
+          "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+          "errorMessage": "must be the name of an environment variable (letters, digits and _), e.g. \"SLUICE_STATE_URL\", not the URL itself",
+          "description": "For the postgres backend: the environment variable holding the URL postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=disable|prefer|require|verify-full (default SLUICE_STATE_URL)."
+        }
+      },
+      "allOf": [
+        {
+          "if": { "properties": { "backend": { "const": "file" } } },
+          "then": { "not": { "required": ["urlEnv"] }, "errorMessage": "urlEnv is for the postgres backend; the file backend takes path" }
+        },
+        {
+          "if": { "properties": { "backend": { "const": "postgres" } } },
+          "then": { "not": { "required": ["path"] }, "errorMessage": "path is for the file backend; the postgres backend takes urlEnv" }
+        }
+      ]
+    }
+  }
+}
+
+"""#
+
     /// `schemas/state.schema.json`
     public static let state = #"""
 {
@@ -526,6 +575,7 @@ public enum BundledSchemas {
     public static let all: [String: String] = [
         "job-spec.schema.json": jobSpec,
         "plan.schema.json": plan,
+        "project.schema.json": project,
         "state.schema.json": state,
     ]
 }
