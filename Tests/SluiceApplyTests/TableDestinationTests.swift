@@ -261,12 +261,13 @@ let hour0 = Timestamp(rfc3339: "2025-01-01T00:00:00Z")!
     @Test func postgresURLsParseAndRedactTheirPassword() throws {
         let url = try PostgresURL("postgres://app:p%40ss@db.example.com:6543/prod?sslmode=require")
         #expect(url.user == "app" && url.password == "p@ss" && url.host == "db.example.com" && url.port == 6543)
-        #expect(url.database == "prod" && url.tlsMode == "require")
+        #expect(url.database == "prod" && url.sslMode == .require)
         #expect(url.redacted == "postgres://app:***@db.example.com:6543/prod")
         #expect(url.redact("failed for p@ss and p%40ss") == "failed for *** and ***")
-        #expect(try PostgresURL("postgresql://u@127.0.0.1/db").tlsMode == "disable")
-        #expect(try PostgresURL("postgres://u@db.internal/db").tlsMode == "prefer")
-        #expect(throws: DestinationError.self) { try PostgresURL("mysql://u@h/db") }
+        #expect(throws: PostgresURLError.self) { try PostgresURL("mysql://u@h/db") }
+        #expect(throws: DestinationError.self) {
+            try PostgresDestination(settings: TableSettings(table: "t", provider: .openweb), url: "mysql://u@h/db", stagingRoot: URL(fileURLWithPath: "/tmp"))
+        }
     }
 }
 

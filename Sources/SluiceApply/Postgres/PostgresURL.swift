@@ -121,6 +121,17 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { redacted }
 
+    /// `text` with every occurrence of the password (as given and percent-encoded) replaced by `***`:
+    /// for server and driver messages that might quote it.
+    public func redact(_ text: String) -> String {
+        guard let password, !password.isEmpty else { return text }
+        var out = text.replacingOccurrences(of: password, with: "***")
+        if let encoded = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics), encoded != password {
+            out = out.replacingOccurrences(of: encoded, with: "***")
+        }
+        return out
+    }
+
     /// The TLS setting postgres-nio wants for `sslMode`.
     func tls() throws(PostgresURLError) -> PostgresConnection.Configuration.TLS {
         var tls = TLSConfiguration.makeClientConfiguration()

@@ -26,16 +26,16 @@ public final class PostgresDestination: Destination, TableQuerying {
         self.stagingRoot = stagingRoot
         do {
             self.url = try PostgresURL(url)
-        } catch let error as DestinationError {
-            throw error
+        } catch {
+            throw DestinationError(error.message)
         }
         self.dialect = .postgres(schema: settings.schema ?? "public")
     }
 
     /// The shared client of the URL, started the first time this destination needs it.
-    func connection() -> PostgresClient {
+    func connection() throws -> PostgresClient {
         if let existing = client.withLock({ $0 }) { return existing }
-        let made = PostgresClients.acquire(url)
+        let made = try PostgresClients.acquire(url)
         let kept = client.withLock { current -> PostgresClient? in
             if let current { return current }
             current = made
@@ -373,114 +373,39 @@ public final class PostgresDestination: Destination, TableQuerying {
     }
 }
 
-/// A PostgreSQL connection URL: `postgres://user:password@host:port/database?sslmode=…`.
-struct PostgresURL: Sendable, Hashable {
-    var user: String
-    var password: String?
-    var host: String
-    var port: Int
-    var database: String?
-    var sslmode: String?
-    /// The URL as given (the cache key).
-    var text: String
-
-    init(_ text: String) throws {
-        self.text = text
-        guard let components = URLComponents(string: text), let scheme = components.scheme,
-              ["postgres", "postgresql"].contains(scheme.lowercased()) else {
-            throw DestinationError("the PostgreSQL URL is not postgres://user:password@host:port/database")
-        }
-        user = components.percentEncodedUser.map { $0.removingPercentEncoding ?? $0 } ?? "postgres"
-        password = components.percentEncodedPassword.map { $0.removingPercentEncoding ?? $0 }
-        host = components.host.map { $0.hasPrefix("[") ? String($0.dropFirst().dropLast()) : $0 } ?? "localhost"
-        if host.isEmpty { host = "localhost" }
-        port = components.port ?? 5432
-        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        database = path.isEmpty ? nil : (path.removingPercentEncoding ?? path)
-        sslmode = components.queryItems?.first { $0.name == "sslmode" }?.value
-    }
-
-    var isLoopback: Bool { ["localhost", "127.0.0.1", "::1"].contains(host) }
-
-    /// The URL with its password replaced by `***`: what messages show.
-    var redacted: String {
-        "postgres://\(user)\(password == nil ? "" : ":***")@\(host):\(port)/\(database ?? "")"
-    }
-
-    /// `text` with every occurrence of the password (as given and percent-encoded) replaced.
-    func redact(_ text: String) -> String {
-        guard let password, !password.isEmpty else { return text }
-        var out = text.replacingOccurrences(of: password, with: "***")
-        if let encoded = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics), encoded != password {
-            out = out.replacingOccurrences(of: encoded, with: "***")
-        }
-        return out
-    }
-
-    /// No TLS when `sslmode=disable` or on loopback without an sslmode; required for `require`/`verify-*`;
-    /// preferred otherwise.
-    var tlsMode: String {
-        switch sslmode {
-        case "disable": return "disable"
-        case "require", "verify-ca", "verify-full": return "require"
-        case nil where isLoopback: return "disable"
-        default: return "prefer"
-        }
-    }
-
-    func connectionConfiguration() throws -> PostgresConnection.Configuration {
-        let tls: PostgresConnection.Configuration.TLS
-        switch tlsMode {
-        case "disable": tls = .disable
-        case "require": tls = .require(try .init(configuration: .makeClientConfiguration()))
-        default: tls = .prefer(try .init(configuration: .makeClientConfiguration()))
-        }
-        var configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: password,
-                                                              database: database, tls: tls)
-        configuration.options.connectTimeout = .seconds(10)
-        return configuration
-    }
-
-    func clientConfiguration() -> PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS
-        switch tlsMode {
-        case "disable": tls = .disable
-        case "require": tls = .require(.makeClientConfiguration())
-        default: tls = .prefer(.makeClientConfiguration())
-        }
-        var configuration = PostgresClient.Configuration(host: host, port: port, username: user, password: password,
-                                                          database: database, tls: tls)
-        configuration.options.maximumConnections = 8
-        return configuration
-    }
-}
-
 /// One running `PostgresClient` per URL for the whole process, counted; the last `release` cancels its
 /// `run()` task.
 enum PostgresClients {
-    private static let running = Mutex<[String: (client: PostgresClient, task: Task<Void, Never>, users: Int)]>([:])
+    private static let running = Mutex<[PostgresURL: (client: PostgresClient, task: Task<Void, Never>, users: Int)]>([:])
 
-    static func acquire(_ url: PostgresURL) -> PostgresClient {
-        running.withLock { table in
-            if let entry = table[url.text] {
-                table[url.text] = (entry.client, entry.task, entry.users + 1)
+    static func acquire(_ url: PostgresURL) throws -> PostgresClient {
+        var configuration: PostgresClient.Configuration
+        do {
+            configuration = try url.clientConfiguration()
+        } catch {
+            throw DestinationError(error.message)
+        }
+        configuration.options.maximumConnections = 8
+        return running.withLock { table in
+            if let entry = table[url] {
+                table[url] = (entry.client, entry.task, entry.users + 1)
                 return entry.client
             }
-            let client = PostgresClient(configuration: url.clientConfiguration())
+            let client = PostgresClient(configuration: configuration)
             let task = Task { await client.run() }
-            table[url.text] = (client, task, 1)
+            table[url] = (client, task, 1)
             return client
         }
     }
 
     static func release(_ url: PostgresURL) {
         let stopping = running.withLock { table -> Task<Void, Never>? in
-            guard let entry = table[url.text] else { return nil }
+            guard let entry = table[url] else { return nil }
             if entry.users > 1 {
-                table[url.text] = (entry.client, entry.task, entry.users - 1)
+                table[url] = (entry.client, entry.task, entry.users - 1)
                 return nil
             }
-            table[url.text] = nil
+            table[url] = nil
             return entry.task
         }
         stopping?.cancel()
