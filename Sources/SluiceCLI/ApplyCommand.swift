@@ -67,6 +67,9 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Apply only this spec (repeatable); spec paths only.", valueName: "NAME"))
     var target: [String] = []
 
+    @Option(help: ArgumentHelp("With a PostgreSQL state, workers share the plan: how long a window stays claimed without renewal (renewed every quarter); a killed worker's windows are taken over after this.", valueName: "DURATION"))
+    var lease: DurationArgument = DurationArgument(duration: .seconds(30))
+
     func validate() throws {
         if let now, Timestamp(rfc3339: now) == nil {
             throw ValidationError("--now \(now) is not an RFC 3339 date-time, e.g. 2025-03-01T00:00:00Z")
@@ -76,6 +79,7 @@ struct ApplyCommand: AsyncParsableCommand {
         guard pollGrowth >= 0, pollGrowth.isFinite else { throw ValidationError("--poll-growth must be a fraction ≥ 0, e.g. 0.1") }
         guard limitWindow.duration > .zero else { throw ValidationError("--limit-window must be more than 0") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard lease.duration >= .milliseconds(100) else { throw ValidationError("--lease must be at least 100ms") }
     }
 
     func run() async throws {
@@ -84,7 +88,8 @@ struct ApplyCommand: AsyncParsableCommand {
         // With JSON logs stdout carries only JSON lines; the plan and the summary text go to stderr.
         let out = format == .json ? FileHandleOutput.standardError : FileHandleOutput.standardOutput
         let events = FileHandleOutput.standardOutput
-        let store = try state.store()
+        let backend = try state.backend()
+        let store = try backend.store(environment: environment)
 
         // Read the plan or the specs before taking the lock: a typo costs nothing.
         let savedPlan = try Self.savedPlan(paths)
@@ -102,8 +107,10 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         var status: Int32 = 0
         do {
-            status = try await apply(savedPlan: savedPlan, specs: specs, store: store, environment: environment,
-                                     format: format, out: out, events: events)
+            let coordinator = try await Self.coordinator(backend, environment: environment, lease: lease.duration)
+            defer { if let coordinator { Task { await coordinator.close() } } }
+            status = try await apply(savedPlan: savedPlan, specs: specs, store: store, coordinator: coordinator,
+                                     environment: environment, format: format, out: out, events: events)
         } catch {
             try? await store.unlock(lock)
             throw error
@@ -112,23 +119,68 @@ struct ApplyCommand: AsyncParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
-    private func apply(savedPlan: PlanDocument?, specs: [JobSpec], store: any StateStore, environment: [String: String],
-                       format: ApplyLogFormat, out: FileHandleOutput, events: FileHandleOutput) async throws -> Int32 {
-        let current: SluiceState?
+    /// With the state in PostgreSQL, apply is one of any number of workers sharing the plan.
+    static func coordinator(_ backend: StateBackend, environment: [String: String], lease: Duration) async throws -> PostgresCoordinator? {
+        guard case .postgres(let variable) = backend, let text = environment[variable] else { return nil }
+        do {
+            let coordinator = PostgresCoordinator(configuration: try PostgresURL(text).clientConfiguration(), lease: lease)
+            do {
+                try await coordinator.prepare()
+            } catch {
+                await coordinator.close()
+                throw error
+            }
+            return coordinator
+        } catch {
+            throw CLIError("$\(variable): \(error)", exitStatus: 1)
+        }
+    }
+
+    private func apply(savedPlan: PlanDocument?, specs: [JobSpec], store: any StateStore, coordinator: PostgresCoordinator?,
+                       environment: [String: String], format: ApplyLogFormat, out: FileHandleOutput,
+                       events: FileHandleOutput) async throws -> Int32 {
+        var current: SluiceState?
         do {
             current = try await store.load()
         } catch {
             throw CLIError(error.message, exitStatus: 1)
         }
         let work: [ApplyRunner.SpecWork]
+        var planID = ""
         if let savedPlan {
-            do {
-                try SavedPlanCheck.check(savedPlan, currentState: current?.identity ?? .none,
-                                         currentSpecSetHash: Fingerprinter.specSetHash(specs))
-            } catch {
-                throw CLIError(error.message, exitStatus: 1)
-            }
             work = try Self.work(from: savedPlan, specs: specs)
+            let specSet = Fingerprinter.specSetHash(specs)
+            if let coordinator {
+                // Workers starting together take turns: join a plan others already registered, or check
+                // the plan against the state as it was saved, create the state if there is none yet and
+                // register the windows, before the next worker looks.
+                planID = SharedPlanID.make(state: savedPlan.state, specSetHash: specSet, work: work)
+                let id = planID
+                let outcome: Result<SluiceState?, CLIError> = try await coordinator.whileStarting(plan: id) {
+                    let joining = try await coordinator.progress(plan: id, specs: nil).total > 0
+                    var state = try await store.load()
+                    do {
+                        try SavedPlanCheck.check(savedPlan, currentState: state?.identity ?? .none, currentSpecSetHash: specSet,
+                                                 joining: joining)
+                    } catch {
+                        return .failure(CLIError("\(error)", exitStatus: 1))
+                    }
+                    if state == nil { state = try await store.save(SluiceState.new()) }
+                    if !joining {
+                        try await coordinator.register(plan: id, windows: work.flatMap { item in
+                            item.actions.map { WindowKey(spec: item.spec.name, start: $0.window.start) }
+                        })
+                    }
+                    return .success(state)
+                }
+                current = try outcome.get()
+            } else {
+                do {
+                    try SavedPlanCheck.check(savedPlan, currentState: current?.identity ?? .none, currentSpecSetHash: specSet)
+                } catch {
+                    throw CLIError(error.message, exitStatus: 1)
+                }
+            }
             out.write(savedPlan.summary.line + "\n")
             guard savedPlan.summary.hasChanges else { return 0 }
         } else {
@@ -141,6 +193,14 @@ struct ApplyCommand: AsyncParsableCommand {
             }
             out.write(PlanDocument(plan, includeRequests: false).text())
             work = plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }
+            if let coordinator {
+                planID = SharedPlanID.make(state: current?.identity ?? .none, specSetHash: Fingerprinter.specSetHash(specs), work: work)
+                let id = planID
+                current = try await coordinator.whileStarting(plan: id) {
+                    let state = try await store.load()
+                    return state != nil ? state : try await store.save(SluiceState.new())
+                }
+            }
         }
         guard work.contains(where: { !$0.actions.isEmpty }) else { return 0 }
 
@@ -156,7 +216,8 @@ struct ApplyCommand: AsyncParsableCommand {
         let runner: ApplyRunner
         do {
             runner = try ApplyRunner(work: work, journal: journal, transport: AsyncHTTPTransport(client: client),
-                                     environment: environment, options: options, reporter: reporter)
+                                     environment: environment, options: options, reporter: reporter,
+                                     coordinator: coordinator, planID: planID)
         } catch {
             try? await client.shutdown()
             throw CLIError("\(error)", exitStatus: 1)

@@ -74,15 +74,22 @@ public final class PostgresCoordinator: WindowCoordinator {
 
     // MARK: Plans
 
-    /// Whether `plan` is being applied already: a saved plan whose state has moved on since it was saved
-    /// may still be joined by more workers while its windows are not all done.
-    public func isRegistered(plan: String) async throws -> Bool {
-        try await run("reading the shared plans") {
-            let rows = try await client.query("""
-                SELECT count(*) FROM sluice_claims WHERE plan = \(plan) AND NOT done
-                """, logger: Self.logger)
-            for try await (left) in rows.decode(Int64.self) { return left > 0 }
-            return false
+    /// Runs `body` while holding a lock on `plan`, so workers starting together take turns to check the
+    /// plan, create the state and register the windows: none sees the state created by another before
+    /// that other's windows are registered.
+    public func whileStarting<T: Sendable>(plan: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        try await run("waiting for other workers to start") {
+            try await client.withConnection { c in
+                try await c.query("SELECT pg_advisory_lock(hashtext(\("start " + plan)))", logger: Self.logger)
+                do {
+                    let value = try await body()
+                    try await c.query("SELECT pg_advisory_unlock(hashtext(\("start " + plan)))", logger: Self.logger)
+                    return value
+                } catch {
+                    _ = try? await c.query("SELECT pg_advisory_unlock(hashtext(\("start " + plan)))", logger: Self.logger)
+                    throw error
+                }
+            }
         }
     }
 

@@ -274,7 +274,8 @@ public enum SavedPlanCheck {
         guard let planned = plan.specSetHash else {
             throw StalePlanError(message: "Saved plan is stale: it records no spec set hash (was it written by `sluice plan --json` rather than `--out`?); \(again)")
         }
-        if plan.state.lineage != currentState.lineage {
+        // A plan made before the shared state existed is joined after its first worker created it.
+        if plan.state.lineage != currentState.lineage && !(joining && plan.state.lineage == nil) {
             let was = plan.state.lineage.map { "state \($0)" } ?? "no state"
             let now = currentState.lineage.map { "state \($0)" } ?? "no state"
             throw StalePlanError(message: "Saved plan is stale: it was made against \(was), but there is now \(now) (another state file?); \(again)")
