@@ -187,9 +187,16 @@ extension ApplyRunner {
                 guard refreshes <= options.maxLinkRefreshes else {
                     throw WindowFailure(message: "gave up after \(refreshes) attempts to download the files: \(stale.reason)")
                 }
-                reporter.report(.retrying(spec: spec.name, window: window, reason: "\(stale.reason); asking for fresh links"))
                 files = nil
                 pollImmediately = true
+                if jobID != nil && refreshes % 3 == 0 {
+                    // A job's links can outlive their use (a long queue, a loaded machine) and asking the
+                    // job again may hand back the same expired ones: a new job brings new links.
+                    reporter.report(.retrying(spec: spec.name, window: window, reason: "\(stale.reason); submitting again for new links"))
+                    jobID = nil
+                } else {
+                    reporter.report(.retrying(spec: spec.name, window: window, reason: "\(stale.reason); asking for fresh links"))
+                }
             }
         }
     }
