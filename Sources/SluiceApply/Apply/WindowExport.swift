@@ -38,9 +38,11 @@ extension ApplyRunner {
             }
             return .completed
         } catch let error as StateStoreError {
+            await discardStaging(context, &run)
             failed(spec, window, "the state could not be written: \(error.message)")
             return .fatal
         } catch {
+            await discardStaging(context, &run)
             if Task.isCancelled {
                 await interrupted(context, record: record, run: run)
                 return .interrupted
@@ -77,6 +79,10 @@ extension ApplyRunner {
         var retried = false
         var jobRunning = false
         var bytes: Int64 = 0
+        /// The window's staging area while its files come down, kept across fresh links so a file
+        /// already downloaded and checked is not fetched again; and the names of those files.
+        var staged: StagedWindow?
+        var fetched: Set<String> = []
     }
 
     private func exportWindow(_ action: PlannedAction, _ context: SpecContext, existing: WindowRecord?,
@@ -165,6 +171,7 @@ extension ApplyRunner {
                     if case .failed(let reason) = status { lastReason = reason } else { lastReason = "the provider no longer knows job \(id)" }
                     jobID = nil
                     run.retried = true
+                    await discardStaging(context, &run)
                     reporter.report(.retrying(spec: spec.name, window: window, reason: "\(lastReason); submitting again"))
                     continue
                 }
@@ -194,6 +201,7 @@ extension ApplyRunner {
                     // job again may hand back the same expired ones: a new job brings new links.
                     reporter.report(.retrying(spec: spec.name, window: window, reason: "\(stale.reason); submitting again for new links"))
                     jobID = nil
+                    await discardStaging(context, &run)
                 } else {
                     reporter.report(.retrying(spec: spec.name, window: window, reason: "\(stale.reason); asking for fresh links"))
                 }
@@ -264,11 +272,18 @@ extension ApplyRunner {
     private func publish(_ files: [RemoteFile], context: SpecContext, target: WindowTarget, jobID: String?,
                          request: RenderedRequest, window: ExportWindow, run: inout WindowRun) async throws -> [FileFacts] {
         let spec = context.spec
-        let staged = try await context.destination.stage(target)
+        let staged: StagedWindow
+        if let kept = run.staged {
+            staged = kept
+        } else {
+            staged = try await context.destination.stage(target)
+            run.staged = staged
+        }
         do {
-            for (i, file) in files.enumerated() {
+            for (i, file) in files.enumerated() where !run.fetched.contains(file.name) {
                 let (name, bytes) = try await Self.add(file, number: i, to: staged, destination: context.destination,
                                                       client: context.provider.client, keepArchive: spec.destination.keepArchives)
+                run.fetched.insert(file.name)
                 run.bytes += bytes
                 reporter.report(.downloaded(spec: spec.name, window: window, file: name, bytes: bytes))
             }
@@ -278,14 +293,25 @@ extension ApplyRunner {
             }
             let now = options.now()
             let fingerprints = context.fingerprints
-            return try await context.destination.commit(staged) { facts in
+            let facts = try await context.destination.commit(staged) { facts in
                 try WindowManifest(spec: spec, window: window, providerJobID: jobID, request: request, files: facts,
                                    fingerprints: fingerprints, exportedAt: now).jsonData()
             }
+            run.staged = nil
+            return facts
+        } catch let stale as StaleLinks {
+            throw stale // the files fetched so far stay for the fresh links
         } catch {
-            await context.destination.discard(staged)
+            await discardStaging(context, &run)
             throw error
         }
+    }
+
+    /// Throws away the window's staging area (a failure, or a new job whose files may differ).
+    func discardStaging(_ context: SpecContext, _ run: inout WindowRun) async {
+        if let staged = run.staged { await context.destination.discard(staged) }
+        run.staged = nil
+        run.fetched = []
     }
 
     /// Downloads one file of a window into its staging area and adds it to the window (an archive is
