@@ -10,7 +10,7 @@ import Testing
 /// Several workers applying one plan through the PostgreSQL coordinator, in one process: each window is
 /// done by one worker, a worker that stops is taken over without a second submit, and the providers'
 /// limits hold across workers.
-@Suite(.serialized, .enabled(if: TestPostgres.url != nil, "needs PostgreSQL: run through scripts/test-services.sh"))
+@Suite(.serialized, .enabled(if: TestDatabase.serverURL != nil, "needs PostgreSQL: run through scripts/test-services.sh"))
 struct SharedPlanTests {
     static let now = Timestamp(rfc3339: "2025-01-20T00:00:00Z")!
 
@@ -18,7 +18,7 @@ struct SharedPlanTests {
         let scratch = try Scratch()
         let faults = ["429:rate=0.08,retry-after=0", "500:rate=0.04", "503:rate=0.04", "reset:rate=0.1",
                       "truncate:rate=0.1", "expire:rate=0.12", "409:rate=0.3", "fail:every=5"].joined(separator: ";")
-        let database = try await TestPostgres.makeDatabase()
+        let database = try await TestDatabase.create()
         try await withSandbox(applySandboxConfiguration(seed: 11, faults: faults)) { sandbox in
             var specs: [JobSpec] = []
             for provider in ProviderID.allCases {
@@ -43,7 +43,7 @@ struct SharedPlanTests {
 
     @Test func limitsHoldAcrossWorkers() async throws {
         let scratch = try Scratch()
-        let database = try await TestPostgres.makeDatabase()
+        let database = try await TestDatabase.create()
         try await withSandbox(applySandboxConfiguration()) { sandbox in
             var v2 = try testSpec(.enterpretV2, endpoint: sandbox.apiBaseURL, filters: defaultFilters(.enterpretV2))
             v2.window.end = day0 + .hours(24)
@@ -67,7 +67,7 @@ struct SharedPlanTests {
     /// lease runs out; another worker resumes the jobs it had submitted instead of submitting again.
     @Test func aStoppedWorkersWindowsAreTakenOverWithoutASecondSubmit() async throws {
         let scratch = try Scratch()
-        let database = try await TestPostgres.makeDatabase()
+        let database = try await TestDatabase.create()
         var configuration = try applySandboxConfiguration()
         configuration.jobDuration = 120 // 0.6 s at the test speed: the first worker stops while jobs run
         try await withSandbox(configuration) { sandbox in
@@ -81,7 +81,7 @@ struct SharedPlanTests {
             // Worker A submits, then dies: its coordinator goes silent and its task is cancelled.
             let log = EventLog()
             // Leases long enough for a loaded machine's renewals: B waits them out.
-            let dying = DyingCoordinator(try await TestPostgres.coordinator(database, lease: .seconds(3)))
+            let dying = DyingCoordinator(try await TestDatabase.coordinator(database, lease: .seconds(3)))
             let a = Task { try await runWorker(work: work, store: store, root: root, coordinator: dying, log: log) }
             while log.all.filter({ if case .submitted = $0 { return true } else { return false } }).count < 4 {
                 try await Task.sleep(for: .milliseconds(10))
@@ -96,7 +96,7 @@ struct SharedPlanTests {
 
             // Worker B takes everything over once A's leases run out.
             let bLog = EventLog()
-            let b = try await TestPostgres.coordinator(database, lease: .seconds(3))
+            let b = try await TestDatabase.coordinator(database, lease: .seconds(3))
             let summary = try await runWorker(work: work, store: store, root: root, coordinator: b, log: bLog)
             #expect(summary.failed == 0, "\(summary.failures)")
             #expect(summary.resumed >= 4, "B resumed \(summary.resumed) of A's jobs")
@@ -115,7 +115,7 @@ struct SharedPlanTests {
     /// each record still ends at its latest version (issue 8's destinations guarantee).
     @Test(arguments: TableEngine.available)
     func workersUpsertingOneTableEndAtEachRecordsLatestVersion(_ engine: TableEngine) async throws {
-        let database = try await TestPostgres.makeDatabase()
+        let database = try await TestDatabase.create()
         try await withTables(engine) { h in
             try await withSandbox(applySandboxConfiguration(seed: 13)) { sandbox in
                 let (json, environment) = TableApplyTests.destination(h, table: "feedback")
@@ -136,7 +136,7 @@ struct SharedPlanTests {
 
     // MARK: Helpers
 
-    func runWorkers(_ count: Int, specs: [JobSpec], store: SharedRowsStateStore, root: URL, database: String,
+    func runWorkers(_ count: Int, specs: [JobSpec], store: SharedRowsStateStore, root: URL, database: TestDatabase,
                     parallelism: Int = 4, environment: [String: String] = ["TEST_TOKEN": "sandbox-token"]) async throws -> [ApplySummary] {
         try await store.create()
         let plan = try Planner().plan(specs: specs, state: try await store.load(), now: Self.now)
@@ -144,7 +144,7 @@ struct SharedPlanTests {
         return try await withThrowingTaskGroup(of: ApplySummary.self) { group in
             for _ in 0..<count {
                 group.addTask {
-                    let coordinator = try await TestPostgres.coordinator(database, lease: .seconds(20))
+                    let coordinator = try await TestDatabase.coordinator(database, lease: .seconds(20))
                     defer { Task { await coordinator.close() } }
                     return try await runWorker(work: work, store: store, root: root, coordinator: coordinator,
                                                parallelism: parallelism, environment: environment)
@@ -246,9 +246,9 @@ final class DyingCoordinator: WindowCoordinator, @unchecked Sendable {
     func close() async { await inner.close() }
 }
 
-extension TestPostgres {
-    static func coordinator(_ database: String, lease: Duration) async throws -> PostgresCoordinator {
-        let coordinator = PostgresCoordinator(configuration: try configuration(database: database), lease: lease)
+extension TestDatabase {
+    static func coordinator(_ database: TestDatabase, lease: Duration) async throws -> PostgresCoordinator {
+        let coordinator = PostgresCoordinator(configuration: try PostgresURL(database.url).clientConfiguration(), lease: lease)
         try await coordinator.prepare()
         return coordinator
     }

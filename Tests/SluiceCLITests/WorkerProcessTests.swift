@@ -10,13 +10,13 @@ import Testing
 /// Three `sluice apply` processes on one saved plan, one PostgreSQL state and one sandbox: the way a
 /// team runs N CI jobs. Each window once, a killed worker's window finished by another without a second
 /// submit, and the providers' limits held across the workers.
-@Suite(.serialized, .enabled(if: TestPostgres.url != nil, "needs PostgreSQL: run through scripts/test-services.sh"))
+@Suite(.serialized, .enabled(if: TestDatabase.serverURL != nil, "needs PostgreSQL: run through scripts/test-services.sh"))
 struct WorkerProcessTests {
     static let now = "2025-01-20T00:00:00Z"
 
-    static func environment(_ database: String) throws -> [String: String] {
+    static func environment(_ database: TestDatabase) -> [String: String] {
         var env = ApplyProcessTests.environment()
-        env["SLUICE_STATE_URL"] = try #require(TestPostgres.url(database: database))
+        env["SLUICE_STATE_URL"] = database.url
         return env
     }
 
@@ -56,7 +56,7 @@ struct WorkerProcessTests {
 
     @Test func threeWorkersOnOnePlanGiveEachWindowOnceWithFaults() async throws {
         let dir = try TemporaryDirectory()
-        let env = try Self.environment(try await TestPostgres.makeDatabase())
+        let env = Self.environment(try await TestDatabase.create())
         var configuration = ApplyProcessTests.sandboxConfiguration(seed: 21)
         configuration.faults = try FaultPlan(parsing: "429:rate=0.05,retry-after=0;500:rate=0.03;reset:rate=0.05;truncate:rate=0.05;expire:rate=0.1;fail:every=7")
         try await withSandbox(configuration) { sandbox in
@@ -79,7 +79,7 @@ struct WorkerProcessTests {
 
     @Test func aWorkerKilledMidWindowIsFinishedByAnotherWithoutASecondSubmit() async throws {
         let dir = try TemporaryDirectory()
-        let env = try Self.environment(try await TestPostgres.makeDatabase())
+        let env = Self.environment(try await TestDatabase.create())
         // Jobs of 60 sandbox seconds (0.6 s here): the kill lands while jobs run.
         try await withSandbox(ApplyProcessTests.sandboxConfiguration(seed: 5, jobSeconds: 60)) { sandbox in
             try ApplyProcessTests.writeSpecs(dir, endpoint: sandbox.apiBaseURL, days: 6, providers: ["coveo"])
@@ -108,7 +108,7 @@ struct WorkerProcessTests {
 
     @Test func threeWorkersKeepEnterpretV2sRateAndUserpilotsOneJob() async throws {
         let dir = try TemporaryDirectory()
-        let env = try Self.environment(try await TestPostgres.makeDatabase())
+        let env = Self.environment(try await TestDatabase.create())
         try await withSandbox(ApplyProcessTests.sandboxConfiguration(seed: 8)) { sandbox in
             // Enterpret v2 at its documented 10 a minute (no spec limit: the provider's default applies).
             for (name, provider, end, step, filters) in [

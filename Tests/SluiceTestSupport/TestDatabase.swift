@@ -12,13 +12,20 @@ public struct TestDatabase: Sendable {
     public let url: String
     let server: Server
 
-    /// Creates `t_<random>`, runs `body` with it and drops it, also when `body` throws.
-    public static func with<T>(_ body: (TestDatabase) async throws -> T) async throws -> T {
+    /// Creates `t_<random>` and leaves it (the cluster is thrown away after the run): for tests whose
+    /// database outlives a closure, e.g. one shared by worker processes.
+    public static func create() async throws -> TestDatabase {
         guard let serverURL else { throw TestDatabaseError("SLUICE_TEST_POSTGRES_URL is not set: run through scripts/test-services.sh") }
         let server = try Server(serverURL)
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
         try await server.execute("CREATE DATABASE \(name)", database: server.database)
-        let database = TestDatabase(name: String(name), url: server.url(database: String(name)), server: server)
+        return TestDatabase(name: String(name), url: server.url(database: String(name)), server: server)
+    }
+
+    /// Creates `t_<random>`, runs `body` with it and drops it, also when `body` throws.
+    public static func with<T>(_ body: (TestDatabase) async throws -> T) async throws -> T {
+        let database = try await create()
+        let name = database.name, server = database.server
         do {
             let value = try await body(database)
             try? await server.execute("DROP DATABASE \(name) WITH (FORCE)", database: server.database)

@@ -195,7 +195,7 @@ public final class PostgresCoordinator: WindowCoordinator {
         do {
             return try await body()
         } catch let error as PSQLError {
-            throw DestinationError("the shared plan in PostgreSQL: \(what) failed: \(Self.describe(error))", transient: true)
+            throw SharedPlanError("the shared plan in PostgreSQL: \(what) failed: \(Self.describe(error))")
         }
     }
 

@@ -44,6 +44,13 @@ public protocol WindowCoordinator: Sendable {
     func close() async
 }
 
+/// The coordinator could not be reached or refused: what was being done and what the server said.
+public struct SharedPlanError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
 /// What a shared plan has done and has left.
 public struct PlanProgress: Sendable, Hashable, Codable {
     public var done: Int
