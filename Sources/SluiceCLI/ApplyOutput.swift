@@ -140,6 +140,12 @@ final class JSONLogReporter: ApplyReporter {
             members.append(("http_retries", .integer(Int64(s.httpRetries))))
             members.append(("wall_ms", .integer(s.wallMilliseconds)))
             members.append(("failures", .array(s.failures.map(RequestValue.string))))
+            if let plan = s.plan {
+                // One of several workers on a shared plan: what others did, and what the plan has left.
+                members.append(("done_by_others", .integer(Int64(s.doneByOthers))))
+                members.append(("plan", .object([("done", .integer(Int64(plan.done))), ("total", .integer(Int64(plan.total))),
+                                                 ("left", .integer(Int64(plan.left)))])))
+            }
         }
         output.write(RequestValue.object(members).jsonText + "\n")
     }
