@@ -24,46 +24,8 @@ JOB_SECONDS = 10.0  # the sandbox's job duration, in sandbox seconds
 NOW = "2025-03-01T00:00:00Z"
 TOKEN = "sandbox-token"
 
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def ms(seconds):
-    return f"{max(1, round(seconds * 1000))}ms"
-
-
-class Sandbox:
-    def __init__(self):
-        self.proc = subprocess.Popen([BIN, "sandbox", "--port", "0", "--storage-port", "0", "--speed", str(SPEED)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        urls = {}
-        while "storage" not in urls:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise SystemExit("the sandbox did not start")
-            m = re.match(r"^(api|storage): (\S+)", line)
-            if m:
-                urls[m.group(1)] = m.group(2)
-        self.api = urls["api"]
-
-    def call(self, method, path, body=None):
-        req = urllib.request.Request(self.api + path, data=body, method=method)
-        with urllib.request.urlopen(req) as r:
-            return json.loads(r.read())
-
-    def reset(self):
-        self.call("POST", "/_sandbox/reset", b"")
-
-    def total(self):
-        return self.call("GET", "/_sandbox/stats")["total"]
-
-    def stats(self):
-        return self.call("GET", "/_sandbox/stats")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import Sandbox, log, ms  # noqa: E402
 
 
 # Each workload: a spec, how many windows, and the lower bound the API itself sets on its wall time.
@@ -211,7 +173,7 @@ def download(sandbox, work):
 
 
 def main():
-    sandbox = Sandbox()
+    sandbox = Sandbox(BIN, SPEED)
     work = tempfile.mkdtemp(prefix="sluice-bench-dl-")
     try:
         rows = run_workloads(sandbox)

@@ -26,13 +26,8 @@ PG = os.environ.get("SLUICE_TEST_POSTGRES_URL")
 JOB_SECONDS = 10.0
 NOW = "2025-03-01T00:00:00Z"
 
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def ms(seconds):
-    return f"{max(1, round(seconds * 1000))}ms"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import Sandbox, log, ms  # noqa: E402
 
 
 def new_database():
@@ -71,32 +66,6 @@ def bulk_load(work):
             log(f"load {engine}: {rates[-1]:.0f} rows/s")
         results[engine] = statistics.median(rates)
     return results
-
-
-class Sandbox:
-    def __init__(self):
-        self.proc = subprocess.Popen([BIN, "sandbox", "--port", "0", "--storage-port", "0", "--speed", str(SPEED)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        urls = {}
-        while "storage" not in urls:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise SystemExit("the sandbox did not start")
-            m = re.match(r"^(api|storage): (\S+)", line)
-            if m:
-                urls[m.group(1)] = m.group(2)
-        self.api = urls["api"]
-
-    def stats(self):
-        with urllib.request.urlopen(self.api + "/_sandbox/stats") as r:
-            return json.loads(r.read())
-
-    def reset(self):
-        urllib.request.urlopen(urllib.request.Request(self.api + "/_sandbox/reset", data=b"", method="POST")).read()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
 
 
 def write_spec(folder, provider, windows, step, filters, endpoint):
@@ -186,7 +155,7 @@ def main():
     if not PG:
         raise SystemExit("scale_bench.py needs SLUICE_TEST_POSTGRES_URL (run it through scripts/test-services.sh)")
     work = tempfile.mkdtemp(prefix="sluice-bench-scale-")
-    sandbox = Sandbox()
+    sandbox = Sandbox(BIN, SPEED)
     try:
         load = bulk_load(work)
         scaling = worker_scaling(sandbox, work)
