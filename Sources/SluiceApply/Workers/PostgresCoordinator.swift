@@ -191,6 +191,7 @@ public final class PostgresCoordinator: WindowCoordinator {
 
     /// Runs `body`, turning PostgreSQL's errors into a message that says what was being done and what
     /// the server said (never the connection's password).
+    @discardableResult
     func run<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
