@@ -91,7 +91,10 @@ struct WorkerProcessTests {
         try await withSandbox(ApplyProcessTests.sandboxConfiguration(seed: 5, jobSeconds: 60)) { sandbox in
             try ApplyProcessTests.writeSpecs(dir, endpoint: sandbox.apiBaseURL, days: 6, providers: ["coveo"])
             try Self.savePlan(dir, env)
-            let first = try ApplyProcessTests.spawn(Self.applyArguments(lease: "3s"), in: dir.url, environment: env)
+            // The first worker runs two windows at a time and is killed once both have recorded their jobs:
+            // a kill between a provider accepting a submit and its job id reaching the database would
+            // orphan that job (a known gap, docs/workers.md), which is not what this test is about.
+            let first = try ApplyProcessTests.spawn(Self.applyArguments(lease: "3s") + ["--parallelism", "2"], in: dir.url, environment: env)
             let second = try ApplyProcessTests.spawn(Self.applyArguments(lease: "3s"), in: dir.url, environment: env)
             // Kill the first worker once it has jobs running.
             let deadline = ContinuousClock.now + .seconds(20)
