@@ -77,7 +77,7 @@ import Testing
         #expect(sqlite.diagnostics.isEmpty)
         let destination = try #require(sqlite.specs.first).destination
         #expect(destination.type == .sqlite)
-        #expect(destination.type.isTable)
+        #expect(destination.type.templateField == nil)
         // A table has no path template; the window's name in the state follows the step.
         #expect(destination.pathTemplate.text == "{name}/{start:yyyy-MM-dd}")
 

@@ -652,8 +652,7 @@ enum WindowFilesJSON {
         var out = "["
         for (i, file) in files.enumerated() {
             if i > 0 { out += ", " }
-            out += "{\"path\": "
-            appendString(file.path, to: &out)
+            out += "{\"path\": " + JSONNode.quote(file.path)
             out += ", \"bytes\": \(file.bytes), \"sha256\": \"\(file.sha256.hex)\"}"
         }
         return out + "]"
@@ -715,26 +714,5 @@ enum WindowFilesJSON {
             guard take("]"), i == p.count else { return nil }
             return files
         }
-    }
-
-    private static func appendString(_ s: String, to out: inout String) {
-        out += "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if c.value < 0x20 {
-                    let hex = String(c.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(c)
-                }
-            }
-        }
-        out += "\""
     }
 }

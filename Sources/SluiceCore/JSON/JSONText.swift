@@ -68,8 +68,8 @@ extension JSONNode {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// A string as a JSON string literal, for messages: `"step"`.
-    static func quote(_ s: String) -> String {
+    /// A string as a JSON string literal: `"step"`. For messages and for JSON written by hand.
+    public static func quote(_ s: String) -> String {
         var out: [UInt8] = []
         writeString(s, into: &out)
         return String(decoding: out, as: UTF8.self)

@@ -137,9 +137,6 @@ public struct DestinationType: RawRepresentable, Sendable, Hashable, CustomStrin
         default: return nil
         }
     }
-
-    /// Whether windows become rows in a table rather than files.
-    public var isTable: Bool { self == .sqlite || self == .postgres }
 }
 
 /// Where a spec's windows are written.
