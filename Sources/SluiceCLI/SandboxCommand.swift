@@ -17,6 +17,14 @@ public struct SandboxCommand: AsyncParsableCommand {
             FAULT: 429, 429-date, 500, 502, 503, reset, truncate, slow, fail, expire, 409.
             PARAM: rate=P, nth=N, every=N, on=KIND (any, api, submit, poll, list, redirect, download, or an
             endpoint name), provider=P, retry-after=S, delay=S.
+            A lost create answer (the job made, the answer cut) is reset:on=submit.
+
+            --variant turns on an answer a vendor's doc allows besides the default reading (repeatable;
+            'all' is every one a correct client completes windows under):
+              openweb-processing        OpenWeb says "Processing" while an export is not ready
+              enterpret-v1-iscompleted  a running v1 query answers {"isCompleted": false, "responseFiles": []}
+              coveo-oauth               Coveo wants org=<--coveo-org> on every call (an OAuth2 token)
+              coveo-timezone            Coveo echoes the range shifted five hours (its doc's example)
             """
     )
 
@@ -47,6 +55,30 @@ public struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("job-duration"), help: "Sandbox seconds an asynchronous export takes.")
     var jobDuration: Double = 10
 
+    @Option(name: .customLong("variant"), help: "A documented answer variant to serve (repeatable; 'all' for every completing one).")
+    var variants: [String] = []
+
+    @Option(name: .customLong("coveo-org"), help: "The organisation id the coveo-oauth variant requires.")
+    var coveoOrg: String = "sandboxorg"
+
+    /// The variants named by `--variant`.
+    var documentedVariants: Set<SandboxConfiguration.DocumentedVariant> {
+        get throws {
+            var out: Set<SandboxConfiguration.DocumentedVariant> = []
+            for name in variants {
+                if name == "all" {
+                    out.formUnion(SandboxConfiguration.DocumentedVariant.completing)
+                } else if let variant = SandboxConfiguration.DocumentedVariant(rawValue: name) {
+                    out.insert(variant)
+                } else {
+                    let known = SandboxConfiguration.DocumentedVariant.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw ValidationError("--variant: unknown variant '\(name)'; expected all, \(known).")
+                }
+            }
+            return out
+        }
+    }
+
     public init() {}
 
     public func validate() throws {
@@ -64,6 +96,7 @@ public struct SandboxCommand: AsyncParsableCommand {
             throw ValidationError("--records-per-hour must be between 2 and 1000000, got \(recordsPerHour).")
         }
         guard jobDuration >= 0, jobDuration.isFinite else { throw ValidationError("--job-duration must be seconds ≥ 0.") }
+        _ = try documentedVariants
         do {
             _ = try FaultPlan(parsing: faults)
         } catch {
@@ -82,6 +115,8 @@ public struct SandboxCommand: AsyncParsableCommand {
         configuration.faults = try FaultPlan(parsing: faults)
         configuration.volume = .init(recordsPerHour: recordsPerHour)
         configuration.jobDuration = jobDuration
+        configuration.variants = try documentedVariants
+        configuration.coveoOrg = coveoOrg
         let server: SandboxServer
         do {
             server = try await SandboxServer.start(configuration)

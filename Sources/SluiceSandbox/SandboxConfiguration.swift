@@ -27,8 +27,33 @@ public struct SandboxConfiguration: Sendable {
     public var jobDuration: Double = 10
     /// Files listed per `v2/export` response before a `cursor` is returned.
     public var enterpretV2FilesPerPage: Int = 5
+    /// Answers the vendors' docs allow besides the sandbox's default reading (`--variant`).
+    public var variants: Set<DocumentedVariant> = []
+    /// The organisation id Coveo's `coveo-oauth` variant requires as `org` on every call.
+    public var coveoOrg: String = "sandboxorg"
 
     public init() {}
+
+    /// An answer a vendor's doc allows that the sandbox does not give by default. Each is a different
+    /// literal reading of one doc statement; the end-to-end tests run every one.
+    public enum DocumentedVariant: String, Sendable, CaseIterable {
+        /// OpenWeb: "If the export download is not ready, the API returns "status": "Processing"" (the
+        /// guide) instead of the reference's `pending`/`in_progress`.
+        case openwebProcessing = "openweb-processing"
+        /// Enterpret v1: a running query answers `{"isCompleted": false, "responseFiles": []}` (the field the
+        /// sample scripts poll, with an empty list) instead of the reference's empty JSON.
+        case enterpretV1Flags = "enterpret-v1-iscompleted"
+        /// Coveo: the token is an OAuth2 token, so "the org query parameter would need to be included" on
+        /// every call (create, status and the download link); without it, 400.
+        case coveoOAuth = "coveo-oauth"
+        /// Coveo: the create and status answers echo the range shifted five hours, as the doc's own example
+        /// does (an organisation time zone). Clients must refuse such an export.
+        case coveoTimeZone = "coveo-timezone"
+
+        /// Every variant that a correct client completes windows under (`coveo-timezone` fails them on
+        /// purpose).
+        public static let completing: Set<DocumentedVariant> = [.openwebProcessing, .enterpretV1Flags, .coveoOAuth]
+    }
 
     /// The volume of generated data.
     public struct Volume: Sendable {

@@ -69,11 +69,11 @@ extension S3Client {
     }
 }
 
-/// Window prefixes here have no `/`: moto's server decodes `%2F` in query strings before it checks
-/// signatures, so a correctly signed listing of `a/b/` fails there (boto3's too). See `listingPrefix`.
+/// Window prefixes here hold `/` as users write them (`out/ow/2025-01-01`): listings send `prefix=out%2Fow%2F…`,
+/// which moto checks correctly from 5.2.5 on (`.ci/run` requires it).
 @Suite(.enabled(if: S3TestServer.available, "needs moto's S3 server: run through scripts/test-services.sh"))
 struct S3DestinationTests {
-    func target(_ path: String = "ow-2025-01-01") -> WindowTarget {
+    func target(_ path: String = "out/ow/2025-01-01") -> WindowTarget {
         WindowTarget(spec: "ow", provider: .openweb, start: Timestamp(rfc3339: "2025-01-01T00:00:00Z")!,
                      end: Timestamp(rfc3339: "2025-01-02T00:00:00Z")!, relativePath: path)
     }
@@ -105,14 +105,14 @@ struct S3DestinationTests {
             #expect(facts.map(\.path) == ["empty.csv", "nested/b.json", "part 1.csv"])
 
             let client = destination.client
-            #expect(try await client.keys() == ["ow-2025-01-01/_manifest.json", "ow-2025-01-01/empty.csv",
-                                                "ow-2025-01-01/nested/b.json", "ow-2025-01-01/part 1.csv"])
+            #expect(try await client.keys() == ["out/ow/2025-01-01/_manifest.json", "out/ow/2025-01-01/empty.csv",
+                                                "out/ow/2025-01-01/nested/b.json", "out/ow/2025-01-01/part 1.csv"])
             for (name, data) in files {
-                let stored = try #require(try await client.getObject("ow-2025-01-01/" + name))
+                let stored = try #require(try await client.getObject("out/ow/2025-01-01/" + name))
                 #expect(stored == data, "\(name) differs in the bucket")
                 #expect(facts.first { $0.path == name }?.sha256 == Self.sha256(stored))
             }
-            #expect(try await client.getObject("ow-2025-01-01/_manifest.json") == manifest)
+            #expect(try await client.getObject("out/ow/2025-01-01/_manifest.json") == manifest)
             #expect(try await destination.publishedManifest(target()) == manifest)
             #expect(!FileManager.default.fileExists(atPath: staged.directory.path), "the local staging folder is left behind")
         }
@@ -129,7 +129,7 @@ struct S3DestinationTests {
                 }
             }
             #expect(try await destination.publishedManifest(target()) == nil)
-            #expect(try await destination.client.keys().contains("ow-2025-01-01/_manifest.json") == false)
+            #expect(try await destination.client.keys().contains("out/ow/2025-01-01/_manifest.json") == false)
         }
     }
 
@@ -150,22 +150,22 @@ struct S3DestinationTests {
             #expect(error?.message.contains("big.csv changed after it was checked") == true, "\(String(describing: error))")
             #expect(try await destination.publishedManifest(target()) == nil)
             #expect(try await destination.client.keys().isEmpty)
-            #expect(try await destination.client.listMultipartUploads(prefix: "ow-").isEmpty, "the multipart upload was not aborted")
+            #expect(try await destination.client.listMultipartUploads(prefix: "out/ow/").isEmpty, "the multipart upload was not aborted")
         }
     }
 
     @Test func aReplacedWindowsStaleObjectsAreRemovedAndItsNeighboursKept() async throws {
         try await S3TestServer.withBucket { destination in
             let client = destination.client
-            try await client.putObject("ow-2025-01-01x/keep.csv", body: Data("id\n9\n".utf8))
+            try await client.putObject("out/ow/2025-01-01x/keep.csv", body: Data("id\n9\n".utf8))
             let first = try await stage(destination, [("a.csv", Data("id\n1\n".utf8)), ("b.csv", Data("id\n2\n".utf8))])
             _ = try await destination.commit(first) { _ in Data(#"{"v": 1}"#.utf8) }
             let second = try await stage(destination, [("b.csv", Data("id\n3\n".utf8)), ("c.csv", Data("id\n4\n".utf8))])
             _ = try await destination.commit(second) { _ in Data(#"{"v": 2}"#.utf8) }
 
-            #expect(try await client.keys() == ["ow-2025-01-01/_manifest.json", "ow-2025-01-01/b.csv", "ow-2025-01-01/c.csv",
-                                                "ow-2025-01-01x/keep.csv"])
-            #expect(try await client.getObject("ow-2025-01-01/b.csv") == Data("id\n3\n".utf8))
+            #expect(try await client.keys() == ["out/ow/2025-01-01/_manifest.json", "out/ow/2025-01-01/b.csv", "out/ow/2025-01-01/c.csv",
+                                                "out/ow/2025-01-01x/keep.csv"])
+            #expect(try await client.getObject("out/ow/2025-01-01/b.csv") == Data("id\n3\n".utf8))
             #expect(try await destination.publishedManifest(target()) == Data(#"{"v": 2}"#.utf8))
         }
     }
@@ -184,12 +184,12 @@ struct S3DestinationTests {
             #expect(facts.first { $0.path == "big.ndjson" }?.bytes == Int64(big.count))
 
             let client = destination.client
-            let stored = try #require(try await client.getObject("ow-2025-01-01/big.ndjson"))
+            let stored = try #require(try await client.getObject("out/ow/2025-01-01/big.ndjson"))
             #expect(stored.count == big.count && Self.sha256(stored) == Self.sha256(big))
             // A multipart object's ETag ends in "-<parts>": 12 MiB in 5 MiB parts is 3.
-            let head = try await client.send(.init(method: .HEAD, key: "ow-2025-01-01/big.ndjson", operation: "HeadObject"))
+            let head = try await client.send(.init(method: .HEAD, key: "out/ow/2025-01-01/big.ndjson", operation: "HeadObject"))
             #expect(head.headers.first(name: "etag")?.hasSuffix("-3\"") == true, "\(head.headers)")
-            let small = try await client.send(.init(method: .HEAD, key: "ow-2025-01-01/small.csv", operation: "HeadObject"))
+            let small = try await client.send(.init(method: .HEAD, key: "out/ow/2025-01-01/small.csv", operation: "HeadObject"))
             #expect(small.headers.first(name: "etag")?.contains("-") == false, "a small file went up in parts")
             #expect(try await client.listMultipartUploads(prefix: "").isEmpty)
         }
@@ -198,12 +198,12 @@ struct S3DestinationTests {
     @Test func stagingAbortsMultipartUploadsAKilledRunLeftUnderTheWindow() async throws {
         try await S3TestServer.withBucket { destination in
             let client = destination.client
-            let left = try await client.createMultipartUpload("ow-2025-01-01/big.csv")
-            _ = try await client.uploadPart("ow-2025-01-01/big.csv", uploadID: left, number: 1, body: Data(repeating: 1, count: 1024))
-            let other = try await client.createMultipartUpload("ow-2025-01-02/big.csv")
+            let left = try await client.createMultipartUpload("out/ow/2025-01-01/big.csv")
+            _ = try await client.uploadPart("out/ow/2025-01-01/big.csv", uploadID: left, number: 1, body: Data(repeating: 1, count: 1024))
+            let other = try await client.createMultipartUpload("out/ow/2025-01-02/big.csv")
             let staged = try await destination.stage(target())
             await destination.discard(staged)
-            #expect(try await client.listMultipartUploads(prefix: "") == [S3Upload(key: "ow-2025-01-02/big.csv", uploadID: other)])
+            #expect(try await client.listMultipartUploads(prefix: "") == [S3Upload(key: "out/ow/2025-01-02/big.csv", uploadID: other)])
         }
     }
 
@@ -257,7 +257,7 @@ struct S3ApplyTests {
     /// An s3 destination for `bucket`, its credentials read from `S3_KEY_ID` and `S3_SECRET`.
     static func destination(_ bucket: String) -> String {
         """
-        {"type": "s3", "bucket": "\(bucket)", "prefix": "exports-{name}-{start:yyyy-MM-dd-HH}", "region": "us-east-1",
+        {"type": "s3", "bucket": "\(bucket)", "prefix": "exports/{name}/{start:yyyy-MM-dd}/{start:HH}", "region": "us-east-1",
          "endpoint": "\(S3TestServer.endpoint)", "credentialsEnv": {"accessKeyId": "S3_KEY_ID", "secretAccessKey": "S3_SECRET"},
          "multipartThresholdMiB": 5}
         """
@@ -348,7 +348,7 @@ struct S3ApplyTests {
                 #expect(try await client.listObjects(prefix: "") == listing)
                 let healed = try #require(try await store.load()?.spec(named: spec.name)?.record(at: 1))
                 #expect(healed.status == .complete && !healed.files.isEmpty)
-                #expect(healed.files.allSatisfy { $0.path.hasPrefix("exports-userpilot-test-2025-01-02-00/") }, "\(healed.files.map(\.path))")
+                #expect(healed.files.allSatisfy { $0.path.hasPrefix("exports/userpilot-test/2025-01-02/00/") }, "\(healed.files.map(\.path))")
             }
         }
     }

@@ -52,7 +52,7 @@ struct S3ProcessTests {
                  "endpoint": "\(endpoint)",
                  "window": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-05T00:00:00Z", "step": "P1D"},
                  "filters": \(filter),
-                 "destination": {"type": "s3", "bucket": "\(bucket)", "prefix": "{name}-{start:yyyy-MM-dd}", "region": "us-east-1",
+                 "destination": {"type": "s3", "bucket": "\(bucket)", "prefix": "out/{name}/{start:yyyy-MM-dd}", "region": "us-east-1",
                                  "endpoint": "\(server["SLUICE_TEST_S3_ENDPOINT"] ?? "")",
                                  "credentialsEnv": {"accessKeyId": "S3_KEY_ID", "secretAccessKey": "S3_SECRET"}}}
                 """)

@@ -87,8 +87,12 @@ import Testing
             let created = try await HTTP.post(url, headers: key, json: #"{"since":"2025-03-01T00:00:00"}"#)
             #expect(created.status == 200)
             let id = try #require(try created.object()["request_id"] as? String)
-            let aborted = try await HTTP.get("\(url)/abort?id=\(id)", headers: key).object()
+            // As documented: GET, no id; it cancels the token's running exports. Other methods are refused.
+            #expect(try await HTTP.post("\(url)/abort", headers: key, json: "{}").status == 405)
+            #expect(try await HTTP.get("\(url)/status?id=\(id)", headers: key).object()["status"] as? String == "pending")
+            let aborted = try await HTTP.get("\(url)/abort", headers: key).object()
             #expect(aborted["status"] as? String == "aborted")
+            #expect(aborted["aborted"] as? [String] == [id])
             await server.advanceClock(by: 20)
             #expect(try await HTTP.get("\(url)/status?id=\(id)", headers: key).object()["status"] as? String == "aborted")
         }

@@ -62,7 +62,7 @@ public final class ApplyRunner: Sendable {
         // limits applies to all of them. (Enterpret v1 and v2 may share a host and a token, not a quota.)
         var shared: [String: RequestLimits] = [:]
         for item in work {
-            let key = LimiterRegistry.key(item.spec.provider, item.spec.endpoint, environment[item.spec.auth.tokenEnv] ?? "")
+            let key = LimiterRegistry.key(item.spec.provider, item.spec.endpoint, Self.quotaOwner(item.spec, environment))
             shared[key] = shared[key].map { $0.strictest(item.spec.limits) } ?? item.spec.limits
         }
         var contexts: [SpecContext] = []
@@ -73,8 +73,9 @@ public final class ApplyRunner: Sendable {
             let token = environment[spec.auth.tokenEnv] ?? ""
             let renderer = RequestRenderer(spec: spec)
             let exportPath = renderer.submitPath
-            let quota = shared[LimiterRegistry.key(spec.provider, spec.endpoint, token)] ?? spec.limits
-            let limits = limiters.limits(provider: spec.provider, endpoint: spec.endpoint, token: token, quota)
+            let owner = Self.quotaOwner(spec, environment)
+            let quota = shared[LimiterRegistry.key(spec.provider, spec.endpoint, owner)] ?? spec.limits
+            let limits = limiters.limits(provider: spec.provider, endpoint: spec.endpoint, token: owner, quota)
             let client = APIClient(
                 endpoint: spec.endpoint, credential: Self.credential(spec.provider, token), transport: transport,
                 retry: options.retry, requestTimeout: options.requestTimeout, downloadTimeout: options.downloadTimeout,
@@ -128,6 +129,13 @@ public final class ApplyRunner: Sendable {
         throw ApplyError("missing environment variable\(plural ? "s" : "") \(list.joined(separator: ", ")); nothing was sent. Set \(plural ? "them" : "it") and run again.")
     }
 
+    /// Whose quota a spec's requests count against: the organization it names (shared by every token of
+    /// that organization), or else its token.
+    static func quotaOwner(_ spec: JobSpec, _ environment: [String: String]) -> String {
+        if let organization = spec.auth.organization { return "organization:" + organization }
+        return environment[spec.auth.tokenEnv] ?? ""
+    }
+
     static func credential(_ provider: ProviderID, _ token: String) -> Credential {
         switch provider {
         case .enterpretV1, .enterpretV2, .coveo: return .bearer(token)
@@ -140,7 +148,7 @@ public final class ApplyRunner: Sendable {
         switch spec.provider {
         case .openweb: return OpenWebProvider(client: client)
         case .userpilot: return UserpilotProvider(client: client)
-        case .coveo: return CoveoProvider(client: client)
+        case .coveo: return CoveoProvider(client: client, org: spec.filters["org"]?.stringValue)
         case .enterpretV1: return EnterpretV1Provider(client: client)
         case .enterpretV2: return EnterpretV2Provider(client: client, objectID: spec.filters["objectID"]?.stringValue)
         }

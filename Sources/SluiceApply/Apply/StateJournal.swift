@@ -30,6 +30,18 @@ public actor StateJournal {
         return specState.record(at: i)
     }
 
+    /// Every provider job id the state records for `provider`'s specs: jobs that are known to be some
+    /// window's, and so never adopted as the job of a lost submit.
+    public func jobIDs(provider: String) -> Set<String> {
+        var ids = Set<String>()
+        for spec in state.specs where spec.provider == provider {
+            for i in 0..<spec.count {
+                if let id = spec.jobID(at: i) { ids.insert(id) }
+            }
+        }
+        return ids
+    }
+
     /// Reads a window's record from the store again and adopts it (another worker may have submitted or
     /// finished it since this worker loaded the state). Nothing is written.
     public func reload(_ key: WindowKey, provider: String) async throws(StateStoreError) -> WindowRecord? {

@@ -44,14 +44,20 @@ extension ApplyRunner {
         } catch {
             await discardStaging(context, &run)
             if Task.isCancelled {
-                await interrupted(context, record: record, run: run)
+                // Every provider's job stays recorded `submitted` and is resumed by the next apply. None is
+                // cancelled: OpenWeb's documented abort takes no id and would cancel the token's export
+                // wherever it runs, other workers' included.
                 return .interrupted
             }
             let failure = error as? WindowFailure ?? WindowFailure(message: Self.describe(error), jobMayResume: record.providerJobID != nil && run.jobRunning)
             record.lastError = failure.message
             record.updated = options.now()
-            // A job that may still finish stays `submitted` (the next plan resumes it); otherwise `failed`.
-            record.status = failure.jobMayResume && record.providerJobID != nil ? .submitted : .failed
+            // A job that may still finish stays `submitted` (the next plan resumes it); so does a submit whose
+            // job may exist unseen (its answer was lost): the next apply looks it up before submitting again.
+            // Otherwise `failed`.
+            let refused = (error as? ExportError)?.kind == .rejected
+            record.status = failure.jobMayResume && record.providerJobID != nil ? .submitted
+                : run.intentOutstanding && record.providerJobID == nil && !refused ? .submitted : .failed
             if record.attempts == 0 { record.attempts = 1 }
             do {
                 try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
@@ -83,6 +89,12 @@ extension ApplyRunner {
         /// already downloaded and checked is not fetched again; and the names of those files.
         var staged: StagedWindow?
         var fetched: Set<String> = []
+        /// The provider's own words for a window with no files (`isCompleted: true` and no
+        /// `responseFiles`); a window publishes zero files only with them, and its manifest quotes them.
+        var emptyEvidence: String?
+        /// A submit was recorded as intended and its job is not known yet (providers that find lost jobs):
+        /// a failure keeps the window `submitted`, so the next apply looks the job up before submitting.
+        var intentOutstanding = false
     }
 
     private func exportWindow(_ action: PlannedAction, _ context: SpecContext, existing: WindowRecord?,
@@ -121,6 +133,22 @@ extension ApplyRunner {
                 run.resumed = true
                 run.jobRunning = true
                 reporter.report(.resuming(spec: spec.name, window: window, jobID: id))
+            } else if existing.status == .submitted, context.provider.findsLostJobs {
+                // A submit was intended and its answer never recorded: the job it started, if any, is found
+                // among the token's jobs instead of starting another.
+                try await gate.take()
+                run.intentOutstanding = true
+                if let id = try await findLostJob(context, window) {
+                    jobID = id
+                    record.providerJobID = id
+                    record.lastError = nil
+                    record.updated = options.now()
+                    run.resumed = true
+                    run.jobRunning = true
+                    run.intentOutstanding = false
+                    try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
+                    reporter.report(.resuming(spec: spec.name, window: window, jobID: id))
+                }
             }
         }
 
@@ -140,7 +168,17 @@ extension ApplyRunner {
                     submits += 1
                 }
                 try await gate.take()
+                if context.provider.findsLostJobs {
+                    // The intent first: a kill between the create and its record leaves a window the next
+                    // apply looks the job up for, instead of submitting a second one.
+                    record.status = .submitted
+                    record.providerJobID = nil
+                    record.updated = options.now()
+                    try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
+                    run.intentOutstanding = true
+                }
                 let submitted = try await submitWaitingIfBusy(context, request, window)
+                run.intentOutstanding = false
                 record.attempts += 1
                 record.status = .submitted
                 record.updated = options.now()
@@ -153,6 +191,7 @@ extension ApplyRunner {
                     run.jobRunning = true
                 case .finished(let immediate):
                     files = immediate
+                    run.emptyEvidence = immediate.isEmpty ? "\(spec.provider) answered the export with no files" : nil
                     synchronous = true
                     record.providerJobID = nil
                     gate.give()
@@ -166,7 +205,12 @@ extension ApplyRunner {
                 run.jobRunning = false
                 if case .done(let ready) = status {
                     files = ready
+                    run.emptyEvidence = nil
                     gate.give() // the provider may start the next job while these files come down
+                } else if case .doneEmpty(let evidence) = status {
+                    files = []
+                    run.emptyEvidence = evidence
+                    gate.give()
                 } else {
                     if case .failed(let reason) = status { lastReason = reason } else { lastReason = "the provider no longer knows job \(id)" }
                     jobID = nil
@@ -222,15 +266,32 @@ extension ApplyRunner {
     }
 
     /// Submits, waiting while the provider runs another job of this token (409), up to `maxBusyWait`.
+    ///
+    /// For providers that find lost jobs, a 409 or a lost answer first looks the token's jobs up: the job
+    /// the lost create started is adopted rather than waited out and started again.
     private func submitWaitingIfBusy(_ context: SpecContext, _ request: RenderedRequest, _ window: ExportWindow) async throws -> SubmittedExport {
         let clock = ContinuousClock()
         let started = clock.now
         let deadline = started.advanced(by: options.maxBusyWait)
         var waits = 0
+        var lost = 0
         while true {
             do {
                 return try await context.provider.submit(request)
-            } catch let error as ExportError where error.kind == .busy {
+            } catch let error as ExportError where error.kind == .busy || error.kind == .answerLost {
+                if context.provider.findsLostJobs, let id = try await findLostJob(context, window) {
+                    reporter.report(.waiting(spec: context.spec.name, window: window,
+                                             reason: "\(error.message); adopting job \(id), which the lost create started"))
+                    return .started(jobID: id)
+                }
+                if error.kind == .answerLost {
+                    lost += 1
+                    guard lost < options.retry.maxAttempts else { throw WindowFailure(message: error.message) }
+                    reporter.report(.retrying(spec: context.spec.name, window: window, reason: "\(error.message); no job of it found, submitting again"))
+                    var random = SystemRandomNumberGenerator()
+                    try await Task.sleep(for: options.retry.delay(afterAttempt: lost, retryAfter: nil, using: &random) ?? .zero)
+                    continue
+                }
                 guard clock.now < deadline else {
                     throw WindowFailure(message: "\(error.message); still busy after \(options.maxBusyWait)")
                 }
@@ -239,6 +300,13 @@ extension ApplyRunner {
                 waits += 1
             }
         }
+    }
+
+    /// The job a lost submit of `window` started, among the token's jobs; every job id the state records
+    /// for this provider is known and never adopted twice.
+    private func findLostJob(_ context: SpecContext, _ window: ExportWindow) async throws -> String? {
+        let known = await journal.jobIDs(provider: context.spec.provider.rawValue)
+        return try await context.provider.findLostJob(for: window, known: known)
     }
 
     /// Polls a job at growing intervals until it is no longer running, up to `maxJobWait`.
@@ -251,19 +319,30 @@ extension ApplyRunner {
             let expected = context.jobDurations.expected().map { $0 * 0.9 } ?? .zero
             try await Task.sleep(for: max(options.poll.delay(afterWaiting: .zero), expected))
         }
+        var unrecognised: Set<String> = []
         while true {
             let status = try await context.provider.status(of: jobID)
-            if case .done = status, !pollImmediately {
-                context.jobDurations.record(clock.now - started)
-            }
-            if case .running = status {
+            switch status {
+            case .done, .doneEmpty:
+                if !pollImmediately { context.jobDurations.record(clock.now - started) }
+                return status
+            case .failed, .vanished:
+                return status
+            case .running:
                 guard clock.now < deadline else {
                     throw WindowFailure(message: "job \(jobID) still running after \(options.maxJobWait); the next apply polls it again", jobMayResume: true)
                 }
-                try await Task.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
-                continue
+            case .unrecognised(let word):
+                // Not in the vendor's doc: shown once, polled like a running job, never taken as done.
+                guard clock.now < deadline else {
+                    throw WindowFailure(message: "job \(jobID) kept answering \(Self.quote(word)), a status \(context.spec.provider)'s documentation does not name, for \(options.maxJobWait); nothing was recorded complete")
+                }
+                if unrecognised.insert(word).inserted {
+                    reporter.report(.waiting(spec: context.spec.name, window: window,
+                                             reason: "job \(jobID) answered \(Self.quote(word)), which \(context.spec.provider)'s documentation does not name; polling on until the job deadline (\(options.maxJobWait))"))
+                }
             }
-            return status
+            try await Task.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
         }
     }
 
@@ -272,6 +351,11 @@ extension ApplyRunner {
     private func publish(_ files: [RemoteFile], context: SpecContext, target: WindowTarget, jobID: String?,
                          request: RenderedRequest, window: ExportWindow, run: inout WindowRun) async throws -> [FileFacts] {
         let spec = context.spec
+        guard !files.isEmpty || run.emptyEvidence != nil else {
+            // Never a window complete with no files unless the provider said so in its own words.
+            throw WindowFailure(message: "the provider answered the export done with no files and no documented word that it is empty; nothing was recorded")
+        }
+        let empty = files.isEmpty ? run.emptyEvidence : nil
         let staged: StagedWindow
         if let kept = run.staged {
             staged = kept
@@ -294,8 +378,10 @@ extension ApplyRunner {
             let now = options.now()
             let fingerprints = context.fingerprints
             let facts = try await context.destination.commit(staged) { facts in
-                try WindowManifest(spec: spec, window: window, providerJobID: jobID, request: request, files: facts,
-                                   fingerprints: fingerprints, exportedAt: now).jsonData()
+                var manifest = WindowManifest(spec: spec, window: window, providerJobID: jobID, request: request, files: facts,
+                                              fingerprints: fingerprints, exportedAt: now)
+                manifest.empty = empty
+                return try manifest.jsonData()
             }
             run.staged = nil
             return facts
@@ -374,29 +460,9 @@ extension ApplyRunner {
         try Data(document.utf8).write(to: directory.appendingPathComponent("labels.json"))
     }
 
-    /// After a signal: abort a running OpenWeb job (it cannot be resumed) and record the window failed, so
-    /// the next plan submits it again; other providers' jobs stay `submitted` and are resumed.
-    private func interrupted(_ context: SpecContext, record: WindowRecord, run: WindowRun) async {
-        guard run.jobRunning, let jobID = record.providerJobID, context.provider.canAbort else { return }
-        let provider = context.provider
-        let aborted = await Task.detached { () -> Bool in
-            do {
-                try await provider.abort(jobID)
-                return true
-            } catch {
-                return false
-            }
-        }.value
-        var failed = record
-        failed.status = .failed
-        failed.lastError = aborted ? "aborted: apply was interrupted" : "apply was interrupted; aborting job \(jobID) failed"
-        failed.updated = options.now()
-        let journal = self.journal
-        let spec = context.spec
-        await Task.detached {
-            try? await journal.write(failed, spec: spec.name, provider: spec.provider.rawValue)
-        }.value
-        reporter.report(.failed(spec: spec.name, window: record.window, error: failed.lastError ?? "interrupted"))
+    /// A vendor's word, quoted with control characters escaped.
+    static func quote(_ word: String) -> String {
+        "\"" + word.prefix(80).unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined() + "\""
     }
 
     static func storedFile(_ facts: FileFacts, under relativePath: String) -> StoredFile {

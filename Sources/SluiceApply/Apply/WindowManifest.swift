@@ -16,6 +16,9 @@ public struct WindowManifest: Sendable, Codable, Hashable {
     public var files: [FileFacts]
     public var fingerprints: Fingerprints
     public var exportedAt: String
+    /// Only for a window with no files: the provider's own words that the export is empty
+    /// (`enterpret-v1 answered isCompleted: true with no responseFiles`).
+    public var empty: String?
 
     public struct Window: Sendable, Codable, Hashable {
         public var start: String
@@ -65,7 +68,7 @@ public struct WindowManifest: Sendable, Codable, Hashable {
             ("files", .array(files)),
             ("fingerprints", .object([("data", string(fingerprints.data)), ("destination", string(fingerprints.destination))])),
             ("exportedAt", string(exportedAt)),
-        ])
+        ] + (empty.map { [("empty", string($0))] } ?? []))
         return Data((JSONNode(document).jsonText(pretty: true) + "\n").utf8)
     }
 

@@ -35,6 +35,11 @@ public enum BundledSchemas {
           "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
           "errorMessage": "must be the name of an environment variable (letters, digits and '_', not starting with a digit), e.g. \"OPENWEB_EXPORT_TOKEN\"",
           "description": "The environment variable that holds the API token. Secrets never go in a spec."
+        },
+        "organization": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The vendor account (organization) the token belongs to. Specs naming the same organization share the provider's request limits whatever their tokens (Enterpret v2 documents its limits per organization); without it, limits are per token."
         }
       }
     },
@@ -205,7 +210,9 @@ public enum BundledSchemas {
         "dimensions": { "$ref": "#/$defs/stringArray" },
         "format": { "enum": ["EXCEL", "NO_NEWLINE"] },
         "useDisplayNames": { "type": "boolean" },
-        "org": { "type": "string", "minLength": 1 }
+        "filename": { "type": "string", "minLength": 1, "description": "A name for the export zip file (Coveo's default: the export id). sluice names the downloaded file by the export id either way." },
+        "d": { "type": "string", "description": "A description for the export, shown in Coveo's export list." },
+        "org": { "type": "string", "minLength": 1, "description": "The organization id. Needed with an OAuth2 token; sent on every call (create, status, download) when set." }
       }
     },
 

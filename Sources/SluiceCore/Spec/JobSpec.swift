@@ -39,8 +39,15 @@ public struct JobSpec: Sendable {
 public struct AuthConfig: Sendable, Hashable {
     /// The name of the environment variable holding the token.
     public var tokenEnv: String
+    /// The vendor account the token belongs to, when the spec names it. Specs naming one organization
+    /// share the provider's request limits whatever their tokens (Enterpret v2: "10 requests per minute
+    /// per organization"); without it, limits are per token.
+    public var organization: String?
 
-    public init(tokenEnv: String) { self.tokenEnv = tokenEnv }
+    public init(tokenEnv: String, organization: String? = nil) {
+        self.tokenEnv = tokenEnv
+        self.organization = organization
+    }
 }
 
 /// `scheme://host[:port]`, replacing a vendor's host; the vendor's paths stay as documented.

@@ -92,7 +92,7 @@ public struct SpecValidator: Sendable {
             checks.report(violation)
         }
         let spec = checks.decodeAndCheck()
-        return (checks.diagnostics.isEmpty ? spec : nil, checks.diagnostics)
+        return (checks.diagnostics.contains { $0.severity == .error } ? nil : spec, checks.diagnostics)
     }
 
     private func nameNodePosition(_ source: SpecSource) -> SourcePosition? {
@@ -247,10 +247,33 @@ struct SpecChecks {
         let window = provider.flatMap { checkWindow(provider: $0) }
         let destination = window.flatMap { checkDestination(window: $0) }
         guard let name, let provider, let tokenEnv, let window, let destination else { return nil }
+        checkProviderPairing(provider, window: window, destination: destination)
         return JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
-                       auth: AuthConfig(tokenEnv: tokenEnv), endpoint: endpoint, window: window,
+                       auth: AuthConfig(tokenEnv: tokenEnv,
+                                        organization: root.node(at: JSONPointer(tokens: ["auth", "organization"]))?.stringValue),
+                       endpoint: endpoint, window: window,
                        filters: root["filters"] ?? JSONNode(.object(JSONObject()), at: root.position),
                        destination: destination, limits: decodeLimits(), sourcePath: file)
+    }
+
+    /// What a provider's doc says about a spec's combination of settings.
+    /// - Coveo's `NO_NEWLINE` escapes `"` and `\\` with a backslash inside strings; the table loader reads
+    ///   RFC 4180 CSV (quotes doubled), so rows would be misread: refused with a table destination.
+    /// - OpenWeb "is not meant for incremental or repetitive queries": a `lookback`, which exports recent
+    ///   windows again, is allowed but warned about.
+    private mutating func checkProviderPairing(_ provider: ProviderID, window: WindowConfig, destination: DestinationSpec) {
+        if provider == .coveo, destination.type.templateField == nil,
+           root.node(at: JSONPointer(tokens: ["filters", "format"]))?.stringValue == "NO_NEWLINE" {
+            error(["filters", "format"], "format",
+                  "Coveo's NO_NEWLINE format escapes quotes and backslashes with a backslash, which a \(destination.type) table cannot be loaded from without misreading rows; use \"EXCEL\" (the default) with a table destination, or write NO_NEWLINE files to a directory or S3 destination")
+        }
+        if provider == .openweb, window.lookback.milliseconds > 0 {
+            let p = JSONPointer(tokens: ["window", "lookback"])
+            diagnostics.append(Diagnostic(
+                file: file, position: root.node(at: p)?.position ?? root.position, pointer: p, keyword: "repetitive-query",
+                message: "OpenWeb's doc says its Comment Export API \"is not meant for incremental or repetitive queries\", and a lookback exports recent windows again (each a new data set for OpenWeb); prefer a settle delay (e.g. \"settle\": \"PT6H\") so each window is exported once",
+                severity: .warning))
+        }
     }
 
     /// The spec's `limits` (the schema has checked their types).

@@ -62,6 +62,7 @@ public enum Fingerprinter {
             let w = spec.window
             text += "name=\(spec.name)\nprovider=\(spec.provider.rawValue)\nendpoint=\(spec.endpoint)\n"
             text += "tokenEnv=\(spec.auth.tokenEnv)\n"
+            if let organization = spec.auth.organization { text += "organization=\(organization)\n" }
             text += "window=\(w.start.rfc3339) \(w.end?.rfc3339 ?? "-") \(w.step.iso8601) \(w.settle.iso8601) \(w.lookback.iso8601)\n"
             text += "filters=\(RequestValue(spec.filters).canonicalText)\n"
             text += "destination=\(RequestValue(spec.destination.raw).canonicalText)\n"

@@ -230,7 +230,7 @@ public struct SpecState: Sendable {
     @inline(__always) func status(at i: Int) -> WindowStatus { statuses[i] }
     @inline(__always) func end(at i: Int) -> Int64 { ends[i] }
     @inline(__always) func fingerprintIndex(at i: Int) -> Int { Int(fingerprintIndices[i]) }
-    func jobID(at i: Int) -> String? { jobIDs[i] }
+    public func jobID(at i: Int) -> String? { jobIDs[i] }
     func attempts(at i: Int) -> Int { Int(attemptCounts[i]) }
     func lastError(at i: Int) -> String? { errors[i] }
 

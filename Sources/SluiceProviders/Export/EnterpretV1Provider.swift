@@ -1,8 +1,17 @@
 import SluiceCore
 
 /// Enterpret Data Export v1: `POST /export/external/v1/async/submit` → `queryID`; `POST
-/// /export/external/v1/async/fetch {queryID}` until it lists `responseFiles` (the sample scripts also read
-/// `isCompleted`; both are accepted). Files are JSON `{"records": [...]}`. Auth: `Authorization: Bearer …`.
+/// /export/external/v1/async/fetch {queryID}` until done. Files are JSON `{"records": [...]}`. Auth:
+/// `Authorization: Bearer …`.
+///
+/// The doc gives two completion signals: the reference says a running query answers an empty JSON and a
+/// completed one "contains" `responseFiles`; every sample script polls `isCompleted`. So:
+/// - `isCompleted` present decides: `false` is running whatever else the answer holds (a running query
+///   may answer `{"isCompleted": false, "responseFiles": []}`); `true` is done with its `responseFiles`,
+///   and with none only then is the window complete with no files;
+/// - without `isCompleted`, a non-empty `responseFiles` is done (the reference's form); `{}` is running;
+///   an empty `responseFiles` alone is no completion signal of either form, so it is shown as an
+///   unrecognised answer and, if it never changes, fails the window at the job deadline.
 public struct EnterpretV1Provider: ExportProvider {
     public let provider = ProviderID.enterpretV1
     public let client: APIClient
@@ -26,14 +35,32 @@ public struct EnterpretV1Provider: ExportProvider {
         if response.status == 404 { return .vanished }
         guard response.isSuccess else { throw response.failure("fetching query \(jobID)", provider: provider) }
         let json = try response.json("fetching query \(jobID)", provider: provider)
-        if let files = json["responseFiles"]?.arrayValue {
-            let urls = files.compactMap(\.stringValue)
-            return .done(files: urls.map { RemoteFile(name: RemoteFile.name(of: $0), url: $0) })
+        return Self.read(json)
+    }
+
+    /// Where a fetch answer says the query stands (see the type's comment for the rules).
+    static func read(_ json: JSONNode) -> ExportJobStatus {
+        let files = json["responseFiles"]
+        if let completed = json["isCompleted"] {
+            guard let done = completed.boolValue else {
+                return .unrecognised(word: "isCompleted: \(completed.jsonText().prefix(40))")
+            }
+            guard done else { return .running(detail: nil) }
+            guard let files, !files.isNull, files.arrayValue?.isEmpty != true else {
+                return .doneEmpty(evidence: "enterpret-v1 answered isCompleted: true with no responseFiles")
+            }
+            return finished(files)
         }
-        if json["isCompleted"]?.boolValue == true {
-            return .done(files: [])
+        guard let files, !files.isNull else { return .running(detail: nil) }
+        if files.arrayValue?.isEmpty == true { return .unrecognised(word: "responseFiles: [] without isCompleted") }
+        return finished(files)
+    }
+
+    private static func finished(_ files: JSONNode) -> ExportJobStatus {
+        switch fileURLs(files) {
+        case .success(let urls): return .done(files: urls.map { RemoteFile(name: RemoteFile.name(of: $0), url: $0) })
+        case .failure(let problem): return .failed(reason: "enterpret-v1 answered the query complete but its responseFiles \(problem)")
         }
-        return .running(detail: nil)
     }
 
     /// The labels a downloaded file's predictions name, for `resolveLabels`.

@@ -51,6 +51,11 @@ public struct EnterpretV2Provider: ExportProvider {
             guard response.isSuccess else { throw response.failure("the export", provider: provider) }
             let json = try response.json("the export", provider: provider)
             guard let urls = json["files"]?.arrayValue else { throw missing("files", in: "the export", provider: provider) }
+            // `files: []` is the API's own word for a window without changes; an entry that is not a URL
+            // is not, and fails the window rather than being skipped.
+            if !urls.isEmpty, case .failure(let problem) = fileURLs(json["files"]) {
+                throw ExportError(.unavailable, "enterpret-v2: the export's files \(problem)")
+            }
             files += urls.compactMap(\.stringValue).map { RemoteFile(name: RemoteFile.name(of: $0), url: $0) }
             guard let cursor = json["cursor"]?.stringValue, !cursor.isEmpty else { return .finished(files: files) }
             guard case .object(var members)? = request.body else { break }

@@ -34,8 +34,14 @@ public enum SubmittedExport: Sendable, Hashable {
 public enum ExportJobStatus: Sendable, Hashable {
     /// Still running; `detail` is the provider's own word on it (`in_progress`, `2 out of 5 partitions`).
     case running(detail: String?)
-    /// Finished, with the files to download.
+    /// Finished, with the files to download (at least one: an empty finish is `doneEmpty`).
     case done(files: [RemoteFile])
+    /// Finished with no files, and the provider said so in its own documented words (`isCompleted: true`
+    /// with no `responseFiles`); `evidence` quotes them for the window's manifest.
+    case doneEmpty(evidence: String)
+    /// A status word the vendor's doc does not name. Treated as still running (shown in progress
+    /// output); at the job deadline the window fails naming the word, never recorded complete.
+    case unrecognised(word: String)
     /// The provider says it failed (or was aborted): submit the window again.
     case failed(reason: String)
     /// The provider no longer knows the job (expired status, another tenant, a reset): submit again.
@@ -53,6 +59,9 @@ public struct ExportError: Error, Sendable, CustomStringConvertible {
         /// The API kept failing (5xx, 429, timeouts) after every retry, or answered with something that is
         /// not what its documentation says.
         case unavailable
+        /// A submit whose answer never came (a reset, a timeout, a 5xx): the provider may have started a
+        /// job anyway. Providers that can find such a job (`findLostJob`) are asked before submitting again.
+        case answerLost
     }
 
     public var kind: Kind
@@ -82,16 +91,43 @@ public protocol ExportProvider: Sendable {
     func submit(_ request: RenderedRequest) async throws -> SubmittedExport
     /// Asks where a job stands; asking again after links expired gives fresh links.
     func status(of jobID: String) async throws -> ExportJobStatus
-    /// Whether running jobs can be cancelled (OpenWeb).
-    var canAbort: Bool { get }
-    /// Cancels a running job, best effort.
-    func abort(_ jobID: String) async throws
+    /// Whether a submit whose answer was lost can be matched to the job it started (Userpilot: one job
+    /// per token at a time, and a list of the token's jobs). Apply then records its intent before each
+    /// submit and calls `findLostJob` before submitting again, so a lost answer never costs a second job.
+    var findsLostJobs: Bool { get }
+    /// The job a lost submit of `window` started, if the provider shows one: never a job in `known` (the
+    /// jobs the state already records), never one older than the newest of those.
+    func findLostJob(for window: ExportWindow, known: Set<String>) async throws -> String?
 }
 
 extension ExportProvider {
     public func prepare() async throws {}
-    public var canAbort: Bool { false }
-    public func abort(_ jobID: String) async throws {}
+    public var findsLostJobs: Bool { false }
+    public func findLostJob(for window: ExportWindow, known: Set<String>) async throws -> String? { nil }
+}
+
+/// A provider's documented status words, compared case-insensitively (`Processing`, `PENDING` and
+/// `pending` are one word). Anything else is `unrecognised`: shown, polled, and failing the window at
+/// the job deadline, never taken as done.
+struct StatusWords {
+    var running: Set<String>
+    var done: Set<String>
+    var failed: Set<String>
+
+    enum Meaning: Equatable { case running, done, failed, unrecognised }
+
+    func meaning(of word: String) -> Meaning {
+        let key = word.trimmingCharacters(in: .whitespaces).lowercased()
+        if done.contains(key) { return .done }
+        if running.contains(key) { return .running }
+        if failed.contains(key) { return .failed }
+        return .unrecognised
+    }
+
+    /// Words any vendor might use for "not finished" or "gone wrong", beyond its doc's own: a job in one
+    /// of these is not done, so reading them as running or failed cannot lose a record.
+    static let commonRunning: Set<String> = ["pending", "queued", "in_progress", "processing", "running", "started", "created"]
+    static let commonFailed: Set<String> = ["failed", "error", "errored", "aborted", "cancelled", "canceled", "expired", "deleted"]
 }
 
 // MARK: Helpers shared by the provider types
@@ -155,6 +191,27 @@ extension HTTPResponse {
         if status == 403 { hint = " (does the token have export rights?)" }
         return ExportError(kind, "\(provider): \(what) answered HTTP \(status): \(vendorMessage)\(hint)")
     }
+}
+
+/// A status answer's list of download URLs: a non-empty array of non-empty strings, or what is wrong
+/// with it (so a `done` without usable links fails the window instead of completing it empty).
+func fileURLs(_ node: JSONNode?) -> Result<[String], FileListProblem> {
+    guard let node else { return .failure(FileListProblem("are missing")) }
+    guard let items = node.arrayValue else { return .failure(FileListProblem("are not a list (\(node.jsonText().prefix(60)))")) }
+    guard !items.isEmpty else { return .failure(FileListProblem("are an empty list")) }
+    var urls: [String] = []
+    for (i, item) in items.enumerated() {
+        guard let url = item.stringValue, !url.isEmpty else {
+            return .failure(FileListProblem("hold an entry that is not a URL (number \(i + 1) of \(items.count): \(item.jsonText().prefix(60)))"))
+        }
+        urls.append(url)
+    }
+    return .success(urls)
+}
+
+struct FileListProblem: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 func quoted(_ s: String) -> String { "\"\(s)\"" }

@@ -2,7 +2,13 @@ import SluiceCore
 
 /// OpenWeb comment export: `POST /v2/export/comments {since, to}` → `request_id`; `GET
 /// /v2/export/comments/status?id=` until `done` with `.csv.zip` links (valid one hour; asking again gives
-/// fresh ones); `POST /v2/export/comments/abort?id=` cancels. Auth: `apikey` header.
+/// fresh ones). Auth: `apikey` header.
+///
+/// Status words, case-insensitive: `pending`, `in_progress` and the guide's `Processing` ("if the export
+/// download is not ready") mean running; `done` needs a non-empty `links` array of URLs; `failed` and
+/// `aborted` mean submit again. The doc's abort (`GET /v2/export/comments/abort`, no id) cancels the
+/// token's export, whichever worker started it, so sluice never calls it: an interrupted apply leaves its
+/// jobs running and the next apply resumes them.
 ///
 /// The status URL is built from the spec's endpoint, not taken from the answer's `status-link`, so the
 /// key never goes to a host the answer names.
@@ -10,7 +16,7 @@ public struct OpenWebProvider: ExportProvider {
     public let provider = ProviderID.openweb
     public let client: APIClient
     static let statusPath = "/v2/export/comments/status"
-    static let abortPath = "/v2/export/comments/abort"
+    static let words = StatusWords(running: StatusWords.commonRunning, done: ["done"], failed: StatusWords.commonFailed)
 
     public init(client: APIClient) { self.client = client }
 
@@ -22,24 +28,20 @@ public struct OpenWebProvider: ExportProvider {
     public func status(of jobID: String) async throws -> ExportJobStatus {
         let response = try await client.send("GET", Self.statusPath, query: [("id", jobID)])
         guard let body = try statusBody(response, "the status of \(jobID)") else { return .vanished }
-        let status = body["status"]?.stringValue ?? ""
-        switch status {
-        case "done":
-            let links = (body["links"]?.arrayValue ?? []).compactMap(\.stringValue)
-            return .done(files: links.map { RemoteFile(name: RemoteFile.name(of: $0), url: $0) })
-        case "failed", "aborted":
-            return .failed(reason: "OpenWeb reports the export \(status)")
-        case "pending", "in_progress":
-            return .running(detail: status)
-        default:
-            throw missing("a known status (got \(quoted(status)))", in: "the status of \(jobID)", provider: provider)
+        guard let status = body["status"]?.stringValue else {
+            return .unrecognised(word: "no status")
         }
-    }
-
-    public var canAbort: Bool { true }
-
-    public func abort(_ jobID: String) async throws {
-        let response = try await client.send("POST", Self.abortPath, query: [("id", jobID)])
-        guard response.isSuccess || response.status == 404 else { throw response.failure("aborting \(jobID)", provider: provider) }
+        switch Self.words.meaning(of: status) {
+        case .done:
+            switch fileURLs(body["links"]) {
+            case .success(let links):
+                return .done(files: links.map { RemoteFile(name: RemoteFile.name(of: $0), url: $0) })
+            case .failure(let problem):
+                return .failed(reason: "OpenWeb answered \(quoted(status)) but its links \(problem)")
+            }
+        case .failed: return .failed(reason: "OpenWeb reports the export \(status)")
+        case .running: return .running(detail: status)
+        case .unrecognised: return .unrecognised(word: status)
+        }
     }
 }

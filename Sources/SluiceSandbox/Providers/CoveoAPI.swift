@@ -65,6 +65,12 @@ final class CoveoAPI: ProviderAPI {
             }
             return error(.unauthorized, code: "INVALID_TOKEN", message: "The access token is missing, invalid or expired.")
         }
+        if env.configuration.variants.contains(.coveoOAuth), r.query("org") != env.configuration.coveoOrg {
+            // An OAuth2 token names no organisation: "the org query parameter would need to be included".
+            return error(.badRequest, code: "MISSING_ORGANIZATION",
+                         message: r.query("org") == nil ? "The org query parameter is required when authenticating with an OAuth2 token."
+                                                        : "Unknown organization '\(r.query("org") ?? "")'.")
+        }
         if endpoint.name == "create" {
             guard r.method == .post else { return error(.methodNotAllowed, code: "METHOD_NOT_ALLOWED", message: "Use POST to create an export") }
             return create(r)
@@ -144,6 +150,9 @@ final class CoveoAPI: ProviderAPI {
         return .json(.created, model(job))
     }
 
+    /// The `coveo-timezone` variant's shift of the echoed range: five hours, as in the doc's example.
+    private var echoShift: Int64 { env.configuration.variants.contains(.coveoTimeZone) ? 5 * UTCTime.msPerHour : 0 }
+
     private func status(_ job: Job) -> String {
         env.clock.now() < job.done ? "PENDING" : job.fails ? "ERROR" : "AVAILABLE"
     }
@@ -162,7 +171,7 @@ final class CoveoAPI: ProviderAPI {
         return obj(
             ("id", .string(job.id)), ("author", "sandbox@example.com"),
             ("downloadLink", .string("\(env.apiBase)/rest/v15/exports/\(job.id)?redirect=true")),
-            ("startDate", .int(job.created)), ("from", .int(job.from)), ("to", .int(job.to)),
+            ("startDate", .int(job.created)), ("from", .int(job.from + echoShift)), ("to", .int(job.to + echoShift)),
             ("filters", .object(job.filters.map { ($0.0, .array($0.1.map(JSONValue.string))) })),
             ("description", str(job.description)), ("size", .int(size)), ("status", .string(status)),
             ("tables", .array(job.tables.map(JSONValue.string))), ("downloadable", .bool(status == "AVAILABLE")),

@@ -61,7 +61,12 @@ final class EnterpretV1API: ProviderAPI {
                 return error(.badRequest, code: "INVALID_REQUEST_ARGUMENT", message: "queryID is required")
             }
             guard let job = jobs.withLock({ $0[id] }) else { return error(.notFound, code: "NOT_FOUND", message: "Query \(id) not found") }
-            guard env.clock.now() >= job.done else { return .json(.ok, .object([])) }
+            guard env.clock.now() >= job.done else {
+                if env.configuration.variants.contains(.enterpretV1Flags) {
+                    return .json(.ok, obj(("isCompleted", .bool(false)), ("responseFiles", .array([]))))
+                }
+                return .json(.ok, .object([]))
+            }
             if job.fails { return error(.internalServerError, code: "INTERNAL_ERROR", message: "Export query \(id) failed") }
             return .json(.ok, obj(("isCompleted", .bool(true)), ("responseFiles", .array(job.files.map(JSONValue.string)))))
         default:

@@ -118,26 +118,20 @@ final class OpenWebAPI: ProviderAPI {
         return .json(.ok, obj(("status-link", .string(statusLink(id))), ("status", "pending"), ("request_id", .string(id))))
     }
 
+    /// `GET /v2/export/comments/abort`, as documented: no id; it cancels every running export of the
+    /// token (whoever started it). Other methods: 405.
     private func abort(_ r: SandboxRequest, token: String) -> Reply {
+        guard r.method == .get else { return error(.methodNotAllowed, code: nil, message: "Method not allowed") }
         let now = env.clock.now()
         let ids: [String] = jobs.withLock { jobs in
-            let targets = r.query("id").map { [$0] } ?? jobs.values.filter { $0.token == token }.map(\.id)
             var aborted: [String] = []
-            for id in targets.sorted() {
-                guard var job = jobs[id], job.token == token else { continue }
-                if job.abortedAt == nil, now < job.done {
-                    job.abortedAt = now
-                    jobs[id] = job
-                    aborted.append(id)
-                }
+            for id in jobs.keys.sorted() {
+                guard var job = jobs[id], job.token == token, job.abortedAt == nil, now < job.done else { continue }
+                job.abortedAt = now
+                jobs[id] = job
+                aborted.append(id)
             }
             return aborted
-        }
-        if let id = r.query("id") {
-            guard let job = jobs.withLock({ $0[id] }), job.token == token else {
-                return error(.notFound, code: nil, message: "Export request \(id) not found")
-            }
-            return .json(.ok, view(job))
         }
         return .json(.ok, obj(("status", "aborted"), ("aborted", .array(ids.map(JSONValue.string)))))
     }
@@ -151,6 +145,8 @@ final class OpenWebAPI: ProviderAPI {
             status = "aborted"
         } else if now >= job.done {
             status = job.fails ? "failed" : "done"
+        } else if env.configuration.variants.contains(.openwebProcessing) {
+            status = "Processing"
         } else {
             status = now - job.created < (job.done - job.created) / 4 ? "pending" : "in_progress"
         }

@@ -93,6 +93,14 @@ final class RequestStats: Sendable {
         storageCredentials.withLock { $0 = 0 }
     }
 
+    /// Requests to one endpoint, with `status` or any.
+    func count(provider: String, endpoint: String, status: Int?) -> Int {
+        counts.withLock { c in
+            let statuses = c[provider]?[endpoint] ?? [:]
+            return status.map { statuses[$0] ?? 0 } ?? statuses.values.reduce(0, +)
+        }
+    }
+
     func json() -> JSONValue {
         counts.withLock { c in
             var total = 0

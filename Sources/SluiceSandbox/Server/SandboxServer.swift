@@ -144,6 +144,12 @@ public final class SandboxServer: Sendable {
     /// Request counts by provider, endpoint and status, as the JSON of `GET /_sandbox/stats`.
     public func statsJSON() -> String { core.stats.json().serialized() }
 
+    /// How many requests reached `provider`'s `endpoint` (as named in `/_sandbox/stats`), answered
+    /// `status` or any status.
+    public func requestCount(provider: SandboxProvider, endpoint: String, status: Int? = nil) -> Int {
+        core.stats.count(provider: provider.rawValue, endpoint: endpoint, status: status)
+    }
+
     /// Ground truth, as `/_sandbox/truth` returns it: ids (and versions for Enterpret v2) for [start, end).
     public func truth(provider: SandboxProvider, start: Int64, end: Int64, objectID: String? = nil) throws -> [(id: String, version: Int?)] {
         try core.truth(provider: provider, start: start, end: end, objectID: objectID).map { ($0.id, $0.version) }

@@ -33,7 +33,7 @@ public struct S3Destination: Destination {
     /// aborted first, so their parts stop costing storage (none of this run's has started yet).
     public func stage(_ target: WindowTarget) async throws -> StagedWindow {
         let folder = Self.folder(target)
-        for upload in try await client.listMultipartUploads(prefix: Self.listingPrefix(target)) where upload.key.hasPrefix(folder) {
+        for upload in try await client.listMultipartUploads(prefix: folder) where upload.key.hasPrefix(folder) {
             try await client.abortMultipartUpload(upload.key, uploadID: upload.uploadID)
         }
         return try LocalStaging.stage(target, underRoot: stagingRoot)
@@ -60,7 +60,7 @@ public struct S3Destination: Destination {
         }
         try await client.putObject(folder + manifestFileName, body: manifestData, contentType: "application/json")
         let kept = Set(facts.map { folder + $0.path } + [folder + manifestFileName])
-        let stale = try await client.listObjects(prefix: Self.listingPrefix(staged.target)).map(\.key)
+        let stale = try await client.listObjects(prefix: Self.folder(staged.target)).map(\.key)
             .filter { $0.hasPrefix(folder) && !kept.contains($0) }
         if !stale.isEmpty {
             do {
@@ -89,16 +89,6 @@ public struct S3Destination: Destination {
     /// The key prefix of a window's objects, with its trailing `/` (so `a/1` never matches `a/10`).
     static func folder(_ target: WindowTarget) -> String {
         target.relativePath.hasSuffix("/") ? target.relativePath : target.relativePath + "/"
-    }
-
-    /// What listings of a window ask for: its prefix without the trailing `/`, the rest filtered here.
-    /// moto's server (behind werkzeug) decodes `%2F` in a query string before checking the signature, so a
-    /// correctly signed `prefix=a%2Fb%2F` fails there; this way a prefix template without `/` works
-    /// against it, and AWS gets the same correctly encoded request either way.
-    static func listingPrefix(_ target: WindowTarget) -> String {
-        var prefix = target.relativePath[...]
-        while prefix.hasSuffix("/") { prefix = prefix.dropLast() }
-        return String(prefix)
     }
 
     // MARK: - Uploads
