@@ -90,7 +90,8 @@ final class EventLog: ApplyReporter, @unchecked Sendable {
 @discardableResult
 func planAndApply(_ specs: [JobSpec], store: any StateStore, root: URL, now: Timestamp,
                   options: ApplyOptions? = nil, environment: [String: String] = ["TEST_TOKEN": "sandbox-token"],
-                  log: EventLog = EventLog()) async throws -> (Plan, ApplySummary) {
+                  log: EventLog = EventLog(),
+                  wrapTransport: (any HTTPTransport) -> any HTTPTransport = { $0 }) async throws -> (Plan, ApplySummary) {
     let state = try await store.load()
     let plan = try Planner().plan(specs: specs, state: state, now: now)
     let journal = StateJournal(store: store, state: state ?? SluiceState.new())
@@ -98,7 +99,7 @@ func planAndApply(_ specs: [JobSpec], store: any StateStore, root: URL, now: Tim
     do {
         let runner = try ApplyRunner(
             work: plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }, journal: journal,
-            transport: AsyncHTTPTransport(client: client), environment: environment,
+            transport: wrapTransport(AsyncHTTPTransport(client: client)), environment: environment,
             options: options ?? testApplyOptions(root: root), reporter: log)
         let summary = await runner.run()
         try await client.shutdown()
