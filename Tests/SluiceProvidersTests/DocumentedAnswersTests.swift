@@ -177,8 +177,8 @@ import Testing
             .joined(separator: ",") + "]"
     }
 
-    /// The job a lost create started is the newest of the token's jobs the state does not record, started
-    /// after every job it does record, covering the window's months.
+    /// The job a lost create started is the one job the state does not record that started after every
+    /// job it does record, covering the window's months.
     @Test func userpilotFindsTheJobALostCreateStarted() async throws {
         let transport = ScriptedTransport([
             .answer(200, [], Self.jobsList([("mine-1", "2025-03-03T10:00:00.000001"), ("orphan-old", "2025-03-03T09:00:00.5"),
@@ -201,6 +201,9 @@ import Testing
             .answer(200, [], #"{"job_id": "feb", "status": "completed", "all_chunks": ["2025-02-01"]}"#),
         ])
         #expect(try await UserpilotProvider(client: Self.client(otherMonths)).findLostJob(for: Self.march, known: ["mine"]) == nil)
+        // Two unrecorded jobs after ours cannot be told apart: none is adopted.
+        let two = ScriptedTransport([.answer(200, [], Self.jobsList([("mine", "2025-03-03T10:00:00"), ("x", "2025-03-03T11:00:00"), ("y", "2025-03-03T11:30:00")]))])
+        #expect(try await UserpilotProvider(client: Self.client(two)).findLostJob(for: Self.march, known: ["mine"]) == nil)
         // Nothing unrecorded at all.
         let none = ScriptedTransport([.answer(200, [], Self.jobsList([("mine", "2025-03-03T10:00:00")]))])
         #expect(try await UserpilotProvider(client: Self.client(none)).findLostJob(for: Self.march, known: ["mine"]) == nil)

@@ -30,15 +30,20 @@ public actor StateJournal {
         return specState.record(at: i)
     }
 
-    /// Every provider job id the state records for `provider`'s specs: jobs that are known to be some
-    /// window's, and so never adopted as the job of a lost submit.
-    public func jobIDs(provider: String) -> Set<String> {
+    /// Every provider job id the state records for `provider`'s specs, here and as stored now (other
+    /// workers on a shared state record theirs there): jobs known to be some window's, and so never
+    /// adopted as the job of a lost submit.
+    public func jobIDs(provider: String) async throws(StateStoreError) -> Set<String> {
         var ids = Set<String>()
-        for spec in state.specs where spec.provider == provider {
-            for i in 0..<spec.count {
-                if let id = spec.jobID(at: i) { ids.insert(id) }
+        func collect(_ state: SluiceState) {
+            for spec in state.specs where spec.provider == provider {
+                for i in 0..<spec.count {
+                    if let id = spec.jobID(at: i) { ids.insert(id) }
+                }
             }
         }
+        collect(state)
+        if let stored = try await store.load() { collect(stored) }
         return ids
     }
 

@@ -95,6 +95,8 @@ extension ApplyRunner {
         /// A submit was recorded as intended and its job is not known yet (providers that find lost jobs):
         /// a failure keeps the window `submitted`, so the next apply looks the job up before submitting.
         var intentOutstanding = false
+        /// The window was resumed from such an intent and its job was not found at once.
+        var intentResumed = false
     }
 
     private func exportWindow(_ action: PlannedAction, _ context: SpecContext, existing: WindowRecord?,
@@ -138,6 +140,7 @@ extension ApplyRunner {
                 // among the token's jobs instead of starting another.
                 try await gate.take()
                 run.intentOutstanding = true
+                run.intentResumed = true
                 if let id = try await findLostJob(context, window) {
                     jobID = id
                     record.providerJobID = id
@@ -177,7 +180,7 @@ extension ApplyRunner {
                     try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
                     run.intentOutstanding = true
                 }
-                let submitted = try await submitWaitingIfBusy(context, request, window)
+                let submitted = try await submitWaitingIfBusy(context, request, window, intentResumed: run.intentResumed)
                 run.intentOutstanding = false
                 record.attempts += 1
                 record.status = .submitted
@@ -267,9 +270,11 @@ extension ApplyRunner {
 
     /// Submits, waiting while the provider runs another job of this token (409), up to `maxBusyWait`.
     ///
-    /// For providers that find lost jobs, a 409 or a lost answer first looks the token's jobs up: the job
-    /// the lost create started is adopted rather than waited out and started again.
-    private func submitWaitingIfBusy(_ context: SpecContext, _ request: RenderedRequest, _ window: ExportWindow) async throws -> SubmittedExport {
+    /// For providers that find lost jobs, a lost answer (and a 409 after one, or for a resumed intent) first
+    /// looks the token's jobs up: the job the lost create started is adopted rather than waited out and
+    /// started again.
+    private func submitWaitingIfBusy(_ context: SpecContext, _ request: RenderedRequest, _ window: ExportWindow,
+                                     intentResumed: Bool = false) async throws -> SubmittedExport {
         let clock = ContinuousClock()
         let started = clock.now
         let deadline = started.advanced(by: options.maxBusyWait)
@@ -279,7 +284,10 @@ extension ApplyRunner {
             do {
                 return try await context.provider.submit(request)
             } catch let error as ExportError where error.kind == .busy || error.kind == .answerLost {
-                if context.provider.findsLostJobs, let id = try await findLostJob(context, window) {
+                // Looked up only where a create of this window may have started a job unseen: its answer was
+                // lost now, or earlier (a 409 then may be that job), or in a run that died.
+                let mayBeOurs = error.kind == .answerLost || lost > 0 || intentResumed
+                if context.provider.findsLostJobs, mayBeOurs, let id = try await findLostJob(context, window) {
                     reporter.report(.waiting(spec: context.spec.name, window: window,
                                              reason: "\(error.message); adopting job \(id), which the lost create started"))
                     return .started(jobID: id)
@@ -305,7 +313,7 @@ extension ApplyRunner {
     /// The job a lost submit of `window` started, among the token's jobs; every job id the state records
     /// for this provider is known and never adopted twice.
     private func findLostJob(_ context: SpecContext, _ window: ExportWindow) async throws -> String? {
-        let known = await journal.jobIDs(provider: context.spec.provider.rawValue)
+        let known = try await journal.jobIDs(provider: context.spec.provider.rawValue)
         return try await context.provider.findLostJob(for: window, known: known)
     }
 

@@ -16,8 +16,9 @@ import SluiceCore
 /// 1. the jobs the state already records are ours and not a candidate; the newest of them bounds the
 ///    search: a candidate started after it (`start_time`, on Userpilot's own clock, so no clock of ours is
 ///    compared with theirs);
-/// 2. of the unrecorded jobs started after that, the newest is taken (sluice creates one job at a time
-///    per token, in every worker, so the newest unrecorded job is the one the lost create started);
+/// 2. exactly one unrecorded job may have started after that (sluice creates one job at a time per token,
+///    in every worker, so it is the one the lost create started); with two or more nothing is adopted and
+///    the window is submitted again (a second job at worst, never another window's data);
 /// 3. its `all_chunks`, when the job shows them, must be the months the window covers (the doc's example
 ///    lists month starts from `from`'s month to `to`); a job of other months is not adopted.
 /// Limits: another client creating jobs with the same token can be mistaken for the lost create when its
@@ -96,7 +97,9 @@ public struct UserpilotProvider: ExportProvider {
         }
         let newestKnown = jobs.filter { known.contains($0.id) }.map(\.start).max()
         let candidates = jobs.filter { job in !known.contains(job.id) && (newestKnown.map { job.start > $0 } ?? true) }
-        guard let newest = candidates.max(by: { ($0.start, $0.id) < ($1.start, $1.id) }) else { return nil }
+        // Exactly one, or none: two unrecorded jobs after ours cannot be told apart, and submitting again
+        // (a second job at worst) loses nothing, while adopting the wrong one would.
+        guard candidates.count == 1, let newest = candidates.first else { return nil }
         // The job's months must be the window's, when it shows them.
         let detail = try await client.send("GET", Self.jobPath(newest.id))
         guard detail.isSuccess, let body = try? detail.json("job \(newest.id)", provider: provider) else { return nil }
