@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceProviders
 import Testing
 @testable import SluiceApply
 
@@ -113,4 +114,65 @@ final class OrderLog: @unchecked Sendable {
         let b = RequestLimits(exportsPerMinute: 20, objectsPerMinute: 60, jobsInFlight: nil)
         #expect(a.strictest(b) == RequestLimits(exportsPerMinute: 10, objectsPerMinute: 60, jobsInFlight: 2))
     }
+}
+
+/// Enterpret v2's limit is "10 requests per minute per organization": specs that name one organization
+/// share one budget whatever their tokens; without it the budget is per token.
+@Suite(.timeLimit(.minutes(1))) struct OrganizationBudgetTests {
+    static func spec(_ name: String, tokenEnv: String, organization: String?) throws -> JobSpec {
+        let auth = organization.map { #"{"tokenEnv": "\#(tokenEnv)", "organization": "\#($0)"}"# } ?? #"{"tokenEnv": "\#(tokenEnv)"}"#
+        let text = """
+            {"name": "\(name)", "provider": "enterpret-v2", "auth": \(auth), "endpoint": "http://127.0.0.1:9",
+             "window": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-01T02:00:00Z", "step": "PT1H"},
+             "filters": {"objectID": "feedback_record"}, "limits": {"exportsPerMinute": 1},
+             "destination": {"type": "directory", "path": "{name}/{start:yyyy-MM-dd/HH}"}}
+            """
+        return try #require(try SpecValidator().validate([SpecSource(path: "\(name).json", bytes: Array(text.utf8))]).specs.first)
+    }
+
+    /// Whether the second spec's export request has to wait after the first spec used the budget.
+    static func secondWaits(organizations: (String?, String?)) async throws -> Bool {
+        let specs = [try spec("kg-a", tokenEnv: "TOKEN_A", organization: organizations.0),
+                     try spec("kg-b", tokenEnv: "TOKEN_B", organization: organizations.1)]
+        var options = ApplyOptions()
+        options.limitInterval = .seconds(30)
+        options.outputRoot = URL(fileURLWithPath: NSTemporaryDirectory())
+        let client = AsyncHTTPTransport.makeClient()
+        let runner = try ApplyRunner(
+            work: specs.map { ApplyRunner.SpecWork(spec: $0, actions: []) },
+            journal: StateJournal(store: InMemoryStateStore(nil), state: .new()), transport: AsyncHTTPTransport(client: client),
+            environment: ["TOKEN_A": "token-of-a", "TOKEN_B": "token-of-b"], options: options, reporter: NoReporter())
+        let path = RequestRenderer(spec: specs[0]).submitPath
+        try await runner.contexts[0].provider.client.beforeRequest(path)
+        let passed = PassedFlag()
+        let second = Task {
+            try await runner.contexts[1].provider.client.beforeRequest(path)
+            passed.set()
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let waited = !passed.value
+        second.cancel()
+        try await client.shutdown()
+        return waited
+    }
+
+    @Test func oneOrganizationSharesOneBudgetAcrossTokens() async throws {
+        #expect(try await Self.secondWaits(organizations: ("acme", "acme")))
+    }
+
+    @Test func withoutAnOrganizationEachTokenHasItsOwn() async throws {
+        #expect(try await Self.secondWaits(organizations: (nil, nil)) == false)
+        #expect(try await Self.secondWaits(organizations: ("acme", "globex")) == false)
+    }
+}
+
+private final class PassedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var passed = false
+    func set() { lock.withLock { passed = true } }
+    var value: Bool { lock.withLock { passed } }
+}
+
+private struct NoReporter: ApplyReporter {
+    func report(_ event: ApplyEvent) {}
 }

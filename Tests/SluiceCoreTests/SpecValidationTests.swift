@@ -255,3 +255,61 @@ import Testing
         }
     }
 }
+
+/// What the vendors' docs say about combinations of settings, checked by `sluice validate`.
+@Suite struct ProviderPairingTests {
+    func diagnostics(_ text: String) throws -> [Diagnostic] {
+        try SpecValidator().validate([SpecSource(path: "s.json", bytes: Array(text.utf8))]).diagnostics
+    }
+
+    static func coveo(format: String, destination: String) -> String {
+        """
+        {"name": "coveo-searches", "provider": "coveo", "auth": {"tokenEnv": "COVEO_API_KEY"},
+         "window": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-04T00:00:00Z", "step": "P1D"},
+         "filters": {"tables": ["searches"], "format": "\(format)", "filename": "daily", "d": "nightly export", "org": "acme"},
+         "destination": \(destination)}
+        """
+    }
+
+    /// NO_NEWLINE escapes quotes and backslashes with a backslash: a table cannot be loaded from it
+    /// without misreading rows, so the pair is refused, with what to use instead.
+    @Test func coveoNoNewlineIntoATableIsRefused() throws {
+        for table in [#"{"type": "sqlite", "path": "w.db", "table": "t"}"#, #"{"type": "postgres", "urlEnv": "DB_URL", "table": "t"}"#] {
+            let found = try diagnostics(Self.coveo(format: "NO_NEWLINE", destination: table))
+            #expect(found.count == 1 && found[0].severity == .error && found[0].pointer.description == "/filters/format", "\(found)")
+            #expect(found.first?.message.contains(#"use "EXCEL" (the default) with a table destination"#) == true)
+        }
+        // The same format into files, and EXCEL into a table, are fine; every documented create
+        // parameter (filename, d, org among them) is accepted.
+        #expect(try diagnostics(Self.coveo(format: "NO_NEWLINE", destination: #"{"type": "directory", "path": "{name}/{start:yyyy-MM-dd}"}"#)).isEmpty)
+        #expect(try diagnostics(Self.coveo(format: "EXCEL", destination: #"{"type": "sqlite", "path": "w.db", "table": "t"}"#)).isEmpty)
+    }
+
+    /// OpenWeb "is not meant for incremental or repetitive queries": a lookback is warned about, not
+    /// refused, and the spec is still usable.
+    @Test func openWebLookbackIsAWarning() throws {
+        let text = """
+            {"name": "ow", "provider": "openweb", "auth": {"tokenEnv": "T"},
+             "window": {"start": "2025-01-01T00:00:00Z", "step": "PT24H", "settle": "PT1H", "lookback": "P2D"},
+             "destination": {"type": "directory", "path": "{name}/{start:yyyy-MM-dd}"}}
+            """
+        let result = try SpecValidator().validate([SpecSource(path: "s.json", bytes: Array(text.utf8))])
+        #expect(result.diagnostics.count == 1)
+        #expect(result.diagnostics.first?.severity == .warning)
+        #expect(result.diagnostics.first?.message.contains("not meant for incremental or repetitive queries") == true)
+        #expect(!result.hasErrors && result.specs.count == 1)
+        let settleOnly = text.replacingOccurrences(of: #", "lookback": "P2D""#, with: "")
+        #expect(try diagnostics(settleOnly).isEmpty)
+    }
+
+    /// `auth.organization` is read into the spec (and shared budgets follow from it in apply).
+    @Test func organizationIsRead() throws {
+        let text = """
+            {"name": "kg", "provider": "enterpret-v2", "auth": {"tokenEnv": "T", "organization": "acme"},
+             "window": {"start": "2025-01-01T00:00:00Z", "step": "PT1H"}, "filters": {"objectID": "feedback_record"},
+             "destination": {"type": "directory", "path": "{name}/{start:yyyy-MM-dd/HH}"}}
+            """
+        let spec = try #require(try SpecValidator().validate([SpecSource(path: "s.json", bytes: Array(text.utf8))]).specs.first)
+        #expect(spec.auth.organization == "acme")
+    }
+}
