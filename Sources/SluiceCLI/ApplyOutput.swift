@@ -63,7 +63,7 @@ final class PlainLogReporter: ApplyReporter {
         case .specFailed(let spec, let error):
             return "\(spec) FAILED before any export: \(error)"
         case .interrupted(let signal):
-            return "interrupted by \(signal): stopping; running OpenWeb exports are aborted, other jobs are kept to resume"
+            return "interrupted by \(signal): stopping; running jobs are kept to resume (none is cancelled)"
         case .finished:
             return nil
         }

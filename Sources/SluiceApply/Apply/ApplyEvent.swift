@@ -21,7 +21,7 @@ public enum ApplyEvent: Sendable {
     case failed(spec: String, window: ExportWindow, error: String)
     /// A whole spec could not start (discovery failed, no destination).
     case specFailed(spec: String, error: String)
-    /// Apply was interrupted by a signal; running jobs are being aborted or left to resume.
+    /// Apply was interrupted by a signal; running jobs are left recorded to resume.
     case interrupted(signal: String)
     /// The run is over.
     case finished(ApplySummary)

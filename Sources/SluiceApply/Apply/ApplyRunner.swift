@@ -147,7 +147,7 @@ public final class ApplyRunner: Sendable {
     static func provider(_ spec: JobSpec, client: APIClient) -> any ExportProvider {
         switch spec.provider {
         case .openweb: return OpenWebProvider(client: client)
-        case .userpilot: return UserpilotProvider(client: client)
+        case .userpilot: return UserpilotProvider(client: client, lookup: spec.lookup)
         case .coveo: return CoveoProvider(client: client, org: spec.filters["org"]?.stringValue)
         case .enterpretV1: return EnterpretV1Provider(client: client)
         case .enterpretV2: return EnterpretV2Provider(client: client, objectID: spec.filters["objectID"]?.stringValue)
@@ -157,8 +157,8 @@ public final class ApplyRunner: Sendable {
     // MARK: Running
 
     /// Runs every window and returns what happened. Window failures are recorded and summarised, not
-    /// thrown. Cancel the calling task (SIGINT) to stop: running OpenWeb jobs are aborted, other jobs stay
-    /// recorded for the next run to resume.
+    /// thrown. Cancel the calling task (SIGINT) to stop: no provider job is cancelled; running jobs stay
+    /// recorded `submitted` for the next run to resume.
     public func run() async -> ApplySummary {
         let started = ContinuousClock.now
         reporter.report(.started(windows: work.map { ($0.spec.name, $0.actions.count) }))

@@ -419,6 +419,16 @@ extension ApplyRunner {
         let folder = staged.downloads.appendingPathComponent(String(number))
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let path = folder.appendingPathComponent((safe as NSString).lastPathComponent)
+        if let content = file.content {
+            // The API answered with the data itself: written as it came, nothing to download.
+            try Data(content).write(to: path)
+            do {
+                _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive)
+            } catch let error as FileCheckError {
+                throw WindowFailure(message: error.description)
+            }
+            return (safe, Int64(content.count))
+        }
         let result: DownloadResult
         do {
             result = try await client.download(file.url, to: path.path)

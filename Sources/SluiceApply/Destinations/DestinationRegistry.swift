@@ -70,6 +70,8 @@ public enum TableKeys {
     public static func defaultKey(provider: ProviderID, fileName: String) -> [String]? {
         switch provider {
         case .enterpretV2: return ["record_id"]
+        // Userpilot's property lookups list properties by `key`; every other lookup and export has `id`.
+        case .userpilot where ["user_properties", "company_properties"].contains(stem(fileName)): return ["key"]
         case .enterpretV1, .openweb, .userpilot: return ["id"]
         case .coveo: return coveo[stem(fileName)].map { [$0] }
         }

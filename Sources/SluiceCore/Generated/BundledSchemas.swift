@@ -10,7 +10,7 @@ public enum BundledSchemas {
   "title": "sluice job spec",
   "description": "One export job: a provider, a time range cut into windows, the provider's own filters and a destination. Rules a schema cannot express (step and alignment per provider, unique names, path template safety, literal secrets) are checked by `sluice validate` after this schema.",
   "type": "object",
-  "required": ["name", "provider", "auth", "window", "destination"],
+  "required": ["name", "provider", "auth", "destination"],
   "additionalProperties": false,
   "properties": {
     "$schema": { "type": "string", "description": "Path or URL of this schema, for editors." },
@@ -65,6 +65,16 @@ public enum BundledSchemas {
       "type": "object",
       "description": "The provider's own request parameters, under the vendor's field names."
     },
+    "lookup": {
+      "enum": ["user_properties", "company_properties", "features_events", "events_properties", "segments", "flows",
+               "banners", "spotlights", "surveys", "resource_center_modules", "checklists"],
+      "description": "Userpilot only: snapshot one of the Lookups APIs (no time range) once per period of `every`, instead of exporting a time range. Paginated lookups (events_properties, segments) are read to their last page."
+    },
+    "every": {
+      "type": "string",
+      "format": "duration",
+      "description": "A lookup's period, whole hours, aligned to UTC (P1D: once per UTC day). Default P1D."
+    },
     "destination": { "$ref": "#/$defs/destination" },
     "limits": {
       "type": "object",
@@ -78,6 +88,20 @@ public enum BundledSchemas {
     }
   },
   "allOf": [
+    {
+      "if": { "required": ["lookup"] },
+      "then": {
+        "properties": {
+          "provider": { "const": "userpilot", "errorMessage": "only userpilot has lookups; remove \"lookup\" or use provider \"userpilot\"" },
+          "window": false,
+          "filters": { "maxProperties": 0, "errorMessage": "a lookup takes no filters; remove them" }
+        }
+      },
+      "else": {
+        "required": ["window"],
+        "properties": { "every": false }
+      }
+    },
     {
       "if": { "properties": { "provider": { "const": "enterpret-v1" } }, "required": ["provider"] },
       "then": { "required": ["filters"], "properties": { "filters": { "$ref": "#/$defs/enterpretV1Filters" } } }

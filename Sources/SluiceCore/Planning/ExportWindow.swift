@@ -83,6 +83,11 @@ public struct WindowSeries: RandomAccessCollection, Sendable, Hashable {
 extension JobSpec {
     /// This spec's windows as of `now`; see `WindowSeries.expand`.
     public func windows(now: Timestamp) -> WindowSeries {
-        WindowSeries.expand(window, now: now)
+        guard lookup != nil else { return WindowSeries.expand(window, now: now) }
+        // A lookup snapshots the present: its one window is the period holding `now`. Past periods cannot
+        // be taken any more, and later ones not yet.
+        let step = window.step.milliseconds, t = now.millisecondsSinceEpoch
+        let origin = (t >= 0 ? t / step : (t - step + 1) / step) * step
+        return WindowSeries(origin: origin, step: step, limit: origin + step, count: 1)
     }
 }

@@ -140,6 +140,8 @@ public struct Planner: Sendable {
         var j = 0
         let n = starts.count
         let origin = series.origin, step = series.step, limit = series.limit
+        // A lookup's earlier periods are its history, not orphans: only the present period is planned.
+        if spec.lookup != nil { while j < n && starts[j] < origin { j += 1 } }
         for k in 0..<series.count {
             let s = origin + Int64(k) * step
             let e = Swift.min(s + step, limit)

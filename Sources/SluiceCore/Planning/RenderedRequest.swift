@@ -106,9 +106,12 @@ public struct RequestRenderer: Sendable {
     public let provider: ProviderID
     /// The spec's filters, as written (member order kept).
     public let filters: [(key: String, value: RequestValue)]
+    /// A Userpilot lookup spec's lookup (`segments`): its request is `GET …/lookups/NAME`.
+    public let lookup: String?
 
-    public init(provider: ProviderID, filters: RequestValue) {
+    public init(provider: ProviderID, filters: RequestValue, lookup: String? = nil) {
         self.provider = provider
+        self.lookup = lookup
         if case .object(let members) = filters {
             self.filters = members
         } else {
@@ -117,8 +120,11 @@ public struct RequestRenderer: Sendable {
     }
 
     public init(spec: JobSpec) {
-        self.init(provider: spec.provider, filters: RequestValue(spec.filters))
+        self.init(provider: spec.provider, filters: RequestValue(spec.filters), lookup: spec.lookup)
     }
+
+    /// Where a Userpilot lookup is read: `GET /api/v1/analytics/exports/lookups/NAME`.
+    public static func lookupPath(_ name: String) -> String { "/api/v1/analytics/exports/lookups/" + name }
 
     /// Filter keys that steer sluice itself and are not sent: enterpret-v1's `resolveLabels` asks the
     /// client to look labels up through the labels API after the export.
@@ -128,6 +134,7 @@ public struct RequestRenderer: Sendable {
 
     /// The path every window's export request is sent to (rate limits count requests to it).
     public var submitPath: String {
+        if let lookup { return Self.lookupPath(lookup) }
         switch provider {
         case .openweb: return "/v2/export/comments"
         case .enterpretV2: return "/export/external/v2/export"
@@ -141,6 +148,12 @@ public struct RequestRenderer: Sendable {
     public func render(_ window: ExportWindow) -> RenderedRequest {
         let s = window.start.millisecondsSinceEpoch
         let e = window.end.millisecondsSinceEpoch
+        if let lookup {
+            // A snapshot of the present, whatever the period: the plan shows which lookup and period.
+            var request = RenderedRequest(method: "GET", path: Self.lookupPath(lookup))
+            request.queryFields = .object([("lookup", .string(lookup)), ("period", .string(TimeText.string(s, .millisecondsZ)))])
+            return request
+        }
         switch provider {
         case .openweb:
             // OpenWeb takes no filters (the schema refuses any), so the body is the range alone.

@@ -18,10 +18,13 @@ public struct JobSpec: Sendable {
     public var limits: RequestLimits
     /// The file the spec was read from, as given to the validator.
     public var sourcePath: String
+    /// A lookup spec (Userpilot's lookups: `user_properties`, `segments`, …) instead of a time-ranged
+    /// export: one snapshot per period of `window.step` (`every`), the period holding `now`.
+    public var lookup: String?
 
     public init(name: String, description: String? = nil, provider: ProviderID, auth: AuthConfig,
                 endpoint: Endpoint? = nil, window: WindowConfig, filters: JSONNode, destination: DestinationSpec,
-                limits: RequestLimits = RequestLimits(), sourcePath: String) {
+                limits: RequestLimits = RequestLimits(), sourcePath: String, lookup: String? = nil) {
         self.name = name
         self.description = description
         self.provider = provider
@@ -32,6 +35,9 @@ public struct JobSpec: Sendable {
         self.destination = destination
         self.limits = provider.documentedLimits.merging(limits)
         self.sourcePath = sourcePath
+        self.lookup = lookup
+        // A lookup is a plain GET, not a job: no job slot to wait for.
+        if lookup != nil { self.limits.jobsInFlight = nil }
     }
 }
 

@@ -244,7 +244,8 @@ struct SpecChecks {
         let provider = root["provider"]?.stringValue.flatMap(ProviderID.init(rawValue:))
         let tokenEnv = root.node(at: JSONPointer(tokens: ["auth", "tokenEnv"]))?.stringValue
         let endpoint = checkEndpoint()
-        let window = provider.flatMap { checkWindow(provider: $0) }
+        let lookup = root["lookup"]?.stringValue
+        let window = lookup != nil ? checkLookupPeriod() : provider.flatMap { checkWindow(provider: $0) }
         let destination = window.flatMap { checkDestination(window: $0) }
         guard let name, let provider, let tokenEnv, let window, let destination else { return nil }
         checkProviderPairing(provider, window: window, destination: destination)
@@ -253,7 +254,28 @@ struct SpecChecks {
                                         organization: root.node(at: JSONPointer(tokens: ["auth", "organization"]))?.stringValue),
                        endpoint: endpoint, window: window,
                        filters: root["filters"] ?? JSONNode(.object(JSONObject()), at: root.position),
-                       destination: destination, limits: decodeLimits(), sourcePath: file)
+                       destination: destination, limits: decodeLimits(), sourcePath: file, lookup: lookup)
+    }
+
+    /// A lookup spec's period (`every`, default one day): whole hours, at least one. Periods are aligned
+    /// to the epoch, so `P1D` is each UTC day. The window config it gives starts at the epoch and is
+    /// open-ended; `JobSpec.windows(now:)` plans only the period holding now.
+    private mutating func checkLookupPeriod() -> WindowConfig? {
+        var every = ISODuration.days(1)
+        if let node = root["every"] {
+            guard let text = node.stringValue, !schemaFlagged.contains(JSONPointer(tokens: ["every"])) else { return nil }
+            do {
+                every = try ISODuration(iso8601: text)
+            } catch {
+                self.error(["every"], "duration", error.description)
+                return nil
+            }
+            guard every.milliseconds >= 3_600_000, every.milliseconds % 3_600_000 == 0 else {
+                error(["every"], "step", "\(quoted(text)) is not a whole number of hours; a lookup is snapshotted once per period of whole hours, e.g. \"P1D\" or \"PT6H\"")
+                return nil
+            }
+        }
+        return WindowConfig(start: Timestamp(millisecondsSinceEpoch: 0), end: nil, step: every, settle: .zero, lookback: .zero)
     }
 
     /// What a provider's doc says about a spec's combination of settings.
@@ -271,7 +293,7 @@ struct SpecChecks {
             let p = JSONPointer(tokens: ["window", "lookback"])
             diagnostics.append(Diagnostic(
                 file: file, position: root.node(at: p)?.position ?? root.position, pointer: p, keyword: "repetitive-query",
-                message: "OpenWeb's doc says its Comment Export API \"is not meant for incremental or repetitive queries\", and a lookback exports recent windows again (each a new data set for OpenWeb); prefer a settle delay (e.g. \"settle\": \"PT6H\") so each window is exported once",
+                message: "OpenWeb's doc says its Comment Export API \"is not meant for incremental or repetitive queries\", and a lookback exports recent windows again (each a new data set for OpenWeb); prefer a settle delay (e.g. \"settle\": \"PT1H\") so each window is exported once",
                 severity: .warning))
         }
     }

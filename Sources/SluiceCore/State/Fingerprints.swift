@@ -18,11 +18,11 @@ public enum Fingerprinter {
     }
 
     public static func data(for spec: JobSpec) -> SHA256Digest {
-        data(provider: spec.provider, endpoint: spec.endpoint, filters: RequestValue(spec.filters))
+        data(provider: spec.provider, endpoint: spec.endpoint, filters: RequestValue(spec.filters), lookup: spec.lookup)
     }
 
-    public static func data(provider: ProviderID, endpoint: Endpoint, filters: RequestValue) -> SHA256Digest {
-        let renderer = RequestRenderer(provider: provider, filters: filters)
+    public static func data(provider: ProviderID, endpoint: Endpoint, filters: RequestValue, lookup: String? = nil) -> SHA256Digest {
+        let renderer = RequestRenderer(provider: provider, filters: filters, lookup: lookup)
         // The probe: one fixed day, [2000-01-01, 2000-01-02), valid for every provider's rules. Its length
         // is fixed so a new step shows up as changed window bounds, not as changed data.
         let probeStart = Timestamp(millisecondsSinceEpoch: 946_684_800_000)
@@ -31,6 +31,7 @@ public enum Fingerprinter {
         text += filters.canonicalText
         text += "\nprobe=\(probe.method) \(probe.target)\n"
         text += probe.body?.canonicalText ?? ""
+        if let lookup { text += "\nlookup=\(lookup)" }
         return digest(text)
     }
 
@@ -63,6 +64,7 @@ public enum Fingerprinter {
             text += "name=\(spec.name)\nprovider=\(spec.provider.rawValue)\nendpoint=\(spec.endpoint)\n"
             text += "tokenEnv=\(spec.auth.tokenEnv)\n"
             if let organization = spec.auth.organization { text += "organization=\(organization)\n" }
+            if let lookup = spec.lookup { text += "lookup=\(lookup)\n" }
             text += "window=\(w.start.rfc3339) \(w.end?.rfc3339 ?? "-") \(w.step.iso8601) \(w.settle.iso8601) \(w.lookback.iso8601)\n"
             text += "filters=\(RequestValue(spec.filters).canonicalText)\n"
             text += "destination=\(RequestValue(spec.destination.raw).canonicalText)\n"

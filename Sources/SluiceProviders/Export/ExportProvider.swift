@@ -7,10 +7,14 @@ public struct RemoteFile: Sendable, Hashable {
     /// Where to fetch it: a signed storage URL, or a URL on the API that redirects to one. Never shown
     /// without `URLRedaction`.
     public var url: String
+    /// The file's bytes when the API answered with the data itself (a Userpilot lookup): written as they
+    /// are, nothing downloaded. `url` then names where they were read, for messages.
+    public var content: [UInt8]?
 
-    public init(name: String, url: String) {
+    public init(name: String, url: String, content: [UInt8]? = nil) {
         self.name = name
         self.url = url
+        self.content = content
     }
 
     /// The last path segment of a URL, without its query: `…/comments-0001.csv.zip?X-Sig=…` → `comments-0001.csv.zip`.

@@ -26,13 +26,23 @@ import SluiceCore
 public struct UserpilotProvider: ExportProvider {
     public let provider = ProviderID.userpilot
     public let client: APIClient
+    /// For a lookup spec: which lookup it snapshots.
+    let lookup: String?
     static let jobsPath = "/api/v1/analytics/exports/jobs/"
     static let words = StatusWords(running: StatusWords.commonRunning, done: ["completed", "complete", "done"],
                                    failed: StatusWords.commonFailed)
 
-    public init(client: APIClient) { self.client = client }
+    public init(client: APIClient, lookup: String? = nil) {
+        self.client = client
+        self.lookup = lookup
+    }
+
+    /// Lookups answered page by page: `metadata.cursor.after` until null, passed back as `after_cursor`.
+    static let paginatedLookups: Set<String> = ["events_properties", "segments"]
+    static let maxLookupPages = 10_000
 
     public func submit(_ request: RenderedRequest) async throws -> SubmittedExport {
+        if let lookup { return try await snapshot(lookup, request) }
         // Once: a retried create could start a second job; a lost answer is looked up instead.
         var once = client
         once.retry = RetryPolicy(maxAttempts: 1)
@@ -81,7 +91,44 @@ public struct UserpilotProvider: ExportProvider {
 
     static func jobPath(_ id: String) -> String { "/api/v1/analytics/exports/jobs/\(APIClient.percentEncode(id))" }
 
-    public var findsLostJobs: Bool { true }
+    /// Reads a lookup to its end and gives it as one file, `NAME.json`: the API's own JSON array, or for
+    /// a paginated lookup the `data` of every page in order as one array.
+    func snapshot(_ lookup: String, _ request: RenderedRequest) async throws -> SubmittedExport {
+        let what = "the \(lookup) lookup"
+        let name = lookup + ".json"
+        guard Self.paginatedLookups.contains(lookup) else {
+            let response = try await client.send("GET", request.path)
+            guard response.isSuccess else { throw response.failure(what, provider: provider) }
+            guard try response.json(what, provider: provider).arrayValue != nil else {
+                throw ExportError(.unavailable, "userpilot: \(what) answered with something that is not the documented JSON array")
+            }
+            return .finished(files: [RemoteFile(name: name, url: client.url(request.path), content: response.body)])
+        }
+        var items: [String] = []
+        var cursor: String?
+        var seen = Set<String>()
+        for _ in 0..<Self.maxLookupPages {
+            let response = try await client.send("GET", request.path, query: cursor.map { [("after_cursor", $0)] } ?? [])
+            guard response.isSuccess else { throw response.failure(what, provider: provider) }
+            let page = try response.json(what, provider: provider)
+            guard let data = page["data"]?.arrayValue else {
+                throw ExportError(.unavailable, "userpilot: a page of \(what) has no data list")
+            }
+            items += data.map { $0.jsonText() }
+            guard let after = page["metadata"]?["cursor"]?["after"], let next = after.stringValue, !next.isEmpty else {
+                let text = "[" + items.joined(separator: ",") + "]\n"
+                return .finished(files: [RemoteFile(name: name, url: client.url(request.path), content: Array(text.utf8))])
+            }
+            // A cursor handed back twice would page forever; the pages so far are not the whole lookup.
+            guard seen.insert(next).inserted else {
+                throw ExportError(.unavailable, "userpilot: \(what) handed back a cursor it had given before; its pages do not end")
+            }
+            cursor = next
+        }
+        throw ExportError(.unavailable, "userpilot: \(what) did not end after \(Self.maxLookupPages) pages")
+    }
+
+    public var findsLostJobs: Bool { lookup == nil }
 
     public func findLostJob(for window: ExportWindow, known: Set<String>) async throws -> String? {
         let response = try await client.send("GET", Self.jobsPath)

@@ -233,7 +233,8 @@ final class UserpilotAPI: ProviderAPI {
         case "features_events", "flows", "banners", "spotlights", "surveys", "resource_center_modules", "checklists":
             items = (1...3).map { obj(("id", .string("\(name)-\($0)")), ("name", .string("\(name.replacingOccurrences(of: "_", with: " ").capitalized) \($0)"))) }
         case "events_properties", "segments":
-            let all: [JSONValue] = (1...7).map { obj(("id", .string("\($0)")), ("display_name", .string("\(name) \($0)")), ("key", .string("\(name)_\($0)"))) }
+            // More than two pages at the documented default limit of 50, so clients must follow the cursor.
+            let all: [JSONValue] = (1...120).map { obj(("id", .string("\($0)")), ("display_name", .string("\(name) \($0)")), ("key", .string("\(name)_\($0)"))) }
             let limit = max(1, Int(r.query("limit") ?? "") ?? 50)
             let start = r.query("after_cursor").flatMap { Int($0.dropFirst(2)) } ?? 0
             let page = Array(all.dropFirst(start).prefix(limit))
