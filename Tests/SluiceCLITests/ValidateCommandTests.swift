@@ -16,7 +16,7 @@ import Testing
     @Test func examplesValidateWithExitZero() throws {
         let result = try CLIProcess.run(["validate", "specs/examples"], in: Repository.root)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout == "5 files valid.\n")
+        #expect(result.stdout == "6 files valid.\n")
     }
 
     @Test func reportsEveryErrorWithFileLineColumnAndExitsOne() throws {

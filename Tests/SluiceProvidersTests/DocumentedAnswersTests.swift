@@ -170,6 +170,17 @@ import Testing
         #expect(transport.requests.count == 1)
     }
 
+    /// The doc's own 201 example has a trailing comma: a 2xx without a readable job_id made a job, so it
+    /// is reported as lost (and looked up), never as a failure that would submit a second job.
+    @Test func userpilotA201WithoutAReadableJobIDIsALostAnswer() async throws {
+        let transport = ScriptedTransport([.answer(201, [], #"{ "environment_name": "production", "job_id": "86f4dd75", "start_time": "2024-10-06T10:44:50.999504", }"#)])
+        let request = RequestRenderer(provider: .userpilot, filters: .object([])).render(ProviderFlowTests.window)
+        let error = await #expect(throws: ExportError.self) {
+            try await UserpilotProvider(client: Self.client(transport, credential: .tokenScheme("t"))).submit(request)
+        }
+        #expect(error?.kind == .answerLost)
+    }
+
     static let march = ExportWindow(start: Timestamp(rfc3339: "2025-03-02T00:00:00Z")!, end: Timestamp(rfc3339: "2025-03-03T00:00:00Z")!)
 
     static func jobsList(_ jobs: [(String, String)]) -> String {

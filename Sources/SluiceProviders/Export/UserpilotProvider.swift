@@ -58,6 +58,11 @@ public struct UserpilotProvider: ExportProvider {
         if RetryPolicy.isRetryable(status: response.status) {
             throw ExportError(.answerLost, "userpilot: creating the export answered HTTP \(response.status) (\(response.vendorMessage)); the job may have started")
         }
+        // A 2xx whose job_id cannot be read (the doc's own 201 example is not valid JSON: a trailing
+        // comma) made a job all the same: it is looked up, not created again.
+        if response.isSuccess, (try? JSONParser.parse(response.body))?["job_id"]?.stringValue.map({ !$0.isEmpty }) != true {
+            throw ExportError(.answerLost, "userpilot: creating the export answered HTTP \(response.status) without a readable job_id; the job started")
+        }
         return try startedJob(response, idField: "job_id", "creating the export")
     }
 
