@@ -342,12 +342,12 @@ extension ApplyRunner {
                 }
             case .unrecognised(let word):
                 // Not in the vendor's doc: shown once, polled like a running job, never taken as done.
-                guard clock.now < deadline else {
-                    throw WindowFailure(message: "job \(jobID) kept answering \(Self.quote(word)), a status \(context.spec.provider)'s documentation does not name, for \(options.maxJobWait); nothing was recorded complete")
-                }
                 if unrecognised.insert(word).inserted {
                     reporter.report(.waiting(spec: context.spec.name, window: window,
                                              reason: "job \(jobID) answered \(Self.quote(word)), which \(context.spec.provider)'s documentation does not name; polling on until the job deadline (\(options.maxJobWait))"))
+                }
+                guard clock.now < deadline else {
+                    throw WindowFailure(message: "job \(jobID) kept answering \(Self.quote(word)), a status \(context.spec.provider)'s documentation does not name, for \(options.maxJobWait); nothing was recorded complete")
                 }
             }
             try await Task.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
