@@ -335,7 +335,23 @@ struct SpecContext: Sendable {
 /// at most 90 % of the shortest late.
 final class JobDurations: Sendable {
     private let recent = Mutex<[Duration]>([])
+    private let scout = Mutex(false)
     static let kept = 8
+
+    /// Makes the caller the spec's scout, unless a duration is known or another job scouts already: the
+    /// scout polls on the schedule; the others wait for the duration it learns.
+    func startScouting() -> Bool {
+        scout.withLock { scouting in
+            guard !scouting, expected() == nil else { return false }
+            scouting = true
+            return true
+        }
+    }
+
+    /// The scout's job ended (done, failed, or given up): a follower still waiting polls on its own.
+    func endScouting() { scout.withLock { $0 = false } }
+
+    var isScouting: Bool { scout.withLock { $0 } }
 
     func record(_ duration: Duration) {
         recent.withLock {

@@ -322,10 +322,26 @@ extension ApplyRunner {
         let clock = ContinuousClock()
         let started = clock.now
         let deadline = started.advanced(by: options.maxJobWait)
+        var scouting = false
+        defer { if scouting { context.jobDurations.endScouting() } }
         if !pollImmediately {
-            // A fresh job: the first poll waits for most of what this spec's recent jobs took.
-            let expected = context.jobDurations.expected().map { $0 * 0.9 } ?? .zero
-            try await Task.sleep(for: max(options.poll.delay(afterWaiting: .zero), expected))
+            // A fresh job: the first poll waits for what this spec's shortest recent job took (+2 %, so it
+            // finds the job done rather than one poll early). Before any
+            // finished, one job (the scout) polls on the schedule and the others wait for what it learns,
+            // asking the API nothing, so a run's first batch does not pay the warm-up once per job.
+            var expected = context.jobDurations.expected()
+            if expected == nil {
+                if context.jobDurations.startScouting() {
+                    scouting = true
+                } else {
+                    while context.jobDurations.expected() == nil, context.jobDurations.isScouting, clock.now < deadline {
+                        try await Task.sleep(for: options.poll.initial)
+                    }
+                    expected = context.jobDurations.expected()
+                }
+            }
+            let first = (expected.map { $0 * 1.02 } ?? .zero) - (clock.now - started)
+            try await Task.sleep(for: max(options.poll.delay(afterWaiting: .zero), first))
         }
         var unrecognised: Set<String> = []
         while true {
