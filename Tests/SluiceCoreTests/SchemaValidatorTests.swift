@@ -100,7 +100,10 @@ import Testing
             == [#"1:1 (root): "2025-13-01T00:00:00Z" is not an RFC 3339 date-time"#])
         #expect(try check(#"{"format": "date-time"}"#, #""2025-01-01T00:00:00Z""#).isEmpty)
         #expect(try check(#"{"format": "duration"}"#, #""P1""#) == [#"1:1 (root): "P1" is not an ISO 8601 duration (e.g. PT1H, P1D)"#])
-        #expect(try check(#"{"format": "email"}"#, #""nope""#).isEmpty) // other formats are annotations
+        #expect(try check(#"{"format": "email"}"#, #""nope""#) == [#"1:1 (root): "nope" is not an e-mail address"#])
+        #expect(try check(#"{"format": "ipv4"}"#, #""010.1.1.1""#) == [#"1:1 (root): "010.1.1.1" is not an IPv4 address in dotted-quad form"#])
+        #expect(try check(#"{"format": "uuid"}"#, #""2eb8aa08-aa98-11ea-b4aa-73b441d16380""#).isEmpty)
+        #expect(try check(#"{"format": "x-unknown"}"#, #""nope""#).isEmpty) // other formats are annotations
         #expect(try schema(#"{"format": "date-time"}"#, assertFormat: false).isValid(try JSONParser.parse(#""x""#)))
     }
 
