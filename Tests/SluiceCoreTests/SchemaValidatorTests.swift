@@ -140,7 +140,8 @@ import Testing
          "oneOf": [{"$ref": "#/$defs/s3"}, {"$ref": "#/$defs/file"}]}
         """##
         #expect(try check(s, #"{"kind": "s3", "buckt": "b"}"#)
-            == [#"1:1 (root): missing required key "bucket""#, #"1:16 /buckt: unknown key "buckt"; did you mean "bucket"?"#])
+            == [#"1:1 (root): missing required key "bucket" (is "buckt" a misspelling of it?)"#,
+                #"1:16 /buckt: unknown key "buckt"; did you mean "bucket"?"#])
         #expect(try check(s, #"{"kind": "ftp"}"#)
             == [#"1:1 (root): matches none of the 2 allowed forms: an object with "kind": "s3"; an object with "kind": "file""#])
     }

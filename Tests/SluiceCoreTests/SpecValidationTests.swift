@@ -51,6 +51,17 @@ import Testing
         #expect(spec.endpoint == ProviderID.openweb.defaultEndpoint)
     }
 
+    @Test func misspelledTopLevelKeyGetsASuggestionBothWays() throws {
+        // The unknown key says what it was meant to be, and the missing key points at its misspelling.
+        #expect(try messages(replacing(#""destination":"#, with: #""destinaton":"#)) == [
+            #"specs/ow.json:1:1: missing required key "destination" (is "destinaton" a misspelling of it?)"#,
+            #"specs/ow.json:8:3: /destinaton: unknown key "destinaton"; did you mean "destination"?"#,
+        ])
+        #expect(try messages(replacing(#""filters":"#, with: #""filter":"#)) == [
+            #"specs/ow.json:7:3: /filter: unknown key "filter"; did you mean "filters"?"#,
+        ])
+    }
+
     @Test func malformedJSONAtLineAndColumn() throws {
         #expect(try messages(replacing(#""provider": "openweb","#, with: #""provider": "openweb""#)) == [
             "specs/ow.json:4:3: unexpected '\"'; expected ',' or '}' after an object member",

@@ -215,7 +215,13 @@ struct SchemaEvaluator {
             for key in keys where object.member(forKey: key) == nil {
                 valid = false
                 if !collect { return false }
-                out.append(violation(schema, keyword, instance.position, "missing required key \(JSONNode.quote(key))"))
+                var message = "missing required key \(JSONNode.quote(key))"
+                // A key of the object the schema does not declare, one typo away: most likely this one.
+                let declared = Set(knownKeys(schema: schema))
+                if let typo = closestMatch(to: key, among: object.keys.filter { !declared.contains($0) }) {
+                    message += " (is \(JSONNode.quote(typo)) a misspelling of it?)"
+                }
+                out.append(violation(schema, keyword, instance.position, message))
             }
             return valid
 
