@@ -222,10 +222,10 @@ import Testing
     }
 
     @Test func malformedSchemasAreRejectedWithTheirLocation() throws {
-        func error(_ text: String) throws -> JSONSchemaError? {
+        func error(_ text: String, validateSchema: Bool = true) throws -> JSONSchemaError? {
             let node = try JSONParser.parse(text)
             do throws(JSONSchemaError) {
-                _ = try JSONSchema(node)
+                _ = try JSONSchema(node, options: .init(validateSchema: validateSchema))
                 return nil
             } catch {
                 return error
@@ -237,13 +237,22 @@ import Testing
         #expect(missing.message == ##"cannot resolve "$ref": "#/$defs/nope"; nothing at /$defs/nope in this document"##)
         let remote = try #require(try error(#"{"$ref": "https://example.com/other.json"}"#))
         #expect(remote.kind == .unresolvableReference)
+        // Checked against the bundled 2020-12 metaschema first: every problem, each where it is.
         let badType = try #require(try error(#"{"type": "strng"}"#))
-        #expect(badType.description == #"1:10: /type: unknown type "strng"; did you mean "string"?"#)
-        let badCount = try #require(try error(#"{"minLength": "3"}"#))
-        #expect(badCount.message == #""minLength" must be a non-negative integer"#)
+        #expect(badType.kind == .invalidSchema)
+        #expect(badType.description == #"1:10: /type: "strng" is not one of "array", "boolean", "integer", "null", "number", "object", "string"; did you mean "string"?"#)
+        let several = try #require(try error(#"{"minLength": "3", "properties": {"a": {"required": "x"}}, "items": 5}"#))
+        #expect(several.all.map(\.description) == [
+            #"1:15: /minLength: expected an integer, got string "3""#,
+            #"1:53: /properties/a/required: expected an array, got string "x""#,
+            "1:69: /items: expected an object or a boolean, got number 5",
+        ])
         let badPattern = try #require(try error(#"{"pattern": "(unclosed"}"#))
         #expect(badPattern.kind == .invalidPattern)
-        #expect(try error(#"{"items": 5}"#)?.message == "a schema must be an object or a boolean, got number 5")
+        // Without the metaschema check, the compiler's own checks still stop a malformed schema.
+        #expect(try error(#"{"type": "strng"}"#, validateSchema: false)?.description == #"1:10: /type: unknown type "strng"; did you mean "string"?"#)
+        #expect(try error(#"{"minLength": "3"}"#, validateSchema: false)?.message == #""minLength" must be a non-negative integer"#)
+        #expect(try error(#"{"items": 5}"#, validateSchema: false)?.message == "a schema must be an object or a boolean, got number 5")
     }
 
     @Test func endlessRefLoopsAreReportedNotFatal() throws {

@@ -62,6 +62,12 @@ public struct JSONSchema: Sendable {
         var evaluator = SchemaEvaluator(program: program)
         var out: [SchemaViolation] = []
         _ = evaluator.evaluate(program.root, instance, &out, collect: true)
+        guard !out.isEmpty else { return out }
+        // One report per problem: a value reached by several paths (the metaschema's allOf of
+        // vocabularies, each with its own "type") would otherwise say the same thing several times.
+        var seen: Set<SchemaViolation> = []
+        out = out.filter { v in seen.insert(SchemaViolation(pointer: v.pointer, position: v.position, keyword: v.keyword,
+                                                            message: v.message, schemaPath: .root)).inserted }
         // Document order; ties keep evaluation order (sorting pairs with the index makes it stable).
         return out.enumerated()
             .sorted { $0.element.position != $1.element.position ? $0.element.position < $1.element.position : $0.offset < $1.offset }

@@ -107,13 +107,10 @@ struct SchemaCompiler {
         var compiler = SchemaCompiler(registry: registry, options: options)
         let uri = SchemaURI(parsing: baseURI ?? defaultBase).withoutFragment.description
         let doc = compiler.load(document, uri: uri, displayName: nil, isBundled: false)
+        // The metaschema first: it reports every problem of the document at once, with its place.
+        if options.validateSchema { try compiler.checkAgainstMetaschema(doc) }
         let root = try compiler.compile(at: SchemaLocation(document: doc, pointer: .root))
         try compiler.resolveReferences()
-        if options.validateSchema {
-            for k in compiler.documents.indices where !compiler.documents[k].isBundled {
-                try compiler.checkAgainstMetaschema(k)
-            }
-        }
         var program = SchemaProgram(schemas: compiler.schemas, root: root)
         program.dynamicAnchors = [[String: Int]](repeating: [:], count: compiler.resourceIndex.count)
         for (uri, index) in compiler.resourceIndex {
@@ -257,7 +254,16 @@ struct SchemaCompiler {
         let violations = metaschema.validate(node)
         guard let first = violations.first else { return }
         func convert(_ v: SchemaViolation) -> JSONSchemaError {
-            var e = JSONSchemaError(.invalidSchema, at: v.pointer, position: v.position, v.message)
+            // The metaschema's patterns, said in words.
+            var message = v.message
+            if v.keyword == "pattern" {
+                if v.schemaPath.tokens == ["properties", "$id", "pattern"] {
+                    message = "\"$id\" must not have a fragment (a part after '#'); name a place with \"$anchor\" instead"
+                } else if v.schemaPath.tokens == ["$defs", "anchorString", "pattern"] {
+                    message = "an anchor is a letter or '_' followed by letters, digits, '-', '.' and '_'"
+                }
+            }
+            var e = JSONSchemaError(.invalidSchema, at: v.pointer, position: v.position, message)
             e.document = documents[doc].displayName
             return e
         }
@@ -562,8 +568,9 @@ struct SchemaCompiler {
         if resources[resource] == nil {
             switch registry.retrieve(resource) {
             case .success(let entry):
-                _ = load(entry.document, uri: resource, displayName: entry.displayName,
-                         isBundled: BundledSchemas.metaschemas[resource] != nil)
+                let isBundled = BundledSchemas.metaschemas[resource] != nil
+                let doc = load(entry.document, uri: resource, displayName: entry.displayName, isBundled: isBundled)
+                if options.validateSchema && !isBundled { try checkAgainstMetaschema(doc) }
             case .failure(.notFound):
                 throw unresolvable(ref, "no schema here has \"$id\": \(JSONNode.quote(resource)) and no file given answers it; give the schema that defines it with --ref-schema FILE")
             case .failure(.unreadable(let path)):
