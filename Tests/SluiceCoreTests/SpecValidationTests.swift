@@ -258,6 +258,25 @@ import Testing
         }
     }
 
+    /// The draft 2020-12 metaschema under `schemas/draft2020-12/` is bundled by its `$id`, byte for byte.
+    @Test func bundledMetaschemaMatchesItsFiles() throws {
+        let dir = Repository.root.appendingPathComponent("schemas/draft2020-12")
+        let files = ["schema.json"] + (try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("meta").path))
+            .filter { $0.hasSuffix(".json") }.map { "meta/\($0)" }
+        #expect(files.count == BundledSchemas.metaschemas.count, "run 'make schemas'")
+        for file in files {
+            let text = String(decoding: try Repository.read("schemas/draft2020-12/\(file)"), as: UTF8.self)
+            let id = "https://json-schema.org/draft/2020-12/" + file.dropLast(".json".count)
+            #expect(BundledSchemas.metaschemas[id] == text, "\(file) differs from the bundled copy: run 'make schemas'")
+            #expect(try JSONParser.parse(text)["$id"]?.stringValue == id)
+        }
+        // The metaschema describes itself.
+        let metaschema = try JSONSchema.draft2020_12Metaschema.get()
+        for text in BundledSchemas.metaschemas.values {
+            #expect(metaschema.validate(try JSONParser.parse(text)).isEmpty)
+        }
+    }
+
     @Test func everyBundledSchemaCompiles() throws {
         for (file, text) in BundledSchemas.all {
             let node = try JSONParser.parse(Array(text.utf8))

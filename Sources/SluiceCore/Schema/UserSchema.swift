@@ -47,9 +47,11 @@ public enum UserSchema {
             } catch {
                 throw LoadError(summary: "\(source.path): not JSON", lines: ["\(source.path):\(error.position): \(error.message)"])
             }
-            registry.add(node, uri: SchemaRegistry.fileURI(forAbsolutePath: absolute(source.path)), displayName: source.path)
+            let fileURI = SchemaRegistry.fileURI(forAbsolutePath: absolute(source.path))
+            registry.add(node, uri: fileURI, displayName: source.path)
             if let id = node["$id"]?.stringValue {
-                registry.add(node, uri: id, displayName: source.path)
+                registry.add(node, uri: SchemaURI(parsing: id).resolved(against: SchemaURI(parsing: fileURI)).description,
+                             displayName: source.path)
             }
         }
         let node: JSONNode
