@@ -55,6 +55,9 @@ done
 sandbox_ms=$(printf '%s\n' "${start_ms[@]}" | median)
 echo "sandbox ready in ${sandbox_ms} ms (median of 5; target < 1000 ms)"
 
+echo "validate benchmark (10,000 specs)..."
+python3 scripts/bench/validate_bench.py "$bin" --markdown "$work/validate.md" >/dev/null
+
 echo "apply benchmarks (several minutes)..."
 python3 scripts/bench/apply_bench.py "$bin" "$work/apply.md" >/dev/null
 
@@ -92,6 +95,8 @@ echo "$table"
   echo
   echo "From launching \`sluice sandbox --port 0 --storage-port 0\` to both base URLs printed (the listeners"
   echo "are bound and serving): ${sandbox_ms} ms, median of 5 (target < 1 s)."
+  echo
+  cat "$work/validate.md"
   echo
   cat "$work/apply.md"
   echo

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Writes Sources/SluiceCore/Generated/BundledSchemas.swift from schemas/*.schema.json, so the binary
-# carries the published schemas byte for byte (a test checks they stay identical). Run: make schemas
+# carries the published schemas byte for byte (a test checks they stay identical), and the JSON Schema
+# 2020-12 metaschema from schemas/draft2020-12/ (schema.json and meta/*.json), keyed by its URI, so user
+# schemas are checked against it without a network. Run: make schemas
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=Sources/SluiceCore/Generated/BundledSchemas.swift
@@ -26,6 +28,17 @@ out=Sources/SluiceCore/Generated/BundledSchemas.swift
     base=$(basename "$f" .schema.json)
     prop=$(echo "$base" | awk -F- '{ printf "%s", $1; for (i = 2; i <= NF; i++) printf "%s", toupper(substr($i,1,1)) substr($i,2) }')
     echo "        \"$(basename "$f")\": $prop,"
+  done
+  echo "    ]"
+  echo
+  echo "    /// The draft 2020-12 metaschema and its vocabulary metaschemas (\`schemas/draft2020-12/\`), by \`\$id\`."
+  echo "    public static let metaschemas: [String: String] = ["
+  for f in schemas/draft2020-12/schema.json schemas/draft2020-12/meta/*.json; do
+    rel=${f#schemas/draft2020-12/}
+    echo "        \"https://json-schema.org/draft/2020-12/${rel%.json}\": #\"\"\""
+    cat "$f"
+    echo
+    echo "\"\"\"#,"
   done
   echo "    ]"
   echo "}"

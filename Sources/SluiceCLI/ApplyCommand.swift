@@ -14,10 +14,10 @@ struct ApplyCommand: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Export the planned windows into their destinations, exactly once.",
         discussion: """
-            With a saved plan (`sluice plan --out FILE`) applies exactly that plan, refusing it if the \
-            state or the specs changed since. With spec paths it plans first, prints the plan and asks for \
-            confirmation on a terminal (--auto-approve skips the question; without a terminal it is \
-            required). Per window: submit the provider's export (or resume the job an earlier run \
+            With a saved plan (`sluice plan --out FILE`) applies exactly that plan without asking (it was \
+            reviewed when it was saved), refusing it if the state or the specs changed since. With spec \
+            paths it plans first, prints the plan and asks for confirmation on a terminal (--auto-approve \
+            skips the question; without a terminal it is required). Per window: submit the provider's export (or resume the job an earlier run \
             submitted), poll it, download and check its files, write them to the destination with a \
             _manifest.json, then record the window in the state. Kill it at any moment and apply again: \
             nothing is lost or written twice. Tokens come from the environment variables the specs name.
@@ -37,7 +37,7 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Windows in flight at once, across specs (each provider's own limits still apply).", valueName: "N"))
     var parallelism: Int = 4
 
-    @Flag(help: "Apply without asking for confirmation (required without a terminal).")
+    @Flag(help: "Apply spec paths without asking for confirmation (required without a terminal); a saved plan never asks.")
     var autoApprove = false
 
     @Option(help: ArgumentHelp("The folder that directory destinations' paths are relative to.", valueName: "DIR"))
@@ -225,7 +225,8 @@ struct ApplyCommand: AsyncParsableCommand {
         let summary: ApplySummary?
         let signal: UnixSignal?
         do {
-            (summary, signal) = try await confirmAndRun(runner, reporter: reporter, out: out)
+            (summary, signal) = try await confirmAndRun(runner, reporter: reporter, out: out,
+                                                        approved: autoApprove || savedPlan != nil)
         } catch {
             try? await client.shutdown()
             throw error
@@ -240,12 +241,14 @@ struct ApplyCommand: AsyncParsableCommand {
         return summary.failed > 0 ? 1 : 0
     }
 
-    /// Asks for confirmation (unless --auto-approve), then runs, turning SIGINT/SIGTERM into a cancel.
-    /// `nil` summary: the person said no.
-    private func confirmAndRun(_ runner: ApplyRunner, reporter: any ApplyReporter, out: FileHandleOutput) async throws -> (ApplySummary?, UnixSignal?) {
-        if !autoApprove {
+    /// Asks for confirmation (unless `approved`: --auto-approve, or a saved plan, which was reviewed when
+    /// it was saved, as with `terraform apply PLANFILE`), then runs, turning SIGINT/SIGTERM into a
+    /// cancel. `nil` summary: the person said no.
+    private func confirmAndRun(_ runner: ApplyRunner, reporter: any ApplyReporter, out: FileHandleOutput,
+                               approved: Bool) async throws -> (ApplySummary?, UnixSignal?) {
+        if !approved {
             guard isatty(STDIN_FILENO) == 1 else {
-                throw CLIError("apply needs confirmation and there is no terminal to ask on; review the plan and pass --auto-approve (or apply a saved plan: `sluice plan --out FILE`, then `sluice apply --auto-approve FILE`)", exitStatus: 1)
+                throw CLIError("apply needs confirmation and there is no terminal to ask on; review the plan and pass --auto-approve (or save the plan with `sluice plan --out FILE` and apply that: `sluice apply FILE`)", exitStatus: 1)
             }
             out.write("\nApply these changes? Only 'yes' is accepted: ")
             guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {

@@ -4,6 +4,7 @@ import ArgumentParser
 enum CommandRegistry {
     static let subcommands: [ParsableCommand.Type] = [
         ValidateCommand.self,
+        FmtCommand.self,
         PlanCommand.self,
         ApplyCommand.self,
         FetchCommand.self,

@@ -7,8 +7,8 @@ public struct SluiceCommand: AsyncParsableCommand {
         abstract: "Declarative, idempotent exports from SaaS data-export APIs.",
         discussion: """
             Job specs (JSON, kept in git) name a provider, a time range, the provider's filters and a \
-            destination. `validate` checks them, `plan` shows which windows would be exported, `apply` \
-            exports them exactly once.
+            destination. `validate` checks them, `fmt` lays them out canonically, `plan` shows which windows \
+            would be exported, `apply` exports them exactly once.
             """,
         version: "0.1.0",
         subcommands: CommandRegistry.subcommands

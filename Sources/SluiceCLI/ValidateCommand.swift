@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SluiceCore
 
 extension DiagnosticFormat: ExpressibleByArgument {}
@@ -17,17 +18,38 @@ struct ValidateCommand: ParsableCommand {
     @Argument(help: "Spec files, or directories searched recursively for *.json.")
     var paths: [String] = ["specs/"]
 
-    @Option(help: "Validate the documents against this JSON Schema instead of the job-spec schema.")
+    @Option(help: "Validate the documents against this JSON Schema (draft 2020-12) instead of the job-spec schema.")
     var schema: String?
+
+    @Option(name: .customLong("ref-schema"),
+            help: ArgumentHelp("Another schema file (or a directory of *.json) that --schema's $refs may name by $id or path.", valueName: "FILE"))
+    var refSchemas: [String] = []
+
+    @Option(name: .customLong("ref-base"),
+            help: ArgumentHelp("Resolve $refs under URI from files under DIR (e.g. https://example.com/schemas/=schemas).", valueName: "URI=DIR"))
+    var refBases: [String] = []
+
+    @Flag(help: "With --schema: treat \"format\" as an assertion (date-time, date, time, duration, email, hostname, ipv4, ipv6, uri, uuid).")
+    var assertFormat = false
 
     @Option(help: "Output format: text, json or github (GitHub Actions annotations).")
     var format: DiagnosticFormat = .text
+
+    func validate() throws {
+        if schema == nil && (!refSchemas.isEmpty || !refBases.isEmpty || assertFormat) {
+            throw ValidationError("--ref-schema, --ref-base and --assert-format go with --schema FILE")
+        }
+        for base in refBases where !base.contains("=") {
+            throw ValidationError("--ref-base \(base): expected URI=DIR, e.g. https://example.com/schemas/=schemas")
+        }
+    }
 
     func run() throws {
         let sources = try SpecFiles.read(paths)
         let diagnostics: [Diagnostic]
         if let schema {
-            diagnostics = DocumentValidator(schema: try Self.loadSchema(schema)).validate(sources)
+            let compiled = try Self.loadSchema(schema, references: refSchemas, bases: refBases, assertFormat: assertFormat)
+            diagnostics = DocumentValidator(schema: compiled).validate(sources)
         } else {
             diagnostics = try SpecValidator().validate(sources).diagnostics
         }
@@ -38,19 +60,23 @@ struct ValidateCommand: ParsableCommand {
         }
     }
 
-    /// Reads and compiles a user's schema; any problem with it is a usage error (exit 2).
-    static func loadSchema(_ path: String) throws -> JSONSchema {
-        let source = try SpecFiles.readFile(path)
-        let node: JSONNode
-        do {
-            node = try JSONParser.parse(source.bytes)
-        } catch {
-            throw CLIError("\(path):\(error.position): \(error.message)")
+    /// Reads and compiles a user's schema with the files its `$ref`s may reach; any problem with it is a
+    /// usage error (exit 2) that lists every problem with its place.
+    static func loadSchema(_ path: String, references: [String] = [], bases: [String] = [],
+                           assertFormat: Bool = false) throws -> JSONSchema {
+        let main = try SpecFiles.readFile(path)
+        let others = references.isEmpty ? [] : try SpecFiles.read(references)
+        let mappings = bases.compactMap { text -> UserSchema.Mapping? in
+            guard let equals = text.lastIndex(of: "=") else { return nil }
+            return UserSchema.Mapping(prefix: String(text[..<equals]), directory: String(text[text.index(after: equals)...]))
         }
         do {
-            return try JSONSchema(node)
+            return try UserSchema.compile(main: main, references: others, mappings: mappings,
+                                          workingDirectory: FileManager.default.currentDirectoryPath,
+                                          assertFormat: assertFormat,
+                                          readFile: { FileManager.default.contents(atPath: $0).map { [UInt8]($0) } })
         } catch {
-            throw CLIError("\(path): not a usable JSON Schema: \(error)")
+            throw CLIError(([error.summary + ":"] + error.lines.map { "  " + $0 }).joined(separator: "\n"))
         }
     }
 }

@@ -100,7 +100,10 @@ import Testing
             == [#"1:1 (root): "2025-13-01T00:00:00Z" is not an RFC 3339 date-time"#])
         #expect(try check(#"{"format": "date-time"}"#, #""2025-01-01T00:00:00Z""#).isEmpty)
         #expect(try check(#"{"format": "duration"}"#, #""P1""#) == [#"1:1 (root): "P1" is not an ISO 8601 duration (e.g. PT1H, P1D)"#])
-        #expect(try check(#"{"format": "email"}"#, #""nope""#).isEmpty) // other formats are annotations
+        #expect(try check(#"{"format": "email"}"#, #""nope""#) == [#"1:1 (root): "nope" is not an e-mail address"#])
+        #expect(try check(#"{"format": "ipv4"}"#, #""010.1.1.1""#) == [#"1:1 (root): "010.1.1.1" is not an IPv4 address in dotted-quad form"#])
+        #expect(try check(#"{"format": "uuid"}"#, #""2eb8aa08-aa98-11ea-b4aa-73b441d16380""#).isEmpty)
+        #expect(try check(#"{"format": "x-unknown"}"#, #""nope""#).isEmpty) // other formats are annotations
         #expect(try schema(#"{"format": "date-time"}"#, assertFormat: false).isValid(try JSONParser.parse(#""x""#)))
     }
 
@@ -137,7 +140,8 @@ import Testing
          "oneOf": [{"$ref": "#/$defs/s3"}, {"$ref": "#/$defs/file"}]}
         """##
         #expect(try check(s, #"{"kind": "s3", "buckt": "b"}"#)
-            == [#"1:1 (root): missing required key "bucket""#, #"1:16 /buckt: unknown key "buckt"; did you mean "bucket"?"#])
+            == [#"1:1 (root): missing required key "bucket" (is "buckt" a misspelling of it?)"#,
+                #"1:16 /buckt: unknown key "buckt"; did you mean "bucket"?"#])
         #expect(try check(s, #"{"kind": "ftp"}"#)
             == [#"1:1 (root): matches none of the 2 allowed forms: an object with "kind": "s3"; an object with "kind": "file""#])
     }
@@ -218,10 +222,10 @@ import Testing
     }
 
     @Test func malformedSchemasAreRejectedWithTheirLocation() throws {
-        func error(_ text: String) throws -> JSONSchemaError? {
+        func error(_ text: String, validateSchema: Bool = true) throws -> JSONSchemaError? {
             let node = try JSONParser.parse(text)
             do throws(JSONSchemaError) {
-                _ = try JSONSchema(node)
+                _ = try JSONSchema(node, options: .init(validateSchema: validateSchema))
                 return nil
             } catch {
                 return error
@@ -233,13 +237,22 @@ import Testing
         #expect(missing.message == ##"cannot resolve "$ref": "#/$defs/nope"; nothing at /$defs/nope in this document"##)
         let remote = try #require(try error(#"{"$ref": "https://example.com/other.json"}"#))
         #expect(remote.kind == .unresolvableReference)
+        // Checked against the bundled 2020-12 metaschema first: every problem, each where it is.
         let badType = try #require(try error(#"{"type": "strng"}"#))
-        #expect(badType.description == #"1:10: /type: unknown type "strng"; did you mean "string"?"#)
-        let badCount = try #require(try error(#"{"minLength": "3"}"#))
-        #expect(badCount.message == #""minLength" must be a non-negative integer"#)
+        #expect(badType.kind == .invalidSchema)
+        #expect(badType.description == #"1:10: /type: "strng" is not one of "array", "boolean", "integer", "null", "number", "object", "string"; did you mean "string"?"#)
+        let several = try #require(try error(#"{"minLength": "3", "properties": {"a": {"required": "x"}}, "items": 5}"#))
+        #expect(several.all.map(\.description) == [
+            #"1:15: /minLength: expected an integer, got string "3""#,
+            #"1:53: /properties/a/required: expected an array, got string "x""#,
+            "1:69: /items: expected an object or a boolean, got number 5",
+        ])
         let badPattern = try #require(try error(#"{"pattern": "(unclosed"}"#))
         #expect(badPattern.kind == .invalidPattern)
-        #expect(try error(#"{"items": 5}"#)?.message == "a schema must be an object or a boolean, got number 5")
+        // Without the metaschema check, the compiler's own checks still stop a malformed schema.
+        #expect(try error(#"{"type": "strng"}"#, validateSchema: false)?.description == #"1:10: /type: unknown type "strng"; did you mean "string"?"#)
+        #expect(try error(#"{"minLength": "3"}"#, validateSchema: false)?.message == #""minLength" must be a non-negative integer"#)
+        #expect(try error(#"{"items": 5}"#, validateSchema: false)?.message == "a schema must be an object or a boolean, got number 5")
     }
 
     @Test func endlessRefLoopsAreReportedNotFatal() throws {

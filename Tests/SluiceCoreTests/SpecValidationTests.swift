@@ -51,6 +51,17 @@ import Testing
         #expect(spec.endpoint == ProviderID.openweb.defaultEndpoint)
     }
 
+    @Test func misspelledTopLevelKeyGetsASuggestionBothWays() throws {
+        // The unknown key says what it was meant to be, and the missing key points at its misspelling.
+        #expect(try messages(replacing(#""destination":"#, with: #""destinaton":"#)) == [
+            #"specs/ow.json:1:1: missing required key "destination" (is "destinaton" a misspelling of it?)"#,
+            #"specs/ow.json:8:3: /destinaton: unknown key "destinaton"; did you mean "destination"?"#,
+        ])
+        #expect(try messages(replacing(#""filters":"#, with: #""filter":"#)) == [
+            #"specs/ow.json:7:3: /filter: unknown key "filter"; did you mean "filters"?"#,
+        ])
+    }
+
     @Test func malformedJSONAtLineAndColumn() throws {
         #expect(try messages(replacing(#""provider": "openweb","#, with: #""provider": "openweb""#)) == [
             "specs/ow.json:4:3: unexpected '\"'; expected ',' or '}' after an object member",
@@ -244,6 +255,25 @@ import Testing
         for file in files {
             let onDisk = String(decoding: try Repository.read("schemas/\(file)"), as: UTF8.self)
             #expect(BundledSchemas.all[file] == onDisk, "schemas/\(file) differs from the bundled copy: run 'make schemas'")
+        }
+    }
+
+    /// The draft 2020-12 metaschema under `schemas/draft2020-12/` is bundled by its `$id`, byte for byte.
+    @Test func bundledMetaschemaMatchesItsFiles() throws {
+        let dir = Repository.root.appendingPathComponent("schemas/draft2020-12")
+        let files = ["schema.json"] + (try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("meta").path))
+            .filter { $0.hasSuffix(".json") }.map { "meta/\($0)" }
+        #expect(files.count == BundledSchemas.metaschemas.count, "run 'make schemas'")
+        for file in files {
+            let text = String(decoding: try Repository.read("schemas/draft2020-12/\(file)"), as: UTF8.self)
+            let id = "https://json-schema.org/draft/2020-12/" + file.dropLast(".json".count)
+            #expect(BundledSchemas.metaschemas[id] == text, "\(file) differs from the bundled copy: run 'make schemas'")
+            #expect(try JSONParser.parse(text)["$id"]?.stringValue == id)
+        }
+        // The metaschema describes itself.
+        let metaschema = try JSONSchema.draft2020_12Metaschema.get()
+        for text in BundledSchemas.metaschemas.values {
+            #expect(metaschema.validate(try JSONParser.parse(text)).isEmpty)
         }
     }
 

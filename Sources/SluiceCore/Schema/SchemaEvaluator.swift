@@ -1,7 +1,29 @@
+/// What the keywords applied to one instance location evaluated (their annotations), as far as
+/// `unevaluatedProperties` and `unevaluatedItems` need to know.
+struct Evaluated {
+    var allProperties = false
+    var properties: Set<String> = []
+    var allItems = false
+    /// Items `0..<itemPrefix` were evaluated (`prefixItems`).
+    var itemPrefix = 0
+    /// Items evaluated one by one (`contains`).
+    var items: Set<Int> = []
+
+    mutating func merge(_ other: Evaluated) {
+        allProperties = allProperties || other.allProperties
+        if !other.properties.isEmpty { properties.formUnion(other.properties) }
+        allItems = allItems || other.allItems
+        itemPrefix = max(itemPrefix, other.itemPrefix)
+        if !other.items.isEmpty { items.formUnion(other.items) }
+    }
+
+    func hasProperty(_ key: String) -> Bool { allProperties || properties.contains(key) }
+    func hasItem(_ i: Int) -> Bool { allItems || i < itemPrefix || items.contains(i) }
+}
+
 /// Applies a compiled schema to an instance, collecting violations with person-readable messages.
 struct SchemaEvaluator {
     let program: SchemaProgram
-    let assertFormat: Bool
     /// The instance location being evaluated, as pointer tokens (a pointer is built only on failure).
     var path: [String] = []
     /// Schema applications nested on the current instance location, reset on each step into the
@@ -12,14 +34,26 @@ struct SchemaEvaluator {
     /// `{"$defs": {"a": {"$ref": "#/$defs/a"}}}`; deep but finite instances are not affected.
     static let maxDepth = 400
 
-    init(program: SchemaProgram, assertFormat: Bool) {
+    /// The schema resources being evaluated, outermost first (kept only when a `$dynamicRef` needs it).
+    var dynamicScope: [Int] = []
+    let tracks: Bool
+
+    init(program: SchemaProgram) {
         self.program = program
-        self.assertFormat = assertFormat
+        self.tracks = program.tracksAnnotations
     }
 
     /// Whether `instance` satisfies schema `index`; with `collect`, every violation is appended to
     /// `out`, otherwise evaluation stops at the first one and `out` is left alone.
     mutating func evaluate(_ index: Int, _ instance: JSONNode, _ out: inout [SchemaViolation], collect: Bool) -> Bool {
+        var ignored = Evaluated()
+        return evaluate(index, instance, &out, collect: collect, &ignored)
+    }
+
+    /// As `evaluate(_:_:_:collect:)`, adding what the schema evaluated of `instance` to `evaluated`
+    /// (only when the program has `unevaluated*` keywords that need it).
+    mutating func evaluate(_ index: Int, _ instance: JSONNode, _ out: inout [SchemaViolation], collect: Bool,
+                           _ evaluated: inout Evaluated) -> Bool {
         let schema = program.schemas[index]
         if schema.isFalse {
             if collect {
@@ -29,7 +63,12 @@ struct SchemaEvaluator {
             return false
         }
         depthHere += 1
-        defer { depthHere -= 1 }
+        let entersResource = program.usesDynamicScope && dynamicScope.last != schema.resource
+        if entersResource { dynamicScope.append(schema.resource) }
+        defer {
+            depthHere -= 1
+            if entersResource { dynamicScope.removeLast() }
+        }
         guard depthHere <= Self.maxDepth else {
             if collect {
                 out.append(SchemaViolation(pointer: JSONPointer(tokens: path), position: instance.position, keyword: "$ref",
@@ -39,10 +78,20 @@ struct SchemaEvaluator {
             return false
         }
         var valid = true
-        for keyword in schema.keywords where !apply(keyword, schema, instance, &out, collect) {
+        guard tracks else {
+            for keyword in schema.keywords where !apply(keyword, schema, instance, &out, collect, &evaluated) {
+                valid = false
+                if !collect { return false }
+            }
+            return valid
+        }
+        // A schema's unevaluated* see its own keywords and subschemas, never its siblings': start afresh.
+        var local = Evaluated()
+        for keyword in schema.keywords where !apply(keyword, schema, instance, &out, collect, &local) {
             valid = false
             if !collect { return false }
         }
+        evaluated.merge(local)
         return valid
     }
 
@@ -54,43 +103,45 @@ struct SchemaEvaluator {
                                message: schema.errorMessage ?? message, schemaPath: keyword.path)
     }
 
-    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    /// Applies one keyword. Each kind's work is in its own function, so the frames a deep instance
+    /// stacks up (one per level and keyword) stay small, also in debug builds.
+    // swiftlint:disable:next cyclomatic_complexity
     mutating func apply(_ keyword: Keyword, _ schema: CompiledSchema, _ instance: JSONNode,
-                        _ out: inout [SchemaViolation], _ collect: Bool) -> Bool {
+                        _ out: inout [SchemaViolation], _ collect: Bool, _ evaluated: inout Evaluated) -> Bool {
         switch keyword.check {
-        case .type(let types):
-            if types.admits(instance) { return true }
-            if collect {
-                out.append(violation(schema, keyword, instance.position, "expected \(types.phrase), got \(describeValue(instance))"))
-            }
-            return false
+        case .ref(let target):
+            return evaluate(target, instance, &out, collect: collect, &evaluated)
 
-        case .enumeration(let values):
-            if values.contains(where: { $0.isEqual(to: instance) }) { return true }
-            if collect {
-                let shown = values.prefix(20).map { displayValue($0) }.joined(separator: ", ")
-                    + (values.count > 20 ? ", … (\(values.count - 20) more)" : "")
-                var message = values.isEmpty ? "no value is allowed here (the \"enum\" list is empty)"
-                    : "\(displayValue(instance)) is not one of \(shown)"
-                if let text = instance.stringValue, let match = closestMatch(to: text, among: values.compactMap(\.stringValue)) {
-                    message += "; did you mean \(JSONNode.quote(match))?"
-                }
-                out.append(violation(schema, keyword, instance.position, message))
+        case .allOf(let subs):
+            var valid = true
+            for sub in subs where !evaluate(sub, instance, &out, collect: collect, &evaluated) {
+                valid = false
+                if !collect { return false }
             }
-            return false
+            return valid
 
-        case .constant(let value):
-            if value.isEqual(to: instance) { return true }
-            if collect {
-                out.append(violation(schema, keyword, instance.position, "must be \(displayValue(value)), got \(displayValue(instance))"))
-            }
-            return false
+        case .properties, .patternProperties, .additionalProperties, .propertyNames, .required, .minProperties,
+             .maxProperties, .dependentRequired, .dependentSchemas, .unevaluatedProperties:
+            return applyObject(keyword, schema, instance, &out, collect, &evaluated)
+        case .prefixItems, .items, .contains, .minItems, .maxItems, .uniqueItems, .unevaluatedItems:
+            return applyArray(keyword, schema, instance, &out, collect, &evaluated)
+        case .anyOf, .oneOf, .not, .conditional, .dynamicRef:
+            return applyCombinator(keyword, schema, instance, &out, collect, &evaluated)
+        default:
+            return applyScalar(keyword, schema, instance, &out, collect, &evaluated)
+        }
+    }
 
+    @inline(never)
+    mutating func applyObject(_ keyword: Keyword, _ schema: CompiledSchema, _ instance: JSONNode,
+                        _ out: inout [SchemaViolation], _ collect: Bool, _ evaluated: inout Evaluated) -> Bool {
+        switch keyword.check {
         case .properties(let entries):
             guard let object = instance.objectValue else { return true }
             var valid = true
             for entry in entries {
                 guard let member = object.member(forKey: entry.key) else { continue }
+                if tracks { evaluated.properties.insert(member.key) }
                 if !evaluateMember(entry.schema, member, schema, keyword, &out, collect,
                                    forbidden: "key \(JSONNode.quote(member.key)) is not allowed here") {
                     valid = false
@@ -104,6 +155,7 @@ struct SchemaEvaluator {
             var valid = true
             for member in object.members {
                 for entry in entries where entry.pattern.matches(member.key) {
+                    if tracks { evaluated.properties.insert(member.key) }
                     if !evaluateMember(entry.schema, member, schema, keyword, &out, collect,
                                        forbidden: "key \(JSONNode.quote(member.key)) is not allowed (keys matching \"\(entry.pattern.source)\" are forbidden)") {
                         valid = false
@@ -118,6 +170,7 @@ struct SchemaEvaluator {
             var valid = true
             for member in object.members where !knownSet.contains(member.key) {
                 if patterns.contains(where: { $0.matches(member.key) }) { continue }
+                if tracks { evaluated.properties.insert(member.key) }
                 var message = "unknown key \(JSONNode.quote(member.key))"
                 if program.schemas[sub].isFalse, collect {
                     // Suggest only keys the object does not already have: those are the likely typos.
@@ -162,7 +215,13 @@ struct SchemaEvaluator {
             for key in keys where object.member(forKey: key) == nil {
                 valid = false
                 if !collect { return false }
-                out.append(violation(schema, keyword, instance.position, "missing required key \(JSONNode.quote(key))"))
+                var message = "missing required key \(JSONNode.quote(key))"
+                // A key of the object the schema does not declare, one typo away: most likely this one.
+                let declared = Set(knownKeys(schema: schema))
+                if let typo = closestMatch(to: key, among: object.keys.filter { !declared.contains($0) }) {
+                    message += " (is \(JSONNode.quote(typo)) a misspelling of it?)"
+                }
+                out.append(violation(schema, keyword, instance.position, message))
             }
             return valid
 
@@ -197,15 +256,44 @@ struct SchemaEvaluator {
             guard let object = instance.objectValue else { return true }
             var valid = true
             for entry in entries where object.member(forKey: entry.key) != nil {
-                if !evaluate(entry.schema, instance, &out, collect: collect) {
+                if !evaluate(entry.schema, instance, &out, collect: collect, &evaluated) {
                     valid = false
                     if !collect { return false }
                 }
             }
             return valid
 
+        case .unevaluatedProperties(let sub):
+            guard let object = instance.objectValue, !evaluated.allProperties else { return true }
+            var valid = true
+            for member in object.members where !evaluated.hasProperty(member.key) {
+                var message = "unknown key \(JSONNode.quote(member.key))"
+                if program.schemas[sub].isFalse, collect {
+                    let candidates = knownKeys(schema: schema).filter { object.member(forKey: $0) == nil }
+                    if let match = closestMatch(to: member.key, among: candidates) {
+                        message += "; did you mean \(JSONNode.quote(match))?"
+                    }
+                }
+                if !evaluateMember(sub, member, schema, keyword, &out, collect, forbidden: message) {
+                    valid = false
+                    if !collect { return false }
+                }
+            }
+            evaluated.allProperties = true
+            return valid
+
+        default:
+            return true
+        }
+    }
+
+    @inline(never)
+    mutating func applyArray(_ keyword: Keyword, _ schema: CompiledSchema, _ instance: JSONNode,
+                        _ out: inout [SchemaViolation], _ collect: Bool, _ evaluated: inout Evaluated) -> Bool {
+        switch keyword.check {
         case .prefixItems(let subs):
             guard let items = instance.arrayValue else { return true }
+            if tracks { evaluated.itemPrefix = max(evaluated.itemPrefix, min(subs.count, items.count)) }
             var valid = true
             for (i, (sub, item)) in zip(subs, items).enumerated() where !evaluateItem(sub, i, item, &out, collect) {
                 valid = false
@@ -215,6 +303,7 @@ struct SchemaEvaluator {
 
         case .items(let sub, let prefixCount):
             guard let items = instance.arrayValue, items.count > prefixCount else { return true }
+            if tracks { evaluated.allItems = true }
             if program.schemas[sub].isFalse {
                 if collect {
                     let message = prefixCount == 0 ? "expected an empty array, got \(counted(items.count, "item"))"
@@ -236,6 +325,7 @@ struct SchemaEvaluator {
             var scratch: [SchemaViolation] = []
             for (i, item) in items.enumerated() where evaluateItem(sub, i, item, &scratch, false) {
                 matches += 1
+                if tracks { evaluated.items.insert(i) }
             }
             if matches < min {
                 if collect {
@@ -277,6 +367,154 @@ struct SchemaEvaluator {
                                      "duplicate of item \(earlier); items must be unique", token: String(later)))
             }
             return valid
+
+        case .unevaluatedItems(let sub):
+            guard let items = instance.arrayValue, !evaluated.allItems else { return true }
+            var valid = true
+            for (i, item) in items.enumerated() where !evaluated.hasItem(i) {
+                if program.schemas[sub].isFalse {
+                    if collect {
+                        out.append(violation(schema, keyword, item.position,
+                                             "item \(i) is not allowed: no schema here describes it", token: String(i)))
+                    }
+                    valid = false
+                    if !collect { return false }
+                    continue
+                }
+                if !evaluateItem(sub, i, item, &out, collect) {
+                    valid = false
+                    if !collect { return false }
+                }
+            }
+            evaluated.allItems = true
+            return valid
+
+        default:
+            return true
+        }
+    }
+
+    @inline(never)
+    mutating func applyCombinator(_ keyword: Keyword, _ schema: CompiledSchema, _ instance: JSONNode,
+                        _ out: inout [SchemaViolation], _ collect: Bool, _ evaluated: inout Evaluated) -> Bool {
+        switch keyword.check {
+        case .anyOf(let subs):
+            var results: [[SchemaViolation]] = []
+            var passed = false
+            for sub in subs {
+                var branch: [SchemaViolation] = []
+                if tracks {
+                    // Every passing branch's annotations count, so all branches are evaluated.
+                    var local = Evaluated()
+                    if evaluate(sub, instance, &branch, collect: collect && !passed, &local) {
+                        passed = true
+                        evaluated.merge(local)
+                    }
+                    results.append(branch)
+                    continue
+                }
+                if evaluate(sub, instance, &branch, collect: collect) { return true }
+                results.append(branch)
+            }
+            if passed { return true }
+            if collect { reportNoMatch(keyword, schema, subs, results, instance, &out) }
+            return false
+
+        case .oneOf(let subs):
+            var results: [[SchemaViolation]] = []
+            var passing: [Int] = []
+            var passingEvaluated = Evaluated()
+            for (i, sub) in subs.enumerated() {
+                var branch: [SchemaViolation] = []
+                var local = Evaluated()
+                if evaluate(sub, instance, &branch, collect: collect, &local) {
+                    passing.append(i)
+                    passingEvaluated = local
+                    if !collect && passing.count > 1 { return false }
+                }
+                results.append(branch)
+            }
+            if passing.count == 1 {
+                evaluated.merge(passingEvaluated)
+                return true
+            }
+            guard collect else { return false }
+            if passing.isEmpty {
+                reportNoMatch(keyword, schema, subs, results, instance, &out)
+            } else {
+                let list = joinedAlternatives(passing.map(String.init), conjunction: "and")
+                out.append(violation(schema, keyword, instance.position, "matches more than one of the allowed forms (branches \(list))"))
+            }
+            return false
+
+        case .not(let sub):
+            var scratch: [SchemaViolation] = []
+            guard evaluate(sub, instance, &scratch, collect: false) else { return true }
+            if collect {
+                let summary = summarize(sub)
+                let message = summary.isEmpty ? "must not match the \"not\" schema" : "must not be \(summary)"
+                out.append(violation(schema, keyword, instance.position, message))
+            }
+            return false
+
+        case .conditional(let condition, let then, let otherwise):
+            if then == nil && otherwise == nil && !tracks { return true }
+            var scratch: [SchemaViolation] = []
+            var local = Evaluated()
+            if evaluate(condition, instance, &scratch, collect: false, &local) {
+                evaluated.merge(local)
+                if let then { return evaluate(then, instance, &out, collect: collect, &evaluated) }
+            } else if let otherwise {
+                return evaluate(otherwise, instance, &out, collect: collect, &evaluated)
+            }
+            return true
+
+        case .dynamicRef(let initial, let anchor):
+            var target = initial
+            for resource in dynamicScope {
+                if let found = program.dynamicAnchors[resource][anchor] {
+                    target = found
+                    break
+                }
+            }
+            return evaluate(target, instance, &out, collect: collect, &evaluated)
+
+        default:
+            return true
+        }
+    }
+
+    @inline(never)
+    mutating func applyScalar(_ keyword: Keyword, _ schema: CompiledSchema, _ instance: JSONNode,
+                        _ out: inout [SchemaViolation], _ collect: Bool, _ evaluated: inout Evaluated) -> Bool {
+        switch keyword.check {
+        case .type(let types):
+            if types.admits(instance) { return true }
+            if collect {
+                out.append(violation(schema, keyword, instance.position, "expected \(types.phrase), got \(describeValue(instance))"))
+            }
+            return false
+
+        case .enumeration(let values):
+            if values.contains(where: { $0.isEqual(to: instance) }) { return true }
+            if collect {
+                let shown = values.prefix(20).map { displayValue($0) }.joined(separator: ", ")
+                    + (values.count > 20 ? ", … (\(values.count - 20) more)" : "")
+                var message = values.isEmpty ? "no value is allowed here (the \"enum\" list is empty)"
+                    : "\(displayValue(instance)) is not one of \(shown)"
+                if let text = instance.stringValue, let match = closestMatch(to: text, among: values.compactMap(\.stringValue)) {
+                    message += "; did you mean \(JSONNode.quote(match))?"
+                }
+                out.append(violation(schema, keyword, instance.position, message))
+            }
+            return false
+
+        case .constant(let value):
+            if value.isEqual(to: instance) { return true }
+            if collect {
+                out.append(violation(schema, keyword, instance.position, "must be \(displayValue(value)), got \(displayValue(instance))"))
+            }
+            return false
 
         case .minLength(let n):
             guard let text = instance.stringValue else { return true }
@@ -331,84 +569,41 @@ struct SchemaEvaluator {
             if collect { out.append(violation(schema, keyword, instance.position, "\(n) is not a multiple of \(divisor)")) }
             return false
 
-        case .allOf(let subs):
-            var valid = true
-            for sub in subs where !evaluate(sub, instance, &out, collect: collect) {
-                valid = false
-                if !collect { return false }
-            }
-            return valid
-
-        case .anyOf(let subs):
-            var results: [[SchemaViolation]] = []
-            for sub in subs {
-                var branch: [SchemaViolation] = []
-                if evaluate(sub, instance, &branch, collect: collect) { return true }
-                results.append(branch)
-            }
-            if collect { reportNoMatch(keyword, schema, subs, results, instance, &out) }
-            return false
-
-        case .oneOf(let subs):
-            var results: [[SchemaViolation]] = []
-            var passing: [Int] = []
-            for (i, sub) in subs.enumerated() {
-                var branch: [SchemaViolation] = []
-                if evaluate(sub, instance, &branch, collect: collect) {
-                    passing.append(i)
-                    if !collect && passing.count > 1 { return false }
-                }
-                results.append(branch)
-            }
-            if passing.count == 1 { return true }
-            guard collect else { return false }
-            if passing.isEmpty {
-                reportNoMatch(keyword, schema, subs, results, instance, &out)
-            } else {
-                let list = joinedAlternatives(passing.map(String.init), conjunction: "and")
-                out.append(violation(schema, keyword, instance.position, "matches more than one of the allowed forms (branches \(list))"))
-            }
-            return false
-
-        case .not(let sub):
-            var scratch: [SchemaViolation] = []
-            guard evaluate(sub, instance, &scratch, collect: false) else { return true }
-            if collect {
-                let summary = summarize(sub)
-                let message = summary.isEmpty ? "must not match the \"not\" schema" : "must not be \(summary)"
-                out.append(violation(schema, keyword, instance.position, message))
-            }
-            return false
-
-        case .conditional(let condition, let then, let otherwise):
-            var scratch: [SchemaViolation] = []
-            if evaluate(condition, instance, &scratch, collect: false) {
-                if let then { return evaluate(then, instance, &out, collect: collect) }
-            } else if let otherwise {
-                return evaluate(otherwise, instance, &out, collect: collect)
-            }
-            return true
-
-        case .ref(let target):
-            return evaluate(target, instance, &out, collect: collect)
-
         case .format(let format):
-            guard assertFormat, let text = instance.stringValue else { return true }
-            switch format {
-            case .dateTime:
-                if RFC3339.isValidDateTime(text) { return true }
-                if collect {
-                    out.append(violation(schema, keyword, instance.position, "\(displayValue(instance)) is not an RFC 3339 date-time"))
-                }
-            case .duration:
-                if ISODuration.isValidRFC3339Duration(text) { return true }
-                if collect {
-                    out.append(violation(schema, keyword, instance.position,
-                                         "\(displayValue(instance)) is not an ISO 8601 duration (e.g. PT1H, P1D)"))
-                }
+            guard let text = instance.stringValue, !format.isValid(text) else { return true }
+            if collect {
+                out.append(violation(schema, keyword, instance.position, "\(displayValue(instance)) is not \(format.expectation)"))
             }
             return false
+
+        default:
+            return true
         }
+    }
+
+
+    /// The property names a schema and its in-place subschemas declare, for "did you mean".
+    func knownKeys(schema: CompiledSchema) -> [String] {
+        var keys: [String] = []
+        var seen: Set<String> = []
+        var stack = schema.keywords
+        var budget = 200
+        while let kw = stack.popLast(), budget > 0 {
+            budget -= 1
+            switch kw.check {
+            case .properties(let entries):
+                for entry in entries where seen.insert(entry.key).inserted { keys.append(entry.key) }
+            case .allOf(let subs), .anyOf(let subs), .oneOf(let subs):
+                for sub in subs { stack += program.schemas[sub].keywords }
+            case .ref(let target), .dynamicRef(let target, _):
+                stack += program.schemas[target].keywords
+            case .conditional(let condition, let then, let otherwise):
+                for sub in [condition, then, otherwise].compactMap({ $0 }) { stack += program.schemas[sub].keywords }
+            default:
+                break
+            }
+        }
+        return keys
     }
 
     /// Applies `sub` to an object member; a `false` subschema is reported as `forbidden` at the key.
@@ -522,7 +717,7 @@ struct SchemaEvaluator {
         guard depth < 4 else { return out }
         for kw in program.schemas[index].keywords {
             switch kw.check {
-            case .ref(let target): out += gatherKeywords(target, depth: depth + 1)
+            case .ref(let target), .dynamicRef(let target, _): out += gatherKeywords(target, depth: depth + 1)
             case .allOf(let subs): for sub in subs { out += gatherKeywords(sub, depth: depth + 1) }
             default: break
             }

@@ -3,6 +3,12 @@
 struct SchemaProgram: Sendable {
     var schemas: [CompiledSchema]
     var root: Int
+    /// Per schema resource (an `$id`, or a document's root), its `$dynamicAnchor`s by name.
+    var dynamicAnchors: [[String: Int]] = []
+    /// Whether any `$dynamicRef` needs the dynamic scope: only then does evaluation track it.
+    var usesDynamicScope = false
+    /// Whether any `unevaluatedProperties`/`unevaluatedItems` needs annotations: only then are they collected.
+    var tracksAnnotations = false
 }
 
 /// One schema object (or boolean schema) of the document, compiled.
@@ -14,6 +20,8 @@ struct CompiledSchema: Sendable {
     var errorMessage: String?
     /// `false`, the schema nothing satisfies.
     var isFalse = false
+    /// The schema resource this object belongs to (an index into `SchemaProgram.dynamicAnchors`).
+    var resource = 0
 
     init(path: JSONPointer) {
         self.path = path
@@ -105,12 +113,12 @@ struct Keyword: Sendable {
         case conditional(if: Int, then: Int?, else: Int?)
         /// Filled in once every `$ref` has been resolved; `-1` only while compiling.
         case ref(Int)
-        case format(Format)
-    }
-
-    enum Format: Sendable {
-        case dateTime
-        case duration
+        /// A `$dynamicRef` whose first target has the matching `$dynamicAnchor`: the outermost resource
+        /// in the dynamic scope with an anchor of that name wins, else `initial`.
+        case dynamicRef(initial: Int, anchor: String)
+        case unevaluatedProperties(Int)
+        case unevaluatedItems(Int)
+        case format(SchemaFormat)
     }
 }
 
