@@ -247,10 +247,21 @@ struct SpecChecks {
         let window = provider.flatMap { checkWindow(provider: $0) }
         let destination = window.flatMap { checkDestination(window: $0) }
         guard let name, let provider, let tokenEnv, let window, let destination else { return nil }
-        return JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
-                       auth: AuthConfig(tokenEnv: tokenEnv), endpoint: endpoint, window: window,
-                       filters: root["filters"] ?? JSONNode(.object(JSONObject()), at: root.position),
-                       destination: destination, limits: decodeLimits(), sourcePath: file)
+        var spec = JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
+                           auth: AuthConfig(tokenEnv: tokenEnv), endpoint: endpoint, window: window,
+                           filters: root["filters"] ?? JSONNode(.object(JSONObject()), at: root.position),
+                           destination: destination, limits: decodeLimits(), sourcePath: file)
+        spec.archives = decodeArchiveLimits()
+        return spec
+    }
+
+    /// The spec's `archives` limits (the schema has checked their types and ranges).
+    private func decodeArchiveLimits() -> ArchiveLimitsConfig {
+        func int(_ key: String) -> Int64? {
+            root.node(at: JSONPointer(tokens: ["archives", key]))?.numberValue?.int64Value
+        }
+        return ArchiveLimitsConfig(maxEntryMiB: int("maxEntryMiB"), maxTotalMiB: int("maxTotalMiB"),
+                                   maxRatio: int("maxRatio"), maxEntries: int("maxEntries"))
     }
 
     /// The spec's `limits` (the schema has checked their types).
