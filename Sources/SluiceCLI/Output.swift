@@ -7,7 +7,8 @@ struct FileHandleOutput: Sendable {
     static let standardOutput = FileHandleOutput(handle: .standardOutput)
     static let standardError = FileHandleOutput(handle: .standardError)
 
+    /// Writes `text`, none of whose lines can begin a CI workflow command (`PrintableText.workflowSafe`).
     func write(_ text: String) {
-        handle.write(Data(text.utf8))
+        handle.write(Data(PrintableText.workflowSafe(text).utf8))
     }
 }
