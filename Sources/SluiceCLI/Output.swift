@@ -11,4 +11,10 @@ struct FileHandleOutput: Sendable {
     func write(_ text: String) {
         handle.write(Data(PrintableText.workflowSafe(text).utf8))
     }
+
+    /// Writes workflow commands sluice means to give (`validate --format github` annotations), built
+    /// with GitHub's own escaping so no value inside can start another line.
+    func writeWorkflowCommands(_ text: String) {
+        handle.write(Data(text.utf8))
+    }
 }
