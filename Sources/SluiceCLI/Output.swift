@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 
 /// Unbuffered writes to standard output or standard error.
 struct FileHandleOutput: Sendable {

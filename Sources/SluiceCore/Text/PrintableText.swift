@@ -5,8 +5,8 @@
 /// shown escaped (`\n`, `\r`, `\t`, `\x1b`, `\u{2028}`), so a value can neither forge a log line, move
 /// the cursor, set a terminal title, nor reorder what is shown. What sluice writes goes through
 /// `workflowSafe` too: no line begins a GitHub Actions workflow command (`::`).
-enum PrintableText {
-    static func escaped(_ text: String) -> String {
+public enum PrintableText {
+    public static func escaped(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: needsEscape) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
@@ -26,7 +26,7 @@ enum PrintableText {
         return out
     }
 
-    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+    public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0..<0x20, 0x7F...0x9F: return true
         case 0x2028, 0x2029, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
@@ -36,7 +36,7 @@ enum PrintableText {
 
     /// `text` with every line that would begin (after blanks) with `::` changed to begin `: :`: GitHub
     /// Actions reads such a line as a workflow command (`::add-mask::`, `::set-output`, `::stop-commands::`).
-    static func workflowSafe(_ text: String) -> String {
+    public static func workflowSafe(_ text: String) -> String {
         guard text.contains("::") else { return text }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for i in lines.indices {
