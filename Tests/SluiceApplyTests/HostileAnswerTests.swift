@@ -161,25 +161,26 @@ import ZIPFoundation
         let scratch = try Scratch()
         try await withHostileServer { server in
             server.set("/v2/export/comments", .text(status: 200, body: #"{"request_id": "job-1"}"#))
-            // Headers at once, then a byte every 100 ms for 20 s: the idle timeout never fires.
-            server.set("/v2/export/comments/status", .drip(every: .milliseconds(100), count: 200))
+            // Headers at once, then a byte every 100 ms for 30 s: the idle timeout never fires.
+            server.set("/v2/export/comments/status", .drip(every: .milliseconds(100), count: 300))
             var options = Self.options(scratch.url.appendingPathComponent("out"))
-            options.requestTimeout = .seconds(1)
+            options.requestTimeout = .seconds(3)
             options.retry = RetryPolicy(maxAttempts: 1)
             let dripped = try await Self.apply([try Self.openWebSpec(server)], folder: scratch.url, options: options)
             #expect(dripped.summary.failed == 1)
-            #expect(dripped.failures.contains("did not arrive within"), "\(dripped.failures)")
-            #expect(dripped.elapsed < .seconds(4), "the deadline did not cover the body: \(dripped.elapsed)")
+            #expect(dripped.failures.contains("/v2/export/comments/status") && dripped.failures.contains("did not arrive within"),
+                    "\(dripped.failures)")
+            #expect(dripped.elapsed < .seconds(10), "the deadline did not cover the body: \(dripped.elapsed)")
 
-            // Headers and one byte, then silence: the idle timeout ends it, long before the deadline.
+            // Headers and one byte, then 5 s of silence: the idle timeout (1 s) ends it, long before the deadline.
             let scratch2 = try Scratch()
-            server.set("/v2/export/comments/status", .silent(.seconds(3)))
+            server.set("/v2/export/comments/status", .silent(.seconds(5)))
             options.requestTimeout = .seconds(30)
             let stalled = try await Self.apply([try Self.openWebSpec(server)], folder: scratch2.url, options: options,
-                                               idleTimeout: .milliseconds(300))
+                                               idleTimeout: .seconds(1))
             #expect(stalled.summary.failed == 1)
-            #expect(stalled.failures.contains("in time"), "\(stalled.failures)")
-            #expect(stalled.elapsed < .seconds(2), "no idle timeout: \(stalled.elapsed)")
+            #expect(stalled.failures.contains("/v2/export/comments/status") && stalled.failures.contains("in time"), "\(stalled.failures)")
+            #expect(stalled.elapsed < .milliseconds(4500), "no idle timeout: \(stalled.elapsed)")
         }
     }
 
@@ -228,6 +229,29 @@ import ZIPFoundation
             #expect(outcome.peakDiskBytes <= ceiling + Int64(bomb.count) + (1 << 20), "peak disk \(outcome.peakDiskBytes)")
             print("row 5: gzip bomb of \(bomb.count) bytes (32 MiB inside), ratio 200: peak disk \(outcome.peakDiskBytes) bytes, ceiling \(ceiling)")
         }
+    }
+
+    @Test func row5TheArchiveLimitsAreSetPerSpec() async throws {
+        let scratch = try Scratch()
+        try await withHostileServer { server in
+            let gz = try Fixtures.gzip(String(repeating: "0", count: 8 << 20)) // about 1000×
+            Self.openWeb(server, links: ["BASE/files/zeros.json.gz"])
+            server.set("/files/zeros.json.gz", .bytes(status: 200, body: Array(gz)))
+            let lenient = try testSpec(.openweb, endpoint: server.baseURL, days: 1, extra: #", "archives": {"maxRatio": 5000}"#)
+            #expect(lenient.archives.maxRatio == 5000)
+            let outcome = try await Self.apply([lenient], folder: scratch.url)
+            #expect(outcome.summary.exported == 1 && outcome.published, "\(outcome.failures)")
+
+            let strict = try Scratch()
+            let small = try testSpec(.openweb, endpoint: server.baseURL, days: 1, extra: #", "archives": {"maxRatio": 5000, "maxEntryMiB": 4}"#)
+            let refused = try await Self.apply([small], folder: strict.url)
+            #expect(refused.summary.failed == 1 && refused.failures.contains("expands to more than \(4 << 20) bytes"), "\(refused.failures)")
+        }
+        let text = #"{"name": "x", "provider": "openweb", "auth": {"tokenEnv": "T"}, "window": {"start": "2025-01-01T00:00:00Z"}, "destination": {"type": "directory", "path": "{name}/{start:yyyy-MM-dd}"}, "archives": {"maxRatio": 0, "bombs": true}}"#
+        let result = try SpecValidator().validate([SpecSource(path: "x.json", bytes: Array(text.utf8))])
+        #expect(result.hasErrors)
+        #expect(result.diagnostics.contains { $0.pointer.description == "/archives/maxRatio" }, "\(result.diagnostics)")
+        #expect(result.diagnostics.contains { $0.pointer.description.hasPrefix("/archives") && $0.message.contains("bombs") }, "\(result.diagnostics)")
     }
 
     @Test func row6ZipsOfManySmallEntriesOrOverlappingEntriesAreRefused() async throws {
