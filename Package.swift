@@ -116,7 +116,13 @@ let package = Package(
         // a throwaway PostgreSQL database per test.
         .target(
             name: "SluiceTestSupport",
-            dependencies: ["SluiceCore", "SluiceSandbox", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["SluiceCore", "SluiceSandbox", .product(name: "PostgresNIO", package: "postgres-nio"),
+                           // The hostile imitation of a vendor (HostileServer.swift).
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Tests/SluiceTestSupport"
         ),
     ]

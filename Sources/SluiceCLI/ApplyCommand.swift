@@ -67,6 +67,15 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Apply only this spec (repeatable); spec paths only.", valueName: "NAME"))
     var target: [String] = []
 
+    @Option(help: ArgumentHelp("How long a connection may stay silent while an answer is awaited or read (every byte resets it).", valueName: "DURATION"))
+    var idleTimeout: DurationArgument = DurationArgument(duration: .seconds(60))
+
+    @Option(help: ArgumentHelp("The largest file a download may write (e.g. 16GiB, 500MiB); a larger one fails its window.", valueName: "SIZE"))
+    var maxFileSize: ByteSizeArgument = ByteSizeArgument(bytes: 16 << 30)
+
+    @Option(help: ArgumentHelp("The most one window's downloads may write together.", valueName: "SIZE"))
+    var maxWindowSize: ByteSizeArgument = ByteSizeArgument(bytes: 64 << 30)
+
     @Option(help: ArgumentHelp("With a PostgreSQL state, workers share the plan: how long a window stays claimed without renewal (renewed every quarter); a killed worker's windows are taken over after this.", valueName: "DURATION"))
     var lease: DurationArgument = DurationArgument(duration: .seconds(30))
 
@@ -80,6 +89,9 @@ struct ApplyCommand: AsyncParsableCommand {
         guard limitWindow.duration > .zero else { throw ValidationError("--limit-window must be more than 0") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard lease.duration >= .milliseconds(100) else { throw ValidationError("--lease must be at least 100ms") }
+        guard idleTimeout.duration > .zero else { throw ValidationError("--idle-timeout must be more than 0") }
+        guard maxFileSize.bytes > 0 else { throw ValidationError("--max-file-size must be more than 0, e.g. 16GiB") }
+        guard maxWindowSize.bytes > 0 else { throw ValidationError("--max-window-size must be more than 0, e.g. 64GiB") }
     }
 
     func run() async throws {
@@ -204,8 +216,10 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         guard work.contains(where: { !$0.actions.isEmpty }) else { return 0 }
 
-        let client = AsyncHTTPTransport.makeClient()
+        let client = AsyncHTTPTransport.makeClient(idleTimeout: idleTimeout.duration)
         var options = ApplyOptions()
+        options.maxFileBytes = maxFileSize.bytes
+        options.maxWindowBytes = maxWindowSize.bytes
         options.parallelism = parallelism
         options.poll = PollSchedule(initial: pollInterval.duration, growth: pollGrowth, cap: pollMax.duration)
         options.limitInterval = limitWindow.duration
@@ -215,7 +229,7 @@ struct ApplyCommand: AsyncParsableCommand {
         let reporter = makeApplyReporter(format, output: events)
         let runner: ApplyRunner
         do {
-            runner = try ApplyRunner(work: work, journal: journal, transport: AsyncHTTPTransport(client: client),
+            runner = try ApplyRunner(work: work, journal: journal, transport: AsyncHTTPTransport(client: client, maxFileBytes: maxFileSize.bytes),
                                      environment: environment, options: options, reporter: reporter,
                                      coordinator: coordinator, planID: planID)
         } catch {

@@ -26,7 +26,10 @@ func makeApplyReporter(_ format: ApplyLogFormat, output: FileHandleOutput) -> an
 }
 
 /// `2025-01-01T00:00:00Z` for a window's start; `name@start` names a window everywhere.
-private func windowName(_ spec: String, _ window: ExportWindow) -> String { "\(spec)@\(window.start.rfc3339)" }
+private func windowName(_ spec: String, _ window: ExportWindow) -> String { "\(PrintableText.escaped(spec))@\(window.start.rfc3339)" }
+
+/// A value from outside (vendor text, file names, job ids), escaped for a terminal or a log line.
+private func shown(_ text: String) -> String { PrintableText.escaped(text) }
 
 /// One line per event, each starting with the wall-clock time: what CI logs want.
 final class PlainLogReporter: ApplyReporter {
@@ -45,23 +48,23 @@ final class PlainLogReporter: ApplyReporter {
             let total = windows.reduce(0) { $0 + $1.count }
             return "apply: \(total) window\(total == 1 ? "" : "s") across \(windows.filter { $0.count > 0 }.count) spec(s)"
         case .submitted(let spec, let window, let jobID, let attempt):
-            let job = jobID.map { "job \($0)" } ?? "answered at once"
+            let job = jobID.map { "job \(shown($0))" } ?? "answered at once"
             return "\(windowName(spec, window)) submitted (\(job)\(attempt > 1 ? ", attempt \(attempt)" : ""))"
         case .resuming(let spec, let window, let jobID):
-            return "\(windowName(spec, window)) resuming job \(jobID)"
+            return "\(windowName(spec, window)) resuming job \(shown(jobID))"
         case .waiting(let spec, let window, let reason):
-            return "\(windowName(spec, window)) waiting: \(reason)"
+            return "\(windowName(spec, window)) waiting: \(shown(reason))"
         case .retrying(let spec, let window, let reason):
-            return "\(windowName(spec, window)) retrying: \(reason)"
+            return "\(windowName(spec, window)) retrying: \(shown(reason))"
         case .downloaded(let spec, let window, let file, let bytes):
-            return "\(windowName(spec, window)) downloaded \(file) (\(ByteCount.text(bytes)))"
+            return "\(windowName(spec, window)) downloaded \(shown(file)) (\(ByteCount.text(bytes)))"
         case .completed(let spec, let window, let files, let records, let bytes, let resumed):
             let what = "\(files) file\(files == 1 ? "" : "s")" + (records.map { ", \($0) records" } ?? "")
             return "\(windowName(spec, window)) complete: \(what), \(ByteCount.text(bytes))\(resumed ? " (resumed)" : "")"
         case .failed(let spec, let window, let error):
-            return "\(windowName(spec, window)) FAILED: \(error)"
+            return "\(windowName(spec, window)) FAILED: \(shown(error))"
         case .specFailed(let spec, let error):
-            return "\(spec) FAILED before any export: \(error)"
+            return "\(shown(spec)) FAILED before any export: \(shown(error))"
         case .interrupted(let signal):
             return "interrupted by \(signal): stopping; running jobs are kept to resume (none is cancelled)"
         case .finished:
@@ -194,12 +197,12 @@ final class LiveProgressReporter: ApplyReporter {
             case .failed(let spec, let window, let error):
                 let wasRunning = board.running.remove(windowName(spec, window)) != nil
                 update(&board, spec) { $0.failed += 1; if wasRunning { $0.running -= 1 } }
-                notice = "✗ \(windowName(spec, window)): \(error)"
+                notice = "✗ \(windowName(spec, window)): \(shown(error))"
             case .specFailed(let spec, let error):
                 update(&board, spec) { $0.failed = $0.total }
-                notice = "✗ \(spec): \(error)"
+                notice = "✗ \(shown(spec)): \(shown(error))"
             case .waiting(let spec, let window, let reason):
-                notice = "… \(windowName(spec, window)) waiting: \(reason)"
+                notice = "… \(windowName(spec, window)) waiting: \(shown(reason))"
             case .retrying:
                 break
             case .interrupted(let signal):
@@ -257,7 +260,7 @@ func applySummaryText(_ summary: ApplySummary) -> String {
     var text = summary.line + "\n"
     if !summary.failures.isEmpty {
         text += "Failed windows (the next plan exports them again):\n"
-        for failure in summary.failures.prefix(50) { text += "  \(failure)\n" }
+        for failure in summary.failures.prefix(50) { text += "  \(shown(failure))\n" }
         if summary.failures.count > 50 { text += "  … and \(summary.failures.count - 50) more (`sluice state list` has them all)\n" }
     }
     return text

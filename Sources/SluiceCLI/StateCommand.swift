@@ -132,12 +132,12 @@ struct StateShowCommand: AsyncParsableCommand {
             out += "  status:        \(r.status)\n"
             out += "  attempts:      \(r.attempts)\n"
             out += "  updated:       \(r.updated.rfc3339)\n"
-            out += "  provider job:  \(r.providerJobID ?? "-")\n"
-            out += "  last error:    \(r.lastError ?? "-")\n"
+            out += "  provider job:  \(PrintableText.escaped(r.providerJobID ?? "-"))\n"
+            out += "  last error:    \(PrintableText.escaped(r.lastError ?? "-"))\n"
             out += "  data fingerprint:        \(r.fingerprints.data.hex)\n"
             out += "  destination fingerprint: \(r.fingerprints.destination.hex)\n"
             out += "  files:\(r.files.isEmpty ? " none" : "")\n"
-            for f in r.files { out += "    \(f.path)  \(f.bytes) bytes  sha256 \(f.sha256.hex)\n" }
+            for f in r.files { out += "    \(PrintableText.escaped(f.path))  \(f.bytes) bytes  sha256 \(f.sha256.hex)\n" }
             FileHandleOutput.standardOutput.write(out)
             return
         }
@@ -145,8 +145,8 @@ struct StateShowCommand: AsyncParsableCommand {
         for i in 0..<spec.count {
             let r = spec.record(at: i)
             let bytes = r.files.reduce(Int64(0)) { $0 + $1.bytes }
-            out += "  \(r.window.start.rfc3339) → \(r.window.end.rfc3339)  \(r.status)  attempts \(r.attempts)  job \(r.providerJobID ?? "-")  \(r.files.count) files, \(bytes) bytes"
-            if let e = r.lastError { out += "  error: \(e)" }
+            out += "  \(r.window.start.rfc3339) → \(r.window.end.rfc3339)  \(r.status)  attempts \(r.attempts)  job \(PrintableText.escaped(r.providerJobID ?? "-"))  \(r.files.count) files, \(bytes) bytes"
+            if let e = r.lastError { out += "  error: \(PrintableText.escaped(e))" }
             out += "\n"
             if out.utf8.count > 1 << 20 { FileHandleOutput.standardOutput.write(out); out = "" }
         }

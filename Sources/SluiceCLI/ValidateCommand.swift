@@ -53,8 +53,12 @@ struct ValidateCommand: ParsableCommand {
         } else {
             diagnostics = try SpecValidator().validate(sources).diagnostics
         }
-        FileHandleOutput.standardOutput.write(
-            Diagnostic.render(diagnostics, format: format, filesChecked: sources.count))
+        let rendered = Diagnostic.render(diagnostics, format: format, filesChecked: sources.count)
+        if format == .github {
+            FileHandleOutput.standardOutput.writeWorkflowCommands(rendered)
+        } else {
+            FileHandleOutput.standardOutput.write(rendered)
+        }
         if diagnostics.contains(where: { $0.severity == .error }) {
             throw ExitCode(1)
         }

@@ -12,8 +12,14 @@ public struct ApplyOptions: Sendable {
     public var retry = RetryPolicy()
     /// The deadline of one API request.
     public var requestTimeout: Duration = .seconds(30)
-    /// The deadline of one file download.
+    /// The deadline of one file download (its body included).
     public var downloadTimeout: Duration = .seconds(1800)
+    /// The most one downloaded file may hold (`--max-file-size`); a larger one fails its window.
+    public var maxFileBytes: Int64 = 16 << 30
+    /// The most one window's downloads may hold together (`--max-window-size`).
+    public var maxWindowBytes: Int64 = 64 << 30
+    /// The largest API answer (status, submit, error JSON) read into memory.
+    public var maxAnswerBytes: Int = APIClient.defaultMaxAnswerBytes
     /// Submits of one window in one run: the first, and new ones after a job failed or vanished.
     public var maxSubmits = 3
     /// Times one window may ask for fresh links or download a file again (expired links, bad archives).

@@ -41,18 +41,23 @@ public final class ApplyRunner: Sendable {
     /// Windows of a shared plan running in this worker now.
     let running = Locked(Set<WindowKey>())
     let destinations: DestinationRegistry
+    /// Cleans every message this run prints, logs or stores of the secrets it holds.
+    let redactor: Redactor
 
-    /// Builds the runner. Every spec's token must be in `environment`; otherwise this throws, naming every
-    /// missing variable, before any request.
+    /// Builds the runner. Every spec's token must be in `environment`, printable; otherwise this throws,
+    /// naming every missing or unusable variable (never a value), before any request.
     public init(work: [SpecWork], journal: StateJournal, transport: any HTTPTransport, environment: [String: String],
                 options: ApplyOptions, reporter: any ApplyReporter,
                 coordinator: (any WindowCoordinator)? = nil, planID: String = "") throws {
         try Self.checkEnvironment(work.filter { !$0.actions.isEmpty }.map(\.spec), environment)
+        try ApplySecrets.checkPrintable(work.filter { !$0.actions.isEmpty }.map(\.spec), environment)
+        let redactor = ApplySecrets.redactor(work.map(\.spec), environment)
+        self.redactor = redactor
         self.work = work
         self.journal = journal
         self.transport = transport
         self.options = options
-        self.reporter = reporter
+        self.reporter = RedactingReporter(inner: reporter, redactor: redactor)
         self.coordinator = coordinator
         self.planID = planID
         let destinations = DestinationRegistry(outputRoot: options.outputRoot, environment: environment)
@@ -76,7 +81,7 @@ public final class ApplyRunner: Sendable {
             let owner = Self.quotaOwner(spec, environment)
             let quota = shared[LimiterRegistry.key(spec.provider, spec.endpoint, owner)] ?? spec.limits
             let limits = limiters.limits(provider: spec.provider, endpoint: spec.endpoint, token: owner, quota)
-            let client = APIClient(
+            var client = APIClient(
                 endpoint: spec.endpoint, credential: Self.credential(spec.provider, token), transport: transport,
                 retry: options.retry, requestTimeout: options.requestTimeout, downloadTimeout: options.downloadTimeout,
                 beforeRequest: { path in
@@ -89,6 +94,7 @@ public final class ApplyRunner: Sendable {
                         if status.map(RetryPolicy.isRetryable(status:)) ?? true { $0.httpRetries += 1 }
                     }
                 })
+            client.maxAnswerBytes = options.maxAnswerBytes
             // A lane of jobsInFlight + 1 windows: one more can download while the provider runs the next job.
             let lane = quota.jobsInFlight.map { ("jobs \(limits.key)", $0 + 1) } ?? ("spec \(spec.name)", Int.max)
             var gate: JobGate?
@@ -181,7 +187,7 @@ public final class ApplyRunner: Sendable {
                 }
                 try await context.provider.prepare()
             } catch {
-                let message = Self.describe(error)
+                let message = redactor.clean(Self.describe(error))
                 reporter.report(.specFailed(spec: item.spec.name, error: message))
                 tally.withLock {
                     $0.failed += item.actions.count
@@ -212,7 +218,7 @@ public final class ApplyRunner: Sendable {
                 try await coordinator.register(plan: planID, windows: Array(claimable.keys))
                 for i in lanes.indices { lanes[i].shared = true }
             } catch {
-                let message = Self.describe(error)
+                let message = redactor.clean(Self.describe(error))
                 reporter.report(.specFailed(spec: "all specs", error: message))
                 tally.withLock {
                     $0.failed += claimable.count

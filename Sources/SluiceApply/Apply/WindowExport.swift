@@ -49,7 +49,8 @@ extension ApplyRunner {
                 // wherever it runs, other workers' included.
                 return .interrupted
             }
-            let failure = error as? WindowFailure ?? WindowFailure(message: Self.describe(error), jobMayResume: record.providerJobID != nil && run.jobRunning)
+            var failure = error as? WindowFailure ?? WindowFailure(message: Self.describe(error), jobMayResume: record.providerJobID != nil && run.jobRunning)
+            failure.message = redactor.clean(failure.message)
             record.lastError = failure.message
             record.updated = options.now()
             // A job that may still finish stays `submitted` (the next plan resumes it); so does a submit whose
@@ -75,7 +76,7 @@ extension ApplyRunner {
         reporter.report(.failed(spec: spec.name, window: window, error: message))
         tally.withLock {
             $0.failed += 1
-            $0.failures.append("\(spec.name)@\(window.start.rfc3339): \(message)")
+            $0.failures.append(redactor.clean("\(spec.name)@\(window.start.rfc3339): \(message)"))
         }
     }
 
@@ -86,9 +87,10 @@ extension ApplyRunner {
         var jobRunning = false
         var bytes: Int64 = 0
         /// The window's staging area while its files come down, kept across fresh links so a file
-        /// already downloaded and checked is not fetched again; and the names of those files.
+        /// already downloaded and checked is not fetched again; and those files, by their place in the
+        /// answer (two files may share a name).
         var staged: StagedWindow?
-        var fetched: Set<String> = []
+        var fetched: Set<Int> = []
         /// The provider's own words for a window with no files (`isCompleted: true` and no
         /// `responseFiles`); a window publishes zero files only with them, and its manifest quotes them.
         var emptyEvidence: String?
@@ -189,6 +191,9 @@ extension ApplyRunner {
                 record.files = []
                 switch submitted {
                 case .started(let id):
+                    guard redactor.redact(id) == id else {
+                        throw WindowFailure(message: "the provider answered with a job id that holds a secret of this run; refusing to store it")
+                    }
                     jobID = id
                     record.providerJobID = id
                     run.jobRunning = true
@@ -388,10 +393,15 @@ extension ApplyRunner {
             run.staged = staged
         }
         do {
-            for (i, file) in files.enumerated() where !run.fetched.contains(file.name) {
+            if files.contains(where: { redactor.redact($0.name) != $0.name }) {
+                throw WindowFailure(message: "the provider named a file whose name holds a secret of this run; refusing to store it")
+            }
+            for (i, file) in files.enumerated() where !run.fetched.contains(i) {
                 let (name, bytes) = try await Self.add(file, number: i, to: staged, destination: context.destination,
-                                                      client: context.provider.client, keepArchive: spec.destination.keepArchives)
-                run.fetched.insert(file.name)
+                                                      client: context.provider.client, keepArchive: spec.destination.keepArchives,
+                                                      maxBytes: min(options.maxFileBytes, options.maxWindowBytes - run.bytes),
+                                                      limits: UnpackLimits(spec.archives))
+                run.fetched.insert(i)
                 run.bytes += bytes
                 reporter.report(.downloaded(spec: spec.name, window: window, file: name, bytes: bytes))
             }
@@ -427,27 +437,41 @@ extension ApplyRunner {
     /// Downloads one file of a window into its staging area and adds it to the window (an archive is
     /// checked and unpacked). Returns the file's safe name and the bytes downloaded. Throws `StaleLinks`
     /// when fresh links may help (403/404/410, a transfer that kept failing, an archive that fails its
-    /// check), `WindowFailure` for any other answer.
+    /// check), `WindowFailure` for any other answer and for refusals trying again cannot change (a URL
+    /// that is not http or https, a file over `maxBytes`, an archive over `limits`, a path outside the
+    /// window or taken by another file).
     public static func add(_ file: RemoteFile, number: Int, to staged: StagedWindow, destination: any Destination,
-                           client: APIClient, keepArchive: Bool) async throws -> (name: String, bytes: Int64) {
-        let safe = try ArchiveUnpacker.sanitised(file.name, in: file.name)
+                           client: APIClient, keepArchive: Bool, maxBytes: Int64 = .max,
+                           limits: UnpackLimits = UnpackLimits()) async throws -> (name: String, bytes: Int64) {
+        let safe: String
+        do {
+            safe = try ArchiveUnpacker.sanitised(file.name, in: file.name)
+        } catch let error as FileCheckError {
+            throw WindowFailure(message: "\(error.description); the window is not exported")
+        }
         // One folder per file: an archive is unpacked by its own name, so the name must stay as given.
         let folder = staged.downloads.appendingPathComponent(String(number))
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let path = folder.appendingPathComponent((safe as NSString).lastPathComponent)
         if let content = file.content {
             // The API answered with the data itself: written as it came, nothing to download.
+            guard Int64(content.count) <= maxBytes else {
+                throw WindowFailure(message: "\(safe) is \(content.count) bytes, over this window's limit of \(maxBytes); the window is not exported")
+            }
             try Data(content).write(to: path)
             do {
-                _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive)
+                _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive, limits: limits)
             } catch let error as FileCheckError {
-                throw WindowFailure(message: error.description)
+                throw WindowFailure(message: "\(error.description); the window is not exported")
             }
             return (safe, Int64(content.count))
         }
         let result: DownloadResult
         do {
-            result = try await client.download(file.url, to: path.path)
+            result = try await client.download(file.url, to: path.path, maxBytes: max(0, maxBytes))
+        } catch let error as APIError where error.permanent {
+            try? FileManager.default.removeItem(at: path)
+            throw WindowFailure(message: "downloading \(safe) was refused: \(error.description)")
         } catch let error as APIError {
             throw StaleLinks(reason: "downloading \(safe) failed: \(error.description)")
         }
@@ -458,7 +482,10 @@ extension ApplyRunner {
             throw WindowFailure(message: reason, jobMayResume: false)
         }
         do {
-            _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive)
+            _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive, limits: limits)
+        } catch let error as FileCheckError where error.permanent {
+            try? FileManager.default.removeItem(at: path)
+            throw WindowFailure(message: "\(error.description); the window is not exported")
         } catch let error as FileCheckError {
             throw StaleLinks(reason: "\(error.description); downloading again")
         }
@@ -468,17 +495,7 @@ extension ApplyRunner {
     /// Writes `labels.json` beside Enterpret v1 records: every label their predictions name, looked up
     /// once per run through the labels API (`resolveLabels`).
     private func resolveLabels(in directory: URL, using provider: EnterpretV1Provider) async throws {
-        var ids = Set<String>()
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        for name in names where name.hasSuffix(".json") && name != "labels.json" {
-            guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path),
-                  let root = try? JSONParser.parse(Array(data)) else { continue }
-            for record in root["records"]?.arrayValue ?? [] {
-                for prediction in record["predictions"]?.arrayValue ?? [] {
-                    if let id = prediction["labelID"]?.stringValue { ids.insert(id) }
-                }
-            }
-        }
+        let ids = try LabelIDScanner.ids(in: directory)
         var entries: [String] = []
         for id in ids.sorted() {
             if let cached = labels.cached(id) {

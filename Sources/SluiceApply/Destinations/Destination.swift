@@ -48,6 +48,9 @@ public protocol Destination: Sendable {
     /// kept too if `keepArchive`), other files moved in. Returns the relative paths added.
     func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool) throws -> [String]
 
+    /// The same, with the spec's archive limits.
+    func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool, limits: UnpackLimits) throws -> [String]
+
     /// Publishes the window with `_manifest.json` (built by `manifest` from the files' facts), replacing
     /// any earlier version in one step. Returns the facts of the files published.
     func commit(_ staged: StagedWindow, manifest: @Sendable ([FileFacts]) throws -> Data) async throws -> [FileFacts]
@@ -68,7 +71,11 @@ extension Destination {
 
     /// Staged windows of every destination unpack the same way.
     public func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool) throws -> [String] {
-        try LocalStaging.ingest(download, named: name, into: staged, keepArchive: keepArchive)
+        try ingest(download, named: name, into: staged, keepArchive: keepArchive, limits: UnpackLimits())
+    }
+
+    public func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool, limits: UnpackLimits) throws -> [String] {
+        try LocalStaging.ingest(download, named: name, into: staged, keepArchive: keepArchive, unpacker: ArchiveUnpacker(limits: limits))
     }
 }
 

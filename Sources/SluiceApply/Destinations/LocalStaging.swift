@@ -22,14 +22,26 @@ public enum LocalStaging {
         return try stage(target, in: root, name: name)
     }
 
+    /// Adds a downloaded file to the window: an archive checked and unpacked (kept too with
+    /// `keepArchive`), any other file moved in. Nothing already in the window is ever replaced: a file
+    /// or entry landing on a path another one took fails with a permanent `FileCheckError`, and an
+    /// archive that fails leaves nothing of itself behind.
     public static func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool,
                               unpacker: ArchiveUnpacker = ArchiveUnpacker()) throws -> [String] {
         let safeName = try ArchiveUnpacker.sanitised(name, in: name)
         if ArchiveUnpacker.isArchive(safeName) {
+            let kept = staged.directory.appendingPathComponent(safeName)
+            if keepArchive, FileManager.default.fileExists(atPath: kept.path) {
+                throw ArchiveUnpacker.collision(safeName, in: safeName)
+            }
             var added = try unpacker.unpack(download, into: staged.directory)
             if keepArchive {
-                let kept = staged.directory.appendingPathComponent(safeName)
-                try moveReplacing(download, to: kept)
+                do {
+                    try moveRefusingExisting(download, to: kept, name: safeName)
+                } catch {
+                    for path in added { try? FileManager.default.removeItem(at: staged.directory.appendingPathComponent(path)) }
+                    throw error
+                }
                 added.append(safeName)
             } else {
                 try? FileManager.default.removeItem(at: download)
@@ -38,7 +50,7 @@ public enum LocalStaging {
         }
         let destination = staged.directory.appendingPathComponent(safeName)
         try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try moveReplacing(download, to: destination)
+        try moveRefusingExisting(download, to: destination, name: safeName)
         return [safeName]
     }
 
@@ -78,9 +90,9 @@ public enum LocalStaging {
         }
     }
 
-    private static func moveReplacing(_ source: URL, to destination: URL) throws {
+    private static func moveRefusingExisting(_ source: URL, to destination: URL, name: String) throws {
         if FileManager.default.fileExists(atPath: destination.path) {
-            try FileManager.default.removeItem(at: destination)
+            throw ArchiveUnpacker.collision(name, in: name)
         }
         try FileManager.default.moveItem(at: source, to: destination)
     }

@@ -6,26 +6,44 @@ import ZIPFoundation
 public struct FileCheckError: Error, Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var message: String
+    /// The file is refused for what it is (a path outside the window, a bomb, a name another file
+    /// already took), so downloading it again cannot help; otherwise it is damaged (truncated, corrupt)
+    /// and a fresh download may be whole.
+    public var permanent: Bool = false
 
     public var description: String { "\(file): \(message)" }
 }
 
-/// Limits on what an archive may unpack to, against zip bombs.
+/// Limits on what an archive may unpack to, against zip and gzip bombs. The same limits hold for a
+/// `.gz` (one entry) as for a `.zip`, counted on the bytes actually written, not on what the archive
+/// declares.
 public struct UnpackLimits: Sendable, Hashable {
-    /// The most bytes one entry may expand to. Default 16 GiB.
+    /// The most bytes one entry (or a gzip file's content) may expand to. Default 16 GiB.
     public var maxEntryBytes: Int64
     /// The most bytes one archive may expand to in all. Default 64 GiB.
     public var maxTotalBytes: Int64
-    /// The largest expansion ratio tolerated for entries over 1 MiB. Default 200.
+    /// The largest expansion ratio tolerated, of each entry (to its compressed size) and of the whole
+    /// archive (to the archive's size), beyond the first `ratioAllowanceBytes`. Default 200.
     public var maxRatio: Int64
     /// The most entries one archive may hold. Default 100,000.
     public var maxEntries: Int
+    /// Bytes an entry or an archive may expand to whatever its ratio (small files compress well).
+    /// Default 1 MiB.
+    public var ratioAllowanceBytes: Int64
 
-    public init(maxEntryBytes: Int64 = 16 << 30, maxTotalBytes: Int64 = 64 << 30, maxRatio: Int64 = 200, maxEntries: Int = 100_000) {
+    public init(maxEntryBytes: Int64 = 16 << 30, maxTotalBytes: Int64 = 64 << 30, maxRatio: Int64 = 200, maxEntries: Int = 100_000,
+                ratioAllowanceBytes: Int64 = 1 << 20) {
         self.maxEntryBytes = maxEntryBytes
         self.maxTotalBytes = maxTotalBytes
         self.maxRatio = maxRatio
         self.maxEntries = maxEntries
+        self.ratioAllowanceBytes = ratioAllowanceBytes
+    }
+
+    /// The most an input of `compressed` bytes may expand to under the ratio.
+    func ratioCeiling(_ compressed: Int64) -> Int64 {
+        let (scaled, overflow) = max(compressed, 0).multipliedReportingOverflow(by: maxRatio)
+        return max(ratioAllowanceBytes, overflow ? .max : scaled)
     }
 }
 
@@ -45,35 +63,48 @@ public struct ArchiveUnpacker: Sendable {
         return lower.hasSuffix(".zip") || lower.hasSuffix(".gz")
     }
 
-    /// Unpacks `archive` into `directory`, returning the relative paths written.
+    /// Unpacks `archive` into `directory`, returning the relative paths written. A file that is already
+    /// there is never replaced: two entries (or an entry and another file of the window) naming one
+    /// path are refused. On any failure, what this archive wrote so far is removed again.
     public func unpack(_ archive: URL, into directory: URL) throws -> [String] {
         let name = archive.lastPathComponent
-        if name.lowercased().hasSuffix(".zip") { return try unzip(archive, into: directory) }
-        if name.lowercased().hasSuffix(".gz") {
-            let outName = String(name.dropLast(3))
-            try gunzip(archive, to: directory.appendingPathComponent(try Self.sanitised(outName, in: name)))
-            return [outName]
+        let created = CreatedFiles()
+        do {
+            if name.lowercased().hasSuffix(".zip") { return try unzip(archive, into: directory, created: created) }
+            if name.lowercased().hasSuffix(".gz") {
+                let outName = String(name.dropLast(3))
+                try gunzip(archive, to: directory.appendingPathComponent(try Self.sanitised(outName, in: name)), created: created)
+                return [outName]
+            }
+        } catch {
+            created.removeAll()
+            throw error
         }
         throw FileCheckError(file: name, message: "not an archive sluice unpacks (.zip, .gz)")
+    }
+
+    /// Why a window cannot hold two files at one path.
+    public static func collision(_ relative: String, in archive: String) -> FileCheckError {
+        FileCheckError(file: archive, message: "\(relative) would be written twice (two files of the window share that name); refusing to overwrite one with the other", permanent: true)
     }
 
     /// A provider's entry or file name made safe to create under a directory, or an error naming it.
     public static func sanitised(_ entryPath: String, in archive: String) throws -> String {
         let parts = entryPath.split(separator: "/", omittingEmptySubsequences: true)
         if entryPath.hasPrefix("/") || entryPath.contains("\\") || entryPath.contains("\0") {
-            throw FileCheckError(file: archive, message: "entry \"\(entryPath)\" has an absolute or unsafe path; refusing to unpack it")
+            throw FileCheckError(file: archive, message: "entry \"\(entryPath)\" has an absolute or unsafe path; refusing to unpack it", permanent: true)
         }
         if parts.contains("..") {
-            throw FileCheckError(file: archive, message: "entry \"\(entryPath)\" points outside the destination (..); refusing to unpack it")
+            throw FileCheckError(file: archive, message: "entry \"\(entryPath)\" points outside the destination (..); refusing to unpack it", permanent: true)
         }
         let kept = parts.filter { $0 != "." }
         guard !kept.isEmpty else {
-            throw FileCheckError(file: archive, message: "entry \"\(entryPath)\" has an empty name")
+            throw FileCheckError(file: archive, message: "entry \"\(entryPath)\" has an empty name", permanent: true)
         }
         return kept.joined(separator: "/")
     }
 
-    private func unzip(_ archiveURL: URL, into directory: URL) throws -> [String] {
+    private func unzip(_ archiveURL: URL, into directory: URL, created: CreatedFiles) throws -> [String] {
         let name = archiveURL.lastPathComponent
         let archive: Archive
         do {
@@ -81,35 +112,52 @@ public struct ArchiveUnpacker: Sendable {
         } catch {
             throw FileCheckError(file: name, message: "not a readable zip archive (truncated or corrupt)")
         }
-        var written: [String] = []
-        var total: Int64 = 0
+        let attributes = try? FileManager.default.attributesOfItem(atPath: archiveURL.path)
+        let archiveBytes = (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+        // Entries whose compressed data add up to more than the archive holds share their data: one
+        // block named by many entries, the overlapping-entry bomb. A plain zip never does that.
+        var compressedTotal: Int64 = 0
         var count = 0
         for entry in archive {
             count += 1
             guard count <= limits.maxEntries else {
-                throw FileCheckError(file: name, message: "more than \(limits.maxEntries) entries")
+                throw FileCheckError(file: name, message: "more than \(limits.maxEntries) entries; refusing it", permanent: true)
             }
+            compressedTotal += Int64(clamping: entry.compressedSize)
+        }
+        if archiveBytes > 0, compressedTotal > archiveBytes {
+            throw FileCheckError(file: name, message: "its entries overlap (\(compressedTotal) compressed bytes in a \(archiveBytes)-byte archive: a zip bomb?); refusing it", permanent: true)
+        }
+        let totalCeiling = min(limits.maxTotalBytes, limits.ratioCeiling(archiveBytes))
+        var written: [String] = []
+        var total: Int64 = 0
+        for entry in archive {
             switch entry.type {
             case .directory:
                 continue
             case .symlink:
-                throw FileCheckError(file: name, message: "entry \"\(entry.path)\" is a link; refusing to unpack it")
+                throw FileCheckError(file: name, message: "entry \"\(entry.path)\" is a link; refusing to unpack it", permanent: true)
             case .file:
                 break
             }
             let relative = try Self.sanitised(entry.path, in: name)
             let declared = Int64(clamping: entry.uncompressedSize)
-            try checkSize(declared, compressed: Int64(clamping: entry.compressedSize), entry: entry.path, archive: name)
+            let compressed = Int64(clamping: entry.compressedSize)
+            try checkSize(declared, compressed: compressed, entry: entry.path, archive: name)
             let target = directory.appendingPathComponent(relative)
             try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let out = try FileSink(target)
+            let out = try created.create(target, relative: relative, archive: name)
             defer { out.close() }
             var entryBytes: Int64 = 0
+            let entryCeiling = min(declared, limits.maxEntryBytes, limits.ratioCeiling(compressed))
             do {
                 _ = try archive.extract(entry, skipCRC32: false) { data in
                     entryBytes += Int64(data.count)
-                    if entryBytes > declared || entryBytes > limits.maxEntryBytes {
-                        throw FileCheckError(file: name, message: "entry \"\(entry.path)\" expands beyond its declared size; refusing it")
+                    if entryBytes > entryCeiling {
+                        throw FileCheckError(file: name, message: "entry \"\(entry.path)\" expands beyond its declared size or the limits; refusing it", permanent: true)
+                    }
+                    if total + entryBytes > totalCeiling {
+                        throw self.totalRefusal(name, archiveBytes: archiveBytes)
                     }
                     try out.write(data)
                 }
@@ -119,25 +167,30 @@ public struct ArchiveUnpacker: Sendable {
                 throw FileCheckError(file: name, message: "entry \"\(entry.path)\" is corrupt (\(Self.reason(error)))")
             }
             total += entryBytes
-            guard total <= limits.maxTotalBytes else {
-                throw FileCheckError(file: name, message: "expands to more than \(limits.maxTotalBytes) bytes")
-            }
             written.append(relative)
         }
         return written
     }
 
+    private func totalRefusal(_ name: String, archiveBytes: Int64) -> FileCheckError {
+        let ratio = limits.ratioCeiling(archiveBytes)
+        if ratio < limits.maxTotalBytes {
+            return FileCheckError(file: name, message: "expands more than \(limits.maxRatio)× its \(archiveBytes) bytes (a zip bomb?); refusing it", permanent: true)
+        }
+        return FileCheckError(file: name, message: "expands to more than \(limits.maxTotalBytes) bytes; refusing it", permanent: true)
+    }
+
     private func checkSize(_ size: Int64, compressed: Int64, entry: String, archive: String) throws {
         if size > limits.maxEntryBytes {
-            throw FileCheckError(file: archive, message: "entry \"\(entry)\" would expand to \(size) bytes, over the limit of \(limits.maxEntryBytes)")
+            throw FileCheckError(file: archive, message: "entry \"\(entry)\" would expand to \(size) bytes, over the limit of \(limits.maxEntryBytes)", permanent: true)
         }
-        if size > 1 << 20, compressed > 0, size / compressed > limits.maxRatio {
-            throw FileCheckError(file: archive, message: "entry \"\(entry)\" expands \(size / compressed)× (a zip bomb?); refusing it")
+        if size > limits.ratioCeiling(compressed) {
+            throw FileCheckError(file: archive, message: "entry \"\(entry)\" expands \(size / max(compressed, 1))× (a zip bomb?); refusing it", permanent: true)
         }
     }
 
     /// Gunzips `archive` to `target`, verifying the trailer's CRC-32 and length.
-    func gunzip(_ archive: URL, to target: URL) throws {
+    func gunzip(_ archive: URL, to target: URL, created: CreatedFiles = CreatedFiles()) throws {
         let name = archive.lastPathComponent
         let input = try FileHandle(forReadingFrom: archive)
         defer { try? input.close() }
@@ -153,8 +206,10 @@ public struct ArchiveUnpacker: Sendable {
         let expectedSize = UInt32(trailer[4]) | UInt32(trailer[5]) << 8 | UInt32(trailer[6]) << 16 | UInt32(trailer[7]) << 24
         let compressedSize = size - header.length - 8
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let out = try FileSink(target)
+        let out = try created.create(target, relative: target.lastPathComponent, archive: name)
         defer { out.close() }
+        // A gzip file is one entry and the whole archive: both limits and the ratio to its size hold.
+        let ceiling = min(limits.maxEntryBytes, limits.maxTotalBytes, limits.ratioCeiling(size))
         var produced: Int64 = 0
         let crc: UInt32
         do {
@@ -168,8 +223,11 @@ public struct ArchiveUnpacker: Sendable {
                 return data
             }, consumer: { data in
                 produced += Int64(data.count)
-                if produced > limits.maxEntryBytes {
-                    throw FileCheckError(file: name, message: "expands to more than \(limits.maxEntryBytes) bytes; refusing it")
+                if produced > ceiling {
+                    if ceiling == limits.ratioCeiling(size) && ceiling < min(limits.maxEntryBytes, limits.maxTotalBytes) {
+                        throw FileCheckError(file: name, message: "expands more than \(limits.maxRatio)× its \(size) bytes (a gzip bomb?); refusing it", permanent: true)
+                    }
+                    throw FileCheckError(file: name, message: "expands to more than \(min(limits.maxEntryBytes, limits.maxTotalBytes)) bytes; refusing it", permanent: true)
                 }
                 try out.write(data)
             })
@@ -216,6 +274,24 @@ struct GzipHeader {
         if flags & 0x02 != 0 { i += 2 } // FHCRC
         guard i <= bytes.count else { throw FileCheckError(file: fileName, message: "truncated gzip header") }
         return GzipHeader(length: Int64(i))
+    }
+}
+
+/// The files one unpack created, so a failure can take them away again; refuses a path that exists.
+final class CreatedFiles {
+    private(set) var urls: [URL] = []
+
+    /// Creates `url` for writing, unless something is there already (another file of the window).
+    func create(_ url: URL, relative: String, archive: String) throws -> FileSink {
+        if FileManager.default.fileExists(atPath: url.path) { throw ArchiveUnpacker.collision(relative, in: archive) }
+        let sink = try FileSink(url)
+        urls.append(url)
+        return sink
+    }
+
+    func removeAll() {
+        for url in urls { try? FileManager.default.removeItem(at: url) }
+        urls.removeAll()
     }
 }
 

@@ -85,6 +85,17 @@ public enum BundledSchemas {
         "objectsPerMinute": { "type": "integer", "minimum": 1, "description": "Discovery requests (enterpret-v2 objects), per minute and token." },
         "jobsInFlight": { "type": "integer", "minimum": 1, "description": "Provider jobs running at once per token." }
       }
+    },
+    "archives": {
+      "type": "object",
+      "description": "Limits the provider's .zip and .gz files are unpacked under (zip and gzip bombs), counted on the bytes written. An archive over a limit fails its window and is not downloaded again. Defaults: 16384 MiB an entry, 65536 MiB an archive, 200x expansion (of each entry and of the whole archive, beyond the first MiB), 100000 entries.",
+      "additionalProperties": false,
+      "properties": {
+        "maxEntryMiB": { "type": "integer", "minimum": 1, "maximum": 1048576, "description": "The most one entry (or a .gz file's content) may expand to, in MiB." },
+        "maxTotalMiB": { "type": "integer", "minimum": 1, "maximum": 1048576, "description": "The most one archive may expand to in all, in MiB." },
+        "maxRatio": { "type": "integer", "minimum": 1, "maximum": 100000, "description": "The largest expansion ratio, of each entry to its compressed size and of the archive to its size." },
+        "maxEntries": { "type": "integer", "minimum": 1, "maximum": 10000000, "description": "The most entries one zip may hold." }
+      }
     }
   },
   "allOf": [

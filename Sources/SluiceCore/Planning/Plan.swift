@@ -68,10 +68,10 @@ public enum ActionReason: Sendable, Hashable {
         case .neverExported:
             return "not exported yet"
         case .submittedNotFinished(let jobID):
-            return jobID.map { "submitted as \($0), not finished: poll it" } ?? "submitted, not finished: poll it"
+            return jobID.map { "submitted as \(PrintableText.escaped($0)), not finished: poll it" } ?? "submitted, not finished: poll it"
         case .failed(let attempts, let lastError):
             let tries = attempts == 1 ? "1 attempt" : "\(attempts) attempts"
-            return lastError.map { "failed after \(tries): \($0)" } ?? "failed after \(tries)"
+            return lastError.map { "failed after \(tries): \(PrintableText.escaped($0))" } ?? "failed after \(tries)"
         case .forced:
             return "forced with --replace"
         case .dataChanged:

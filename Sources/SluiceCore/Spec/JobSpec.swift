@@ -21,6 +21,8 @@ public struct JobSpec: Sendable {
     /// A lookup spec (Userpilot's lookups: `user_properties`, `segments`, …) instead of a time-ranged
     /// export: one snapshot per period of `window.step` (`every`), the period holding `now`.
     public var lookup: String?
+    /// The spec's `archives` overrides of the unpack limits (unset: sluice's defaults).
+    public var archives = ArchiveLimitsConfig()
 
     public init(name: String, description: String? = nil, provider: ProviderID, auth: AuthConfig,
                 endpoint: Endpoint? = nil, window: WindowConfig, filters: JSONNode, destination: DestinationSpec,
@@ -169,5 +171,21 @@ public struct DestinationSpec: Sendable {
         self.pathTemplate = pathTemplate
         self.keepArchives = keepArchives
         self.raw = raw
+    }
+}
+
+/// A spec's overrides of the limits archives are unpacked under (`archives` in the spec); each unset
+/// value keeps sluice's default (16 GiB an entry, 64 GiB an archive, 200× expansion, 100,000 entries).
+public struct ArchiveLimitsConfig: Sendable, Hashable {
+    public var maxEntryMiB: Int64?
+    public var maxTotalMiB: Int64?
+    public var maxRatio: Int64?
+    public var maxEntries: Int64?
+
+    public init(maxEntryMiB: Int64? = nil, maxTotalMiB: Int64? = nil, maxRatio: Int64? = nil, maxEntries: Int64? = nil) {
+        self.maxEntryMiB = maxEntryMiB
+        self.maxTotalMiB = maxTotalMiB
+        self.maxRatio = maxRatio
+        self.maxEntries = maxEntries
     }
 }

@@ -249,12 +249,23 @@ struct SpecChecks {
         let destination = window.flatMap { checkDestination(window: $0) }
         guard let name, let provider, let tokenEnv, let window, let destination else { return nil }
         checkProviderPairing(provider, window: window, destination: destination)
-        return JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
-                       auth: AuthConfig(tokenEnv: tokenEnv,
-                                        organization: root.node(at: JSONPointer(tokens: ["auth", "organization"]))?.stringValue),
-                       endpoint: endpoint, window: window,
-                       filters: root["filters"] ?? JSONNode(.object(JSONObject()), at: root.position),
-                       destination: destination, limits: decodeLimits(), sourcePath: file, lookup: lookup)
+        var spec = JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
+                           auth: AuthConfig(tokenEnv: tokenEnv,
+                                            organization: root.node(at: JSONPointer(tokens: ["auth", "organization"]))?.stringValue),
+                           endpoint: endpoint, window: window,
+                           filters: root["filters"] ?? JSONNode(.object(JSONObject()), at: root.position),
+                           destination: destination, limits: decodeLimits(), sourcePath: file, lookup: lookup)
+        spec.archives = decodeArchiveLimits()
+        return spec
+    }
+
+    /// The spec's `archives` limits (the schema has checked their types and ranges).
+    private func decodeArchiveLimits() -> ArchiveLimitsConfig {
+        func int(_ key: String) -> Int64? {
+            root.node(at: JSONPointer(tokens: ["archives", key]))?.numberValue?.int64Value
+        }
+        return ArchiveLimitsConfig(maxEntryMiB: int("maxEntryMiB"), maxTotalMiB: int("maxTotalMiB"),
+                                   maxRatio: int("maxRatio"), maxEntries: int("maxEntries"))
     }
 
     /// A lookup spec's period (`every`, default one day): whole hours, at least one. Periods are aligned

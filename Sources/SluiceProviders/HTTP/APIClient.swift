@@ -31,6 +31,9 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     /// The vendor's error message or the transport's, never a secret.
     public var message: String
     public var attempts: Int
+    /// Trying again cannot help: the answer was refused for what it is (a URL sluice does not open, a
+    /// file over the size limit), not for how it went.
+    public var permanent: Bool = false
 
     public var description: String {
         let what = status.map { "HTTP \($0)" } ?? "no answer"
@@ -54,6 +57,10 @@ public struct APIClient: Sendable {
     public var requestTimeout: Duration
     /// The deadline of one file download. Default 30 min.
     public var downloadTimeout: Duration
+    /// The largest API answer read into memory (status and submit JSON, error bodies). Default 4 MiB:
+    /// far above any documented answer, and parsed JSON takes many times its size in memory.
+    public var maxAnswerBytes: Int = APIClient.defaultMaxAnswerBytes
+    public static let defaultMaxAnswerBytes = 4 << 20
     /// Waits between attempts; injected so tests run time forward instead of sleeping.
     public var sleep: @Sendable (Duration) async throws -> Void
     /// The current time, to read `Retry-After` dates.
@@ -109,7 +116,7 @@ public struct APIClient: Sendable {
             let failure: String
             var status: Int?
             do {
-                let response = try await transport.send(request, timeout: requestTimeout, maxBodyBytes: 64 << 20)
+                let response = try await transport.send(request, timeout: requestTimeout, maxBodyBytes: maxAnswerBytes)
                 observe(method, shown, response.status)
                 guard RetryPolicy.isRetryable(status: response.status) else { return response }
                 status = response.status
@@ -129,10 +136,12 @@ public struct APIClient: Sendable {
         }
     }
 
-    /// Downloads a file to `path`, retrying broken and truncated transfers. The credential goes along
-    /// only if the file is on the API's own host; redirects are followed (at most 5), dropping the
-    /// credential as soon as one leaves that host.
-    public func download(_ fileURL: String, to path: String) async throws -> DownloadResult {
+    /// Downloads a file to `path`, at most `maxBytes` of it, retrying broken and truncated transfers.
+    /// The credential goes along only if the file is on the API's own host; redirects are followed (at
+    /// most 5), dropping the credential as soon as one leaves that host. Only http and https URLs are
+    /// opened, the first and every redirect's; another scheme, or a file over `maxBytes`, fails at once
+    /// with a `permanent` error.
+    public func download(_ fileURL: String, to path: String, maxBytes: Int64 = .max) async throws -> DownloadResult {
         var random = SystemRandomNumberGenerator()
         var attempt = 0
         var current = fileURL
@@ -140,13 +149,19 @@ public struct APIClient: Sendable {
         while true {
             attempt += 1
             let shown = URLRedaction.redact(current)
+            guard AllowedScheme.isAllowed(current) else {
+                let what = redirects > 0 ? "a redirect to" : "a link to"
+                throw APIError(method: "GET", url: shown, status: nil,
+                               message: "\(what) a \(AllowedScheme.shown(current)): URL; only http and https are fetched",
+                               attempts: attempt, permanent: true)
+            }
             var request = HTTPRequest(method: "GET", url: current)
             if isOwnHost(current) { request.headers.append((credential.headerName, credential.headerValue)) }
             var retryAfter: Duration?
             var status: Int?
             let failure: String
             do {
-                let result = try await transport.download(request, to: path, timeout: downloadTimeout)
+                let result = try await transport.download(request, to: path, timeout: downloadTimeout, maxBytes: maxBytes)
                 observe("GET", shown, result.status)
                 if (300..<400).contains(result.status), let location = result.headers.first(where: { $0.name.lowercased() == "location" })?.value {
                     redirects += 1
@@ -165,7 +180,7 @@ public struct APIClient: Sendable {
                 observe("GET", shown, nil)
                 failure = error.description
             } catch let error as TransportError {
-                throw APIError(method: "GET", url: shown, status: nil, message: error.description, attempts: attempt)
+                throw APIError(method: "GET", url: shown, status: nil, message: error.description, attempts: attempt, permanent: true)
             }
             guard let wait = retry.delay(afterAttempt: attempt, retryAfter: retryAfter, using: &random) else {
                 throw APIError(method: "GET", url: shown, status: status, message: failure, attempts: attempt)

@@ -97,39 +97,102 @@ public protocol HTTPTransport: Sendable {
     /// Streams a response body to `path` (created or truncated), checking it against Content-Length.
     /// Memory stays flat whatever the size.
     func download(_ request: HTTPRequest, to path: String, timeout: Duration) async throws -> DownloadResult
+
+    /// The same, writing at most `maxBytes`: a larger body (announced or streamed) fails with `.tooLarge`
+    /// as soon as it passes the limit, so disk use stays bounded whatever the server sends.
+    func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64) async throws -> DownloadResult
+}
+
+extension HTTPTransport {
+    /// For transports that cannot stop a body early (scripted twins): the limit is checked afterwards.
+    public func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64) async throws -> DownloadResult {
+        let result = try await download(request, to: path, timeout: timeout)
+        if result.bytesWritten > maxBytes {
+            try? FileManager.default.removeItem(atPath: path)
+            throw TransportError(kind: .tooLarge(limit: Int(clamping: maxBytes)), url: URLRedaction.redact(request.url), detail: "")
+        }
+        return result
+    }
+}
+
+/// The URL schemes sluice ever opens. Anything else (`file:`, `unix:`, `http+unix:`, …) would reach
+/// the local machine, not the vendor.
+public enum AllowedScheme {
+    /// Whether `url` is `http://…` or `https://…`, in any case.
+    public static func isAllowed(_ url: String) -> Bool {
+        guard let end = url.range(of: "://") else { return false }
+        let scheme = url[..<end.lowerBound].lowercased()
+        return scheme == "http" || scheme == "https"
+    }
+
+    /// The scheme as shown in an error: at most 20 printable characters.
+    public static func shown(_ url: String) -> String {
+        let scheme = url.range(of: ":").map { String(url[..<$0.lowerBound]) } ?? url
+        return String(scheme.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }.prefix(20).map(Character.init))
+    }
 }
 
 /// `HTTPTransport` on async-http-client.
+///
+/// Every byte is bounded: a request's deadline covers its body, not only its headers (checked on each
+/// chunk, and a silent connection ends after the client's idle timeout, so a request lasts at most its
+/// deadline plus that); bodies read into memory stop at `maxBodyBytes`, downloads at `maxBytes`.
 public struct AsyncHTTPTransport: HTTPTransport {
     public let client: HTTPClient
+    /// The most one download writes when the caller names no limit. Default 16 GiB.
+    public var maxFileBytes: Int64
 
-    public init(client: HTTPClient) { self.client = client }
+    public init(client: HTTPClient, maxFileBytes: Int64 = 16 << 30) {
+        self.client = client
+        self.maxFileBytes = maxFileBytes
+    }
+
+    /// The default idle timeout: how long a connection may stay silent while an answer is awaited or read.
+    public static let defaultIdleTimeout: Duration = .seconds(60)
 
     /// A client configured for sluice: no automatic redirects (credentials must not follow them to
-    /// another host), no automatic decompression (archives are checked and unpacked explicitly).
-    public static func makeClient() -> HTTPClient {
+    /// another host), no automatic decompression (archives are checked and unpacked explicitly), and
+    /// every read under `idleTimeout` (reset by each byte that arrives).
+    public static func makeClient(idleTimeout: Duration = defaultIdleTimeout) -> HTTPClient {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, decompression: .disabled)
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        configuration.timeout = .init(connect: Self.amount(min(idleTimeout, .seconds(30))), read: Self.amount(idleTimeout))
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     public func send(_ request: HTTPRequest, timeout: Duration, maxBodyBytes: Int) async throws -> HTTPResponse {
         let shown = URLRedaction.redact(request.url)
+        let deadline = ContinuousClock.now.advanced(by: timeout)
         let response = try await execute(request, timeout: timeout)
-        do {
-            let buffer = try await response.body.collect(upTo: maxBodyBytes)
-            return HTTPResponse(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
-                                body: Array(buffer.readableBytesView))
-        } catch let error as NIOTooManyBytesError {
-            _ = error
+        if let declared = response.headers.first(name: "content-length").flatMap({ Int64($0) }), declared > maxBodyBytes {
             throw TransportError(kind: .tooLarge(limit: maxBodyBytes), url: shown, detail: "")
+        }
+        var body: [UInt8] = []
+        do {
+            for try await chunk in response.body {
+                guard body.count + chunk.readableBytes <= maxBodyBytes else {
+                    throw TransportError(kind: .tooLarge(limit: maxBodyBytes), url: shown, detail: "")
+                }
+                body.append(contentsOf: chunk.readableBytesView)
+                if ContinuousClock.now > deadline {
+                    throw TransportError(kind: .timeout, url: shown, detail: "the answer's body did not arrive within \(timeout)")
+                }
+            }
+        } catch let error as TransportError {
+            throw error
         } catch {
             throw classify(error, url: shown, expected: response.headers.first(name: "content-length").flatMap { Int64($0) }, received: nil)
         }
+        return HTTPResponse(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: body)
     }
 
     public func download(_ request: HTTPRequest, to path: String, timeout: Duration) async throws -> DownloadResult {
+        try await download(request, to: path, timeout: timeout, maxBytes: maxFileBytes)
+    }
+
+    public func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64) async throws -> DownloadResult {
         let shown = URLRedaction.redact(request.url)
+        let deadline = ContinuousClock.now.advanced(by: timeout)
         let response = try await execute(request, timeout: timeout)
         let status = Int(response.status.code)
         let headers = response.headers.map { (name: $0.name, value: $0.value) }
@@ -138,6 +201,9 @@ public struct AsyncHTTPTransport: HTTPTransport {
             return DownloadResult(status: status, headers: headers, bytesWritten: 0, errorBody: body)
         }
         let expected = response.headers.first(name: "content-length").flatMap { Int64($0) }
+        if let expected, expected > maxBytes {
+            throw TransportError(kind: .tooLarge(limit: Int(clamping: maxBytes)), url: shown, detail: "Content-Length \(expected)")
+        }
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
             throw TransportError(kind: .file, url: shown, detail: "cannot create \(path)")
         }
@@ -148,10 +214,17 @@ public struct AsyncHTTPTransport: HTTPTransport {
         var written: Int64 = 0
         do {
             for try await chunk in response.body {
+                guard written + Int64(chunk.readableBytes) <= maxBytes else {
+                    throw TransportError(kind: .tooLarge(limit: Int(clamping: maxBytes)), url: shown, detail: "")
+                }
                 try chunk.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
                 written += Int64(chunk.readableBytes)
+                if ContinuousClock.now > deadline {
+                    throw TransportError(kind: .timeout, url: shown, detail: "the download did not finish within \(timeout)")
+                }
             }
         } catch let error as TransportError {
+            try? handle.truncate(atOffset: 0)
             throw error
         } catch {
             throw classify(error, url: shown, expected: expected, received: written)
@@ -162,15 +235,21 @@ public struct AsyncHTTPTransport: HTTPTransport {
         return DownloadResult(status: status, headers: headers, bytesWritten: written, errorBody: [])
     }
 
+    static func amount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+
     private func execute(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPClientResponse {
+        guard AllowedScheme.isAllowed(request.url) else {
+            throw TransportError(kind: .invalidURL, url: URLRedaction.redact(request.url),
+                                 detail: "only http and https URLs are fetched, not \(AllowedScheme.shown(request.url)):")
+        }
         var r = HTTPClientRequest(url: request.url)
         r.method = HTTPMethod(rawValue: request.method)
         for (name, value) in request.headers { r.headers.add(name: name, value: value) }
         if let body = request.body { r.body = .bytes(ByteBuffer(bytes: body)) }
-        let seconds = timeout.components.seconds
-        let amount = TimeAmount.nanoseconds(seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         do {
-            return try await client.execute(r, timeout: amount)
+            return try await client.execute(r, timeout: Self.amount(timeout))
         } catch {
             throw classify(error, url: URLRedaction.redact(request.url), expected: nil, received: nil)
         }
@@ -190,6 +269,8 @@ public struct AsyncHTTPTransport: HTTPTransport {
         if let expected, let received, received < expected {
             return TransportError(kind: .truncated(expected: expected, received: received), url: url, detail: "")
         }
-        return TransportError(kind: .connection, url: url, detail: String(describing: type(of: error)) + ": \(error)")
+        // The library's own words can quote the request (a header value it refused): only the error's
+        // type and a short, cleaned account of it are kept.
+        return TransportError(kind: .connection, url: url, detail: String(describing: type(of: error)) + ": " + Redactor.truncated("\(error)", limit: 200))
     }
 }

@@ -1,0 +1,112 @@
+import Foundation
+import SluiceCore
+
+/// Finds the label ids Enterpret v1 records name (`records[*].predictions[*].labelID`) by reading each
+/// `.json` file once in chunks, never holding a file or its parsed tree: a 100 MB `records.json` costs a
+/// megabyte of buffer, not gigabytes of JSON nodes.
+///
+/// A key or an id longer than `maxStringBytes` is not one this scanner looks for and is skipped
+/// without being kept; a file that is not well-formed JSON yields the ids found before the damage.
+struct LabelIDScanner {
+    /// More distinct labels than this in one window fails it: each would cost an API call.
+    static let maxLabels = 100_000
+    static let maxStringBytes = 1024
+
+    private enum Frame {
+        case object(key: [UInt8]?, expectingKey: Bool)
+        case array
+    }
+
+    private var frames: [Frame] = []
+    private var inString = false
+    private var escaped = false
+    private var string: [UInt8] = []
+    private var stringTooLong = false
+    private(set) var ids = Set<String>()
+
+    /// The ids named in every `.json` file of `directory` except `labels.json`.
+    static func ids(in directory: URL) throws -> Set<String> {
+        var all = Set<String>()
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        for name in names.sorted() where name.hasSuffix(".json") && name != "labels.json" {
+            guard let handle = FileHandle(forReadingAtPath: directory.appendingPathComponent(name).path) else { continue }
+            defer { try? handle.close() }
+            var scanner = LabelIDScanner()
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                chunk.withUnsafeBytes { scanner.feed($0) }
+                if all.count + scanner.ids.count > maxLabels { break }
+            }
+            all.formUnion(scanner.ids)
+            guard all.count <= maxLabels else {
+                throw WindowFailure(message: "the records name more than \(maxLabels) distinct labels; resolveLabels would look each up; refusing it")
+            }
+        }
+        return all
+    }
+
+    mutating func feed(_ buffer: UnsafeRawBufferPointer) {
+        for byte in buffer { feed(byte) }
+    }
+
+    private mutating func feed(_ b: UInt8) {
+        if inString {
+            if escaped {
+                escaped = false
+                keep(b)
+            } else if b == UInt8(ascii: "\\") {
+                escaped = true
+                keep(b)
+            } else if b == UInt8(ascii: "\"") {
+                inString = false
+                endString()
+            } else {
+                keep(b)
+            }
+            return
+        }
+        switch b {
+        case UInt8(ascii: "\""):
+            inString = true
+            string.removeAll(keepingCapacity: true)
+            stringTooLong = false
+        case UInt8(ascii: "{"):
+            frames.append(.object(key: nil, expectingKey: true))
+        case UInt8(ascii: "["):
+            frames.append(.array)
+        case UInt8(ascii: "}"), UInt8(ascii: "]"):
+            if !frames.isEmpty { frames.removeLast() }
+        case UInt8(ascii: ","):
+            if case .object(let key, _)? = frames.last { frames[frames.count - 1] = .object(key: key, expectingKey: true) }
+        default:
+            break
+        }
+    }
+
+    private mutating func keep(_ b: UInt8) {
+        guard !stringTooLong else { return }
+        if string.count >= Self.maxStringBytes {
+            stringTooLong = true
+            string.removeAll()
+        } else {
+            string.append(b)
+        }
+    }
+
+    private mutating func endString() {
+        guard case .object(let key, let expectingKey)? = frames.last else { return }
+        if expectingKey {
+            frames[frames.count - 1] = .object(key: stringTooLong ? [] : string, expectingKey: false)
+            return
+        }
+        // A string value: is it records[*].predictions[*].labelID of the top-level object?
+        guard !stringTooLong, frames.count == 5, key == Array("labelID".utf8),
+              case .object(let k0, _) = frames[0], k0 == Array("records".utf8),
+              case .array = frames[1],
+              case .object(let k2, _) = frames[2], k2 == Array("predictions".utf8),
+              case .array = frames[3]
+        else { return }
+        if let node = try? JSONParser.parse([UInt8(ascii: "\"")] + string + [UInt8(ascii: "\"")]), let id = node.stringValue {
+            ids.insert(id)
+        }
+    }
+}
