@@ -188,15 +188,16 @@ import ZIPFoundation
         let scratch = try Scratch()
         try await withHostileServer { server in
             Self.openWeb(server, links: ["BASE/files/endless.csv"])
-            server.set("/files/endless.csv", .endless(chunk: 64 << 10, maxBytes: 1 << 30))
+            server.set("/files/endless.csv", .endless(chunk: 64 << 10, maxBytes: 256 << 20))
             var options = Self.options(scratch.url.appendingPathComponent("out"))
             options.maxFileBytes = 8 << 20
+            options.downloadTimeout = .seconds(120) // a loaded machine must not turn this into a timeout and a retry
             let outcome = try await Self.apply([try Self.openWebSpec(server)], folder: scratch.url, options: options)
             #expect(outcome.summary.failed == 1 && !outcome.published)
             #expect(outcome.failures.contains("larger than 8388608 bytes"), "\(outcome.failures)")
             #expect(Self.fileRequests(server) == 1, "a refusal by size was retried")
             #expect(outcome.peakDiskBytes <= (8 << 20) + (1 << 20), "peak disk \(outcome.peakDiskBytes)")
-            #expect(server.bytesSent < 1 << 30, "the client read the whole stream")
+            #expect(server.bytesSent < 256 << 20, "the client read the whole stream")
             print("row 4: endless stream, --max-file-size 8 MiB: peak disk \(outcome.peakDiskBytes) bytes, server pushed \(server.bytesSent) bytes, \(outcome.elapsed)")
 
             // Two files of 6 MiB under a window total of 10 MiB: the second is refused.
@@ -322,7 +323,9 @@ import ZIPFoundation
                 let outcome = try await Self.apply([try Self.openWebSpec(server)], folder: scratch.url)
                 #expect(outcome.summary.failed == 1 && !outcome.published, "\(link)")
                 #expect(outcome.failures.contains("a \(scheme) URL; only http and https are fetched"), "\(outcome.failures)")
-                #expect(outcome.summary.retried == 0 && outcome.elapsed < .seconds(2), "\(link) was retried: \(outcome.elapsed)")
+                // Before: retried with backoff and fresh links for 75 s or more. The bound leaves room for a loaded machine.
+                #expect(outcome.summary.retried == 0 && outcome.elapsed < .seconds(10), "\(link) was retried: \(outcome.elapsed)")
+                #expect(!outcome.events.contains { if case .retrying = $0 { return true } else { return false } })
             }
         }
     }
@@ -419,7 +422,7 @@ import ZIPFoundation
                 #expect(outcome.summary.failed == 1 && outcome.summary.retried == 0, "\(outcome.summary)")
                 #expect(outcome.failures.contains(expected), "\(outcome.failures)")
                 #expect(Self.fileRequests(server) - before <= 1, "\(link) was fetched again")
-                #expect(outcome.elapsed < .seconds(2), "\(link): \(outcome.elapsed)")
+                #expect(outcome.elapsed < .seconds(10), "\(link): \(outcome.elapsed)")
                 #expect(!outcome.events.contains { if case .retrying = $0 { return true } else { return false } })
             }
         }

@@ -19,7 +19,8 @@ public enum HostileAnswer: Sendable {
     case drip(every: Duration, count: Int)
     /// Headers at once, then silence for `seconds`, then the end.
     case silent(Duration)
-    /// A chunked body of `chunk`-byte chunks that ends only when the client hangs up (or after `maxBytes`).
+    /// A chunked body of `chunk`-byte chunks that ends only when the client hangs up (or after `maxBytes`),
+    /// a chunk a millisecond at most, so the server never buffers far ahead of a client that stopped.
     case endless(chunk: Int, maxBytes: Int64)
 }
 
@@ -151,6 +152,7 @@ public final class HostileServer: Sendable {
                     try await writer.write(block)
                     written += Int64(chunk)
                     tables.sent.withLock { $0 += Int64(chunk) }
+                    try await Task.sleep(for: .milliseconds(1))
                 }
                 try await writer.finish(nil)
             })
