@@ -18,6 +18,8 @@ public struct JobSpec: Sendable {
     public var limits: RequestLimits
     /// The file the spec was read from, as given to the validator.
     public var sourcePath: String
+    /// How old the newest complete window may get before `sluice status --check-freshness` fails.
+    public var freshness: ISODuration? = nil
 
     public init(name: String, description: String? = nil, provider: ProviderID, auth: AuthConfig,
                 endpoint: Endpoint? = nil, window: WindowConfig, filters: JSONNode, destination: DestinationSpec,

@@ -248,12 +248,31 @@ struct SpecChecks {
         let destination = window.flatMap { checkDestination(window: $0) }
         guard let name, let provider, let tokenEnv, let window, let destination else { return nil }
         checkProviderPairing(provider, window: window, destination: destination)
-        return JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
+        let freshness = checkFreshness()
+        var spec = JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
                        auth: AuthConfig(tokenEnv: tokenEnv,
                                         organization: root.node(at: JSONPointer(tokens: ["auth", "organization"]))?.stringValue),
                        endpoint: endpoint, window: window,
                        filters: root["filters"] ?? JSONNode(.object(JSONObject()), at: root.position),
                        destination: destination, limits: decodeLimits(), sourcePath: file)
+        spec.freshness = freshness
+        return spec
+    }
+
+    /// The spec's `freshness`: a positive duration (the schema has checked it is a string).
+    private mutating func checkFreshness() -> ISODuration? {
+        guard let text = root["freshness"]?.stringValue, !schemaFlagged.contains(JSONPointer(tokens: ["freshness"])) else { return nil }
+        do {
+            let value = try ISODuration(iso8601: text)
+            guard value.milliseconds > 0 else {
+                error(["freshness"], "duration", "freshness must be longer than zero, e.g. \"PT36H\"")
+                return nil
+            }
+            return value
+        } catch {
+            self.error(["freshness"], "duration", error.description)
+            return nil
+        }
     }
 
     /// What a provider's doc says about a spec's combination of settings.
