@@ -61,6 +61,10 @@ python3 scripts/bench/validate_bench.py "$bin" --markdown "$work/validate.md" >/
 echo "apply benchmarks (several minutes)..."
 python3 scripts/bench/apply_bench.py "$bin" "$work/apply.md" >/dev/null
 
+# `sluice status` at 1M windows, its HTML in headless Chromium (docs/status.png), plan's estimate vs apply.
+echo "status benchmarks (a few minutes)..."
+python3 scripts/bench/status_bench.py "$bin" "$work/status.md" >/dev/null
+
 # Bulk loads into SQLite and PostgreSQL, and workers sharing a plan: `make bench` runs this script under
 # scripts/test-services.sh, which provides the PostgreSQL server.
 if [ -n "${SLUICE_TEST_POSTGRES_URL:-}" ]; then
@@ -100,7 +104,9 @@ echo "$table"
   echo
   cat "$work/apply.md"
   echo
+  cat "$work/status.md"
+  echo
   cat "$work/scale.md"
 } > docs/benchmarks.md
-cat "$work/apply.md" "$work/scale.md"
+cat "$work/apply.md" "$work/status.md" "$work/scale.md"
 echo "wrote docs/benchmarks.md"

@@ -9,6 +9,7 @@ enum CommandRegistry {
         ApplyCommand.self,
         FetchCommand.self,
         ShowCommand.self,
+        StatusCommand.self,
         StateCommand.self,
         SandboxCommand.self,
         LoadBenchCommand.self,

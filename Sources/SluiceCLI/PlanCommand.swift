@@ -103,9 +103,11 @@ struct PlanCommand: AsyncParsableCommand {
             throw CLIError(error.message, exitStatus: 1)
         }
 
+        let estimate = ApplyEstimate(plan: plan, state: current)
         if let out {
             var saved = PlanDocument(plan, specSetHash: Fingerprinter.specSetHash(specs).hex)
             saved.specPaths = paths
+            saved.estimate = estimate
             do {
                 try Data(saved.jsonBytes()).write(to: URL(fileURLWithPath: out), options: .atomic)
             } catch {
@@ -113,9 +115,13 @@ struct PlanCommand: AsyncParsableCommand {
             }
         }
         if json {
-            FileHandleOutput.standardOutput.write(PlanDocument(plan).jsonText)
+            var document = PlanDocument(plan)
+            document.estimate = estimate
+            FileHandleOutput.standardOutput.write(document.jsonText)
         } else {
-            var text = PlanDocument(plan, includeRequests: false).text()
+            var document = PlanDocument(plan, includeRequests: false)
+            document.estimate = estimate
+            var text = document.text()
             if let out { text += "\nSaved the plan to \(out); apply it with `sluice apply \(out)`.\n" }
             FileHandleOutput.standardOutput.write(text)
         }

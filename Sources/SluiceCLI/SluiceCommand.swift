@@ -8,7 +8,8 @@ public struct SluiceCommand: AsyncParsableCommand {
         discussion: """
             Job specs (JSON, kept in git) name a provider, a time range, the provider's filters and a \
             destination. `validate` checks them, `fmt` lays them out canonically, `plan` shows which windows \
-            would be exported, `apply` exports them exactly once.
+            would be exported, `apply` exports them exactly once, `status` draws what is done, failed or \
+            missing per window.
             """,
         version: "0.1.0",
         subcommands: CommandRegistry.subcommands

@@ -61,6 +61,11 @@ public enum BundledSchemas {
         "lookback": { "type": "string", "format": "duration", "description": "Windows that ended within this long of now are exported again for late data. Default PT0S." }
       }
     },
+    "freshness": {
+      "type": "string",
+      "format": "duration",
+      "description": "How old the newest complete window may get (from its end to now), e.g. \"PT36H\": `sluice status --check-freshness` exits 1 naming the specs whose data is older."
+    },
     "filters": {
       "type": "object",
       "description": "The provider's own request parameters, under the vendor's field names."
@@ -456,6 +461,42 @@ public enum BundledSchemas {
         "unchanged": { "type": "integer", "minimum": 0 },
         "orphaned": { "type": "integer", "minimum": 0 }
       }
+    },
+    "estimate": {
+      "type": "object",
+      "description": "How long apply will take and how many API calls it will make, per quota lane; what was assumed rather than read from the state's history is listed in assumptions.",
+      "required": ["parallelism", "exports", "resumes", "seconds", "calls", "text", "assumptions", "lanes"],
+      "additionalProperties": false,
+      "properties": {
+        "parallelism": { "type": "integer", "minimum": 1 },
+        "exports": { "type": "integer", "minimum": 0 },
+        "resumes": { "type": "integer", "minimum": 0 },
+        "seconds": { "type": "number", "minimum": 0 },
+        "calls": { "type": "integer", "minimum": 0 },
+        "text": { "type": "string" },
+        "assumptions": { "type": "array", "items": { "type": "string" } },
+        "lanes": {
+          "type": "array",
+          "items": {
+            "type": "object",
+            "required": ["provider", "specs", "exports", "resumes", "in_flight", "exports_per_minute", "job_seconds", "job_seconds_measured", "export_spacing_seconds", "seconds", "calls"],
+            "additionalProperties": false,
+            "properties": {
+              "provider": { "type": "string" },
+              "specs": { "type": "array", "items": { "type": "string" } },
+              "exports": { "type": "integer", "minimum": 0 },
+              "resumes": { "type": "integer", "minimum": 0 },
+              "in_flight": { "type": "integer", "minimum": 1 },
+              "exports_per_minute": { "type": ["integer", "null"] },
+              "job_seconds": { "type": "number", "minimum": 0 },
+              "job_seconds_measured": { "type": "boolean" },
+              "export_spacing_seconds": { "type": ["number", "null"] },
+              "seconds": { "type": "number", "minimum": 0 },
+              "calls": { "type": "integer", "minimum": 0 }
+            }
+          }
+        }
+      }
     }
   },
   "$defs": {
@@ -613,12 +654,123 @@ public enum BundledSchemas {
 
 """#
 
+    /// `schemas/status.schema.json`
+    public static let status = #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://sluice.dev/schemas/status.schema.json",
+  "title": "sluice status",
+  "description": "What `sluice status --format json` prints: per spec, every window of its range as of `now` by condition (as runs of consecutive windows), the counts, the newest complete window and its freshness.",
+  "type": "object",
+  "required": ["format", "version", "now", "state", "summary", "specs"],
+  "additionalProperties": false,
+  "properties": {
+    "format": { "const": "sluice-status" },
+    "version": { "const": 1 },
+    "now": { "type": "string", "format": "date-time", "description": "The instant the status is as of (--now, else the clock)." },
+    "state": {
+      "description": "The state read; null when there is none yet.",
+      "oneOf": [
+        { "type": "null" },
+        {
+          "type": "object",
+          "required": ["lineage", "serial"],
+          "additionalProperties": false,
+          "properties": { "lineage": { "type": "string" }, "serial": { "type": "integer", "minimum": 0 } }
+        }
+      ]
+    },
+    "summary": {
+      "type": "object",
+      "required": ["specs", "windows", "counts", "stale"],
+      "additionalProperties": false,
+      "properties": {
+        "specs": { "type": "integer", "minimum": 0 },
+        "windows": { "type": "integer", "minimum": 0 },
+        "counts": { "$ref": "#/$defs/counts" },
+        "stale": { "type": "array", "items": { "type": "string" }, "description": "Names of the specs whose data is older than their freshness." }
+      }
+    },
+    "specs": { "type": "array", "items": { "$ref": "#/$defs/spec" } }
+  },
+  "$defs": {
+    "condition": {
+      "enum": ["complete", "lookback", "outdated", "submitted", "failed", "planned", "unsettled"],
+      "description": "complete: exported with the current settings; lookback: complete but ended within the lookback, exported again next apply; outdated: exported with other settings or bounds, replaced next apply; submitted: job not finished; failed: last attempt failed; planned: due and never exported; unsettled: closed but not past settle yet."
+    },
+    "counts": {
+      "type": "object",
+      "required": ["complete", "lookback", "outdated", "submitted", "failed", "planned", "unsettled"],
+      "additionalProperties": false,
+      "properties": {
+        "complete": { "type": "integer", "minimum": 0 },
+        "lookback": { "type": "integer", "minimum": 0 },
+        "outdated": { "type": "integer", "minimum": 0 },
+        "submitted": { "type": "integer", "minimum": 0 },
+        "failed": { "type": "integer", "minimum": 0 },
+        "planned": { "type": "integer", "minimum": 0 },
+        "unsettled": { "type": "integer", "minimum": 0 }
+      }
+    },
+    "window": {
+      "type": "object",
+      "required": ["start", "end"],
+      "additionalProperties": false,
+      "properties": { "start": { "type": "string", "format": "date-time" }, "end": { "type": "string", "format": "date-time" } }
+    },
+    "spec": {
+      "type": "object",
+      "required": ["name", "provider", "step", "start", "end", "windows", "counts", "newestComplete", "freshness", "runs"],
+      "additionalProperties": false,
+      "properties": {
+        "name": { "type": "string" },
+        "provider": { "enum": ["enterpret-v1", "enterpret-v2", "userpilot", "coveo", "openweb"] },
+        "step": { "type": "string", "format": "duration" },
+        "start": { "type": "string", "format": "date-time" },
+        "end": { "type": ["string", "null"], "format": "date-time", "description": "null: open-ended." },
+        "windows": { "type": "integer", "minimum": 0, "description": "Windows of the range that have closed by now (due or not settled yet)." },
+        "counts": { "$ref": "#/$defs/counts" },
+        "newestComplete": { "oneOf": [{ "type": "null" }, { "$ref": "#/$defs/window" }], "description": "The latest window the state records as complete." },
+        "freshness": {
+          "type": "object",
+          "required": ["limit", "source", "ageSeconds", "stale"],
+          "additionalProperties": false,
+          "properties": {
+            "limit": { "type": ["string", "null"], "format": "duration", "description": "The spec's freshness, else --max-age; null: not checked." },
+            "source": { "enum": ["spec", "max-age", null] },
+            "ageSeconds": { "type": ["integer", "null"], "description": "Seconds from the newest complete window's end to now; null when nothing is complete." },
+            "stale": { "type": "boolean" }
+          }
+        },
+        "runs": {
+          "type": "array",
+          "description": "The timeline: consecutive windows of one condition, in order, covering every window.",
+          "items": {
+            "type": "object",
+            "required": ["condition", "start", "end", "windows"],
+            "additionalProperties": false,
+            "properties": {
+              "condition": { "$ref": "#/$defs/condition" },
+              "start": { "type": "string", "format": "date-time" },
+              "end": { "type": "string", "format": "date-time" },
+              "windows": { "type": "integer", "minimum": 1 }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+"""#
+
     /// Every bundled schema by its file name under `schemas/`.
     public static let all: [String: String] = [
         "job-spec.schema.json": jobSpec,
         "plan.schema.json": plan,
         "project.schema.json": project,
         "state.schema.json": state,
+        "status.schema.json": status,
     ]
 
     /// The draft 2020-12 metaschema and its vocabulary metaschemas (`schemas/draft2020-12/`), by `$id`.

@@ -17,9 +17,11 @@ public struct PlanDocument: Sendable, Codable {
     public var actions: [ActionEntry]
     public var orphans: [OrphanEntry]
     public var summary: PlanSummary
+    /// How long apply will take and how many calls it will make (`plan` sets it; older plans have none).
+    public var estimate: ApplyEstimate? = nil
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion = "format_version", now, state, specSetHash = "spec_set_hash", specPaths = "spec_paths", specs, actions, orphans, summary
+        case formatVersion = "format_version", now, state, specSetHash = "spec_set_hash", specPaths = "spec_paths", specs, actions, orphans, summary, estimate
     }
 
     /// Per spec: how many windows it has and how many are unchanged.
@@ -183,7 +185,9 @@ public struct PlanDocument: Sendable, Codable {
         let m = summary
         raw(",\n  \"summary\": {\"create\": "); int(m.create); raw(", \"resume\": "); int(m.resume)
         raw(", \"retry\": "); int(m.retry); raw(", \"replace\": "); int(m.replace); raw(", \"refresh\": "); int(m.refresh)
-        raw(", \"unchanged\": "); int(m.unchanged); raw(", \"orphaned\": "); int(m.orphaned); raw("}\n}\n")
+        raw(", \"unchanged\": "); int(m.unchanged); raw(", \"orphaned\": "); int(m.orphaned); raw("}")
+        if let estimate { raw(",\n  \"estimate\": "); estimate.write(into: &out) }
+        raw("\n}\n")
         return out
     }
 
@@ -251,6 +255,7 @@ public struct PlanDocument: Sendable, Codable {
                                     specSetHash: root["spec_set_hash"]?.stringValue, specs: specs, actions: actions,
                                     orphans: orphans, summary: summary)
         document.specPaths = root["spec_paths"]?.arrayValue?.compactMap(\.stringValue)
+        document.estimate = root["estimate"].map(ApplyEstimate.init(node:))
         return document
     }
 }

@@ -79,6 +79,7 @@ extension PlanDocument {
         }
         if !out.isEmpty { out += "\n" }
         out += summary.line + "\n"
+        if let estimate, summary.hasChanges { out += estimate.line + "\n" + estimate.assumptionsLine + "\n" }
         return out
     }
 
@@ -112,6 +113,7 @@ extension PlanDocument {
         }
         var out = "### sluice plan\n\n"
         out += "**\(summary.line)**\n\n"
+        if let estimate, summary.hasChanges { out += "\(estimate.line)\n_\(estimate.assumptionsLine)_\n\n" }
         out += "Planned at `\(now.rfc3339)` against \(state.lineage.map { "state `\($0)` serial \(state.serial)" } ?? "no state (first run)").\n\n"
         if !rows.isEmpty {
             out += "| | action | spec | from | to | windows | reason |\n|---|---|---|---|---|--:|---|\n"

@@ -23,6 +23,8 @@ public struct JobSpec: Sendable {
     public var lookup: String?
     /// The spec's `archives` overrides of the unpack limits (unset: sluice's defaults).
     public var archives = ArchiveLimitsConfig()
+    /// How old the newest complete window may get before `sluice status --check-freshness` fails.
+    public var freshness: ISODuration? = nil
 
     public init(name: String, description: String? = nil, provider: ProviderID, auth: AuthConfig,
                 endpoint: Endpoint? = nil, window: WindowConfig, filters: JSONNode, destination: DestinationSpec,

@@ -249,6 +249,7 @@ struct SpecChecks {
         let destination = window.flatMap { checkDestination(window: $0) }
         guard let name, let provider, let tokenEnv, let window, let destination else { return nil }
         checkProviderPairing(provider, window: window, destination: destination)
+        let freshness = checkFreshness()
         var spec = JobSpec(name: name, description: root["description"]?.stringValue, provider: provider,
                            auth: AuthConfig(tokenEnv: tokenEnv,
                                             organization: root.node(at: JSONPointer(tokens: ["auth", "organization"]))?.stringValue),
@@ -256,6 +257,7 @@ struct SpecChecks {
                            filters: root["filters"] ?? JSONNode(.object(JSONObject()), at: root.position),
                            destination: destination, limits: decodeLimits(), sourcePath: file, lookup: lookup)
         spec.archives = decodeArchiveLimits()
+        spec.freshness = freshness
         return spec
     }
 
@@ -287,6 +289,22 @@ struct SpecChecks {
             }
         }
         return WindowConfig(start: Timestamp(millisecondsSinceEpoch: 0), end: nil, step: every, settle: .zero, lookback: .zero)
+    }
+
+    /// The spec's `freshness`: a positive duration (the schema has checked it is a string).
+    private mutating func checkFreshness() -> ISODuration? {
+        guard let text = root["freshness"]?.stringValue, !schemaFlagged.contains(JSONPointer(tokens: ["freshness"])) else { return nil }
+        do {
+            let value = try ISODuration(iso8601: text)
+            guard value.milliseconds > 0 else {
+                error(["freshness"], "duration", "freshness must be longer than zero, e.g. \"PT36H\"")
+                return nil
+            }
+            return value
+        } catch {
+            self.error(["freshness"], "duration", error.description)
+            return nil
+        }
     }
 
     /// What a provider's doc says about a spec's combination of settings.

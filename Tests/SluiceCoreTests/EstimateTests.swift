@@ -1,0 +1,93 @@
+import Testing
+@testable import SluiceCore
+
+/// `sluice plan`'s estimate of apply: from the providers' limits without history, from the windows an
+/// earlier apply completed with it.
+@Suite struct EstimateTests {
+    typealias F = PlanningFixtures
+
+    static let now = F.t("2025-03-01T00:00:00Z")
+
+    static func plan(_ spec: JobSpec, state: SluiceState? = nil) throws -> Plan {
+        try Planner().plan(specs: [spec], state: state, now: now)
+    }
+
+    /// A state whose spec `spec` has `count` windows completed by one earlier run at `completedAt(i)` seconds.
+    static func history(_ spec: JobSpec, count: Int, completedAt: (Int) -> Double) -> SluiceState {
+        var state = SluiceState(lineage: "l", serial: 1)
+        let fp = Fingerprinter.fingerprints(for: spec)
+        let base = F.t("2025-01-01T12:00:00Z")
+        for (i, w) in spec.windows(now: now).prefix(count).enumerated() {
+            let updated = Timestamp(millisecondsSinceEpoch: base.millisecondsSinceEpoch + Int64(completedAt(i) * 1000))
+            state.record(WindowRecord(window: w, status: .complete, fingerprints: fp, updated: updated,
+                                      files: [StoredFile(path: "f\(i)", bytes: 1, sha256: fp.data)]),
+                         spec: spec.name, provider: spec.provider.rawValue)
+        }
+        return state
+    }
+
+    @Test func withoutHistoryTheDocumentedLimitsAndAssumedJobs() throws {
+        let v2 = F.spec("v2", provider: .enterpretV2, start: "2025-01-01T00:00:00Z", end: "2025-01-04T00:00:00Z", step: "PT1H")
+        let e = ApplyEstimate(plan: try Self.plan(v2), state: nil)
+        // 72 exports at 10 a minute: the first 10 at once, then one every 6 s.
+        #expect(e.exports == 72 && e.seconds == 62 * 6 + 1)
+        #expect(e.calls == 72 * 2 + 1)
+        #expect(e.line == "Estimated: 72 exports at 10 a minute, about 6 min; about 145 API calls.")
+        #expect(e.assumptionsLine.contains("assumed 60 s per job"))
+
+        // Userpilot runs one job at a time: 12 jobs of the assumed minute.
+        let up = F.spec("up", provider: .userpilot, start: "2025-01-01T00:00:00Z", end: "2025-01-13T00:00:00Z", step: "P1D")
+        let u = ApplyEstimate(plan: try Self.plan(up), state: nil)
+        #expect(u.seconds == 12 * 60)
+        #expect(u.line.hasPrefix("Estimated: 12 exports, 1 at a time, about 12 min;"))
+        // The first job polls from 1 s on (29 polls to see a 60 s job done), the rest twice.
+        #expect(ApplyEstimate.polls(forJobOf: 60) == 29)
+        #expect(u.calls == 12 * 2 + 29 + 11 * 2)
+    }
+
+    @Test func historyGivesTheJobDuration() throws {
+        let ow = F.spec("ow", provider: .openweb, start: "2025-01-01T00:00:00Z", end: "2025-02-02T00:00:00Z", step: "P1D")
+        // The last run: 16 windows, 4 at a time, each batch 1.5 s after the previous one.
+        let state = Self.history(ow, count: 16) { i in 1.5 * Double(i / 4 + 1) }
+        let plan = try Self.plan(ow, state: state)
+        #expect(plan.summary.create == 16)
+        let e = ApplyEstimate(plan: plan, state: state)
+        #expect(e.lanes[0].jobSecondsMeasured && e.lanes[0].jobSeconds == 1.5)
+        #expect(e.seconds == 4 * 1.5)
+        #expect(!e.assumptionsLine.contains("assumed 60 s"))
+        #expect(e.assumptionsLine.contains("measured from the windows the last apply completed"))
+
+        // An older run, hours before, is not part of the last one.
+        let older = Self.history(ow, count: 16) { i in i < 8 ? -86_400 + Double(i) : 1.5 * Double(i / 4 + 1) }
+        #expect(ApplyEstimate.lastRun(of: try #require(older.spec(named: "ow")))?.windows == 8)
+    }
+
+    @Test func historyOfARateLimitedRunGivesItsSpacing() throws {
+        let v2 = F.spec("v2", provider: .enterpretV2, start: "2025-01-01T00:00:00Z", end: "2025-01-03T12:00:00Z", step: "PT1H")
+        // 30 exports: 10 at once, then one every 0.6 s (a sandbox running 10 times faster).
+        let state = Self.history(v2, count: 30) { i in i < 10 ? 0.1 : 0.1 + 0.6 * Double(i - 9) }
+        let plan = try Self.plan(v2, state: state)
+        #expect(plan.summary.create == 30)
+        let e = ApplyEstimate(plan: plan, state: state)
+        #expect(e.lanes[0].exportSpacingSeconds.map { abs($0 - 0.6) < 0.001 } == true)
+        #expect(abs(e.seconds - 20 * 0.6) < 0.01)
+    }
+
+    @Test func theEstimateTravelsInTheSavedPlan() throws {
+        let v2 = F.spec("v2", provider: .enterpretV2, start: "2025-01-01T00:00:00Z", end: "2025-01-04T00:00:00Z", step: "PT1H")
+        let plan = try Self.plan(v2)
+        var document = PlanDocument(plan, specSetHash: Fingerprinter.digest("x").hex)
+        document.estimate = ApplyEstimate(plan: plan, state: nil)
+        let text = document.text()
+        #expect(text.contains("\nEstimated: 72 exports at 10 a minute, about 6 min; about 145 API calls.\nAssumed: "))
+        #expect(document.markdown().contains("Estimated: 72 exports at 10 a minute"))
+        // The JSON matches the plan schema and reads back to the same text.
+        let read = try PlanDocument.decode(document.jsonBytes())
+        #expect(read.estimate?.line == document.estimate?.line)
+        #expect(read.text() == text)
+        // No changes, no estimate line.
+        var none = PlanDocument(try Planner().plan(specs: [], state: nil, now: Self.now))
+        none.estimate = ApplyEstimate(plan: try Planner().plan(specs: [], state: nil, now: Self.now), state: nil)
+        #expect(!none.text().contains("Estimated"))
+    }
+}
