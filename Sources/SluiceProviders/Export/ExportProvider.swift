@@ -180,7 +180,8 @@ extension HTTPResponse {
                 node["error"]?["message"], node["message"], node["errors"]?.arrayValue?.first?["details"],
                 node["errors"]?.arrayValue?.first?["message"], node["error"],
             ]
-            for case let text? in candidates.map({ $0?.stringValue }) where !text.isEmpty { return text }
+            // Cut to 1 KB here too: a vendor message is quoted, never stored whole (a 20 MB 400 exists).
+            for case let text? in candidates.map({ $0?.stringValue }) where !text.isEmpty { return String(text.prefix(1000)) }
         }
         let text = String(decoding: body.prefix(300), as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
         return text.isEmpty ? "no message" : text
