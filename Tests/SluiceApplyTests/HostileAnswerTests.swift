@@ -356,6 +356,51 @@ import ZIPFoundation
         }
     }
 
+    // MARK: rows 9 and 13: done without usable links, final words not taken as running
+
+    /// A `done` without usable links (none, a string, `[123,null,{}]`) and a Userpilot entry without a
+    /// `url` fail the window with a clear message after its submits; never "complete: 0 files".
+    @Test func row9ADoneWithoutUsableLinksFailsTheWindowAndNothingIsComplete() async throws {
+        try await withHostileServer { server in
+            server.set("/v2/export/comments", .text(status: 200, body: #"{"request_id": "r1", "status": "pending"}"#))
+            for body in [#"{"status": "done"}"#, #"{"status": "done", "links": "BASE/f.csv.zip"}"#,
+                         #"{"status": "done", "links": [123, null, {}]}"#, #"{"status": "done", "links": []}"#] {
+                let scratch = try Scratch()
+                server.set("/v2/export/comments/status", .text(status: 200, body: body))
+                let outcome = try await Self.apply([try Self.openWebSpec(server)], folder: scratch.url)
+                #expect(outcome.summary.failed == 1 && outcome.summary.exported == 0 && !outcome.published, "\(body): \(outcome.summary)")
+                #expect(outcome.failures.contains("OpenWeb answered \"done\" but its links"), "\(body): \(outcome.failures)")
+                #expect(try outcome.state()?.specs.first?.records.allSatisfy { $0.status != .complete } == true)
+            }
+            server.set("/api/v1/analytics/exports/", .text(status: 201, body: #"{"job_id": "j9"}"#))
+            server.set("/api/v1/analytics/exports/jobs/j9", .text(status: 200, body: #"{"status": "completed", "presigned_urls": [{"filename": "2025-01-01.json.gz"}]}"#))
+            let scratch = try Scratch()
+            let spec = try testSpec(.userpilot, endpoint: server.baseURL, days: 1, filters: #"{"format": "json"}"#)
+            let outcome = try await Self.apply([spec], folder: scratch.url)
+            #expect(outcome.summary.failed == 1 && !outcome.published, "\(outcome.summary)")
+            #expect(outcome.failures.contains("presigned_urls entry 1 of 1 has no url"), "\(outcome.failures)")
+        }
+    }
+
+    /// Userpilot `error` and Coveo `FAILED` are final: the window is submitted again and, after its
+    /// last submit, fails naming the word, in well under a minute (it was polled for up to 24 h).
+    @Test func row13FailureWordsAreFinalNotPolledForADay() async throws {
+        try await withHostileServer { server in
+            server.set("/api/v1/analytics/exports/", .text(status: 201, body: #"{"job_id": "j13"}"#))
+            server.set("/api/v1/analytics/exports/jobs/j13", .text(status: 200, body: #"{"status": "error", "progress": "0 out of 1 partitions"}"#))
+            server.set("/rest/ua/v15/exports", .text(status: 201, body: #"{"id": "e13", "status": "PENDING"}"#))
+            server.set("/rest/ua/v15/exports/e13", .text(status: 200, body: #"{"id": "e13", "status": "FAILED"}"#))
+            let specs = [try testSpec(.userpilot, endpoint: server.baseURL, days: 1, filters: #"{"format": "json"}"#),
+                         try testSpec(.coveo, endpoint: server.baseURL, days: 1, filters: "{}")]
+            let scratch = try Scratch()
+            let outcome = try await Self.apply(specs, folder: scratch.url)
+            #expect(outcome.summary.failed == 2 && !outcome.published, "\(outcome.summary)")
+            #expect(outcome.failures.contains("Userpilot reports the job error"), "\(outcome.failures)")
+            #expect(outcome.failures.contains("Coveo reports the export FAILED"), "\(outcome.failures)")
+            #expect(outcome.elapsed < .seconds(30), "\(outcome.elapsed)")
+        }
+    }
+
     // MARK: rows 11 and 12: long messages, big answers
 
     @Test func row11AHugeErrorMessageIsCutBeforeItIsPrintedOrStored() async throws {
