@@ -100,13 +100,7 @@ extension PlanDocument {
             note = "Collapsed to fit a pull-request comment: runs of the same action are merged per spec, so a line may span gaps and mixed reasons. `sluice show PLANFILE` prints every line."
         }
         if rows.joined().count > budget {
-            var kept: [String] = []
-            var size = 0
-            for row in rows {
-                guard size + row.count <= budget else { break }
-                kept.append(row)
-                size += row.count
-            }
+            let kept = MarkdownBudget.rows(rows, fitting: budget)
             let omitted = rows.count - kept.count
             rows = kept
             note = "Collapsed to fit a pull-request comment: runs are merged per spec and action, and the last \(omitted) line\(omitted == 1 ? " is" : "s are") left out. `sluice show PLANFILE` prints every line."
@@ -183,5 +177,20 @@ extension PlanDocument {
 
     static func leftPadded(_ s: String, _ width: Int) -> String {
         s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+    }
+}
+
+/// Pull-request comments have a size limit (GitHub: 65,536 characters): what of a list of rows fits.
+enum MarkdownBudget {
+    /// The leading rows whose characters add up to at most `budget`.
+    static func rows(_ rows: [String], fitting budget: Int) -> [String] {
+        var kept: [String] = []
+        var size = 0
+        for row in rows {
+            guard size + row.count <= budget else { break }
+            kept.append(row)
+            size += row.count
+        }
+        return kept
     }
 }

@@ -159,13 +159,7 @@ extension StatusReport {
             notes.append("Timelines left out to fit a pull-request comment; `sluice status --format html` draws every window.")
         }
         if rows.joined().count > budget {
-            var kept: [String] = []
-            var size = 0
-            for row in rows {
-                guard size + row.count <= budget else { break }
-                kept.append(row)
-                size += row.count
-            }
+            let kept = MarkdownBudget.rows(rows, fitting: budget)
             notes.append("The last \(rows.count - kept.count) spec\(rows.count - kept.count == 1 ? " is" : "s are") left out to fit a pull-request comment.")
             rows = kept
         }

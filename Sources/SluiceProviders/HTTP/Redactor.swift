@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 
 /// The one pass every message apply prints, logs or stores goes through: known secrets removed, vendor
 /// text cut short.
@@ -84,23 +85,8 @@ public struct Redactor: Sendable {
         scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 
+    /// A string as it stands inside a JSON string literal (the quotes left off).
     static func jsonEscaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
+        String(JSONNode.quote(text).dropFirst().dropLast())
     }
 }
