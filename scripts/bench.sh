@@ -58,6 +58,11 @@ echo "sandbox ready in ${sandbox_ms} ms (median of 5; target < 1000 ms)"
 echo "apply benchmarks (several minutes)..."
 python3 scripts/bench/apply_bench.py "$bin" "$work/apply.md" >/dev/null
 
+# The file state at scale: apply 12 windows against 0 / 100k / 1M recorded windows, plan 1M, and a
+# backfill curve (scripts/bench/state_bench.py; BENCH_BASELINE=OTHER_SLUICE adds a before column).
+echo "state benchmarks (several minutes)..."
+python3 scripts/bench/state_bench.py "$bin" "$work/state.md" ${BENCH_BASELINE:+--baseline "$BENCH_BASELINE"} >/dev/null
+
 # Bulk loads into SQLite and PostgreSQL, and workers sharing a plan: `make bench` runs this script under
 # scripts/test-services.sh, which provides the PostgreSQL server.
 if [ -n "${SLUICE_TEST_POSTGRES_URL:-}" ]; then
@@ -94,6 +99,8 @@ echo "$table"
   echo "are bound and serving): ${sandbox_ms} ms, median of 5 (target < 1 s)."
   echo
   cat "$work/apply.md"
+  echo
+  cat "$work/state.md"
   echo
   cat "$work/scale.md"
 } > docs/benchmarks.md
