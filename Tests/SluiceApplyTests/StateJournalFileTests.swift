@@ -125,7 +125,7 @@ import Testing
 
     static let damages: [Damage] = [
         Damage(label: "wrong checksum", kind: .corrupt, mentions: ["state.json.journal:2:", "checksum does not match", "head -n 1"],
-               apply: { $0.replacingOccurrences(of: "openweb", with: "openwab") }),
+               apply: { $0.replacingOccurrences(of: "lineage-a", with: "lineage-b") }),
         Damage(label: "unknown version", kind: .unknownVersion, mentions: ["state.json.journal:2:", "version 7 is not supported"],
                apply: { $0.replacingOccurrences(of: "{\"v\":1,", with: "{\"v\":7,") }),
         Damage(label: "not a line", kind: .corrupt, mentions: ["state.json.journal:2:", "not a journal line", "mv "],
