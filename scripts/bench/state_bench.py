@@ -12,7 +12,7 @@ so ratios come from one run; the baseline's backfill stops at BENCH_BASELINE_BAC
 cost per change grows with the state). Prints progress to stderr and writes a Markdown fragment.
 
 usage: state_bench.py SLUICE_BINARY OUTPUT.md [--baseline OTHER_SLUICE]
-env: BENCH_RUNS=3, BENCH_SPEED=1000, BENCH_STATE_SIZES="0 100000 1000000",
+env: BENCH_GEN_DIR (reuse states generated as DIR/genN), BENCH_RUNS=3, BENCH_SPEED=1000, BENCH_STATE_SIZES="0 100000 1000000",
      BENCH_BACKFILL="2000 5000 10000 20000", BENCH_BASELINE_BACKFILL_MAX=5000
 """
 import datetime
@@ -100,7 +100,11 @@ def apply_against_states(work, sandbox):
         folder = os.path.join(work, f"s{size}")
         os.makedirs(folder, exist_ok=True)
         template = None
-        if size:
+        reuse = os.environ.get("BENCH_GEN_DIR")
+        if size and reuse and os.path.exists(os.path.join(reuse, f"gen{size}", "state.json")):
+            gen = os.path.join(reuse, f"gen{size}")  # generated before (BENCH_GEN_DIR/genN), kept
+            template = os.path.join(gen, "state.json")
+        elif size:
             gen = os.path.join(work, f"gen{size}")
             subprocess.run([sys.executable, os.path.join(HERE, "gen_plan_workload.py"), gen, str(size // 10000), "10000"],
                            check=True, capture_output=True)
@@ -128,7 +132,6 @@ def apply_against_states(work, sandbox):
             rows[(size, label)] = (statistics.median(walls), statistics.median(rsss),
                                    statistics.median(state_s) if state_s else None)
         if size == 1_000_000:
-            gen = os.path.join(work, f"gen{size}")
             for label, binary in binaries():
                 walls, rsss = [], []
                 for _ in range(RUNS):
@@ -137,7 +140,7 @@ def apply_against_states(work, sandbox):
                     rsss.append(rss)
                     log(f"plan 1M ({label}): {wall:.2f} s, {rss:.0f} MiB")
                 rows[("plan", label)] = (statistics.median(walls), statistics.median(rsss), None)
-        if template:
+        if template and not template.startswith(reuse or "//"):
             shutil.rmtree(os.path.dirname(template))
     return rows
 
