@@ -64,6 +64,10 @@ python3 scripts/bench/apply_bench.py "$bin" "$work/apply.md" >/dev/null
 # `sluice status` at 1M windows, its HTML in headless Chromium (docs/status.png), plan's estimate vs apply.
 echo "status benchmarks (a few minutes)..."
 python3 scripts/bench/status_bench.py "$bin" "$work/status.md" >/dev/null
+# The file state at scale: apply 12 windows against 0 / 100k / 1M recorded windows, plan 1M, and a
+# backfill curve (scripts/bench/state_bench.py; BENCH_BASELINE=OTHER_SLUICE adds a before column).
+echo "state benchmarks (several minutes)..."
+python3 scripts/bench/state_bench.py "$bin" "$work/state.md" ${BENCH_BASELINE:+--baseline "$BENCH_BASELINE"} >/dev/null
 
 # Bulk loads into SQLite and PostgreSQL, and workers sharing a plan: `make bench` runs this script under
 # scripts/test-services.sh, which provides the PostgreSQL server.
@@ -105,6 +109,7 @@ echo "$table"
   cat "$work/apply.md"
   echo
   cat "$work/status.md"
+  cat "$work/state.md"
   echo
   cat "$work/scale.md"
 } > docs/benchmarks.md

@@ -8,12 +8,18 @@ import Darwin
 import Foundation
 import SluiceCore
 
-/// The state in a file (default `.sluice/state.json`), written atomically with the previous version kept
-/// as `<file>.backup`, and a lock file `<file>.lock` naming the writer.
+/// The state in a file (default `.sluice/state.json`): a snapshot written atomically with the previous
+/// version kept as `<file>.backup`, a write-ahead journal `<file>.journal` of the window changes
+/// recorded since, and a lock file `<file>.lock` naming the writer.
 ///
-/// A write goes to a temporary file in the same directory, is fsynced, the current file is hard-linked
-/// to `<file>.backup`, the temporary file is renamed over the current one, and the directory is
-/// fsynced. A process killed at any point leaves either the old or the new state, never a mix.
+/// A whole write (`save`, `importState`, a compaction) goes to a temporary file in the same directory,
+/// is fsynced, the current file is hard-linked to `<file>.backup`, the temporary file is renamed over
+/// the current one, the directory is fsynced, and only then is the journal removed. A window change
+/// during apply (`save(_:changed:)`) appends one checksummed line per window to the journal and
+/// fsyncs it, so its cost does not grow with the state. Every read replays the journal over the
+/// snapshot. The journal is compacted into the snapshot when the lock is released and when it grows
+/// past `compactionBytes`. A process killed at any point leaves the state as it was before or after
+/// each change, never a mix.
 public struct FileStateStore: StateStore, StateImporting {
     public let path: String
     /// Makes lock timestamps; the system clock by default.
@@ -22,20 +28,33 @@ public struct FileStateStore: StateStore, StateImporting {
     public let waiter: any LockWaiter
     /// How long to wait between attempts to take a held lock.
     public var pollInterval: Duration = .milliseconds(200)
-    /// The file this store last read or wrote successfully: a file still identical to it need not be
-    /// decoded again before it is replaced.
+    /// The journal is compacted into the snapshot once it holds more bytes than this; `nil`: the
+    /// snapshot's size, between 4 MiB and 64 MiB (so compactions cost a bounded share of the appends).
+    /// `SLUICE_STATE_JOURNAL_BYTES` in the environment sets it.
+    public var compactionBytes: Int?
+    /// The files this store last read or wrote successfully: files still identical to them need not be
+    /// decoded again.
     private let known = KnownFile()
 
     public init(path: String, now: @escaping @Sendable () -> Timestamp = { Timestamp.systemNow() },
-                waiter: any LockWaiter = ContinuousLockWaiter()) {
+                waiter: any LockWaiter = ContinuousLockWaiter(),
+                compactionBytes: Int? = FileStateStore.environmentCompactionBytes()) {
         self.path = path
         self.now = now
         self.waiter = waiter
+        self.compactionBytes = compactionBytes
+    }
+
+    /// `SLUICE_STATE_JOURNAL_BYTES`, when set to a positive number.
+    public static func environmentCompactionBytes() -> Int? {
+        guard let text = getenv("SLUICE_STATE_JOURNAL_BYTES").map({ String(cString: $0) }), let n = Int(text), n > 0 else { return nil }
+        return n
     }
 
     public var location: String { path }
     public var backupPath: String { path + ".backup" }
     public var lockPath: String { path + ".lock" }
+    public var journalPath: String { path + ".journal" }
 
     // MARK: Reading
 
@@ -43,23 +62,47 @@ public struct FileStateStore: StateStore, StateImporting {
         try loadSync()
     }
 
-    /// The state, or `nil` when there is none yet.
+    /// The state (the snapshot with the journal replayed over it), or `nil` when there is none yet.
+    public func loadSync() throws(StateStoreError) -> SluiceState? {
+        // A writer compacting meanwhile replaces the snapshot before it removes the journal: read the
+        // journal between two looks at the snapshot, and again if the snapshot changed under us.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let (snapshot, snapshotFile) = try loadSnapshot()
+            let journal = try StateJournalFile.read(journalPath)
+            if attempt < 5 && FileIO.identity(path) != snapshotFile { continue }
+            guard let snapshot else {
+                if !journal.isEmpty {
+                    throw StateStoreError(.corrupt, "\(path) does not exist but its journal \(journalPath) does: restore the state file (cp \(backupPath) \(path), if it is intact), or, to start a new state on purpose, delete the journal")
+                }
+                return nil
+            }
+            let state = try replay(journal, onto: snapshot)
+            known.setJournal(journal.file, validLength: journal.validLength, identity: state.identity)
+            return state
+        }
+    }
+
+    /// The snapshot alone and the file it was read from (`nil`, `nil` when there is none): the one this
+    /// store last read or wrote when the file is still the same, else decoded.
     ///
     /// The file is mapped rather than read, and the pages behind the reader are released after each
     /// spec, so a million windows never sit in memory twice (as text and as columns).
-    public func loadSync() throws(StateStoreError) -> SluiceState? {
+    func loadSnapshot() throws(StateStoreError) -> (SluiceState?, FileIO.FileIdentity?) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             guard errno == ENOENT else { throw FileIO.error("read", path, errno) }
             if FileIO.exists(backupPath) {
                 throw StateStoreError(.corrupt, "\(path) does not exist but \(backupPath) does: restore it (cp \(backupPath) \(path)) or, to start a new state on purpose, delete the backup")
             }
-            return nil
+            return (nil, nil)
         }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw FileIO.error("read", path, errno) }
-        let identity = FileIO.identity(path)
+        let identity = FileIO.FileIdentity(st)
+        if let cached = known.snapshot(ifStill: identity) { return (cached, identity) }
         let size = Int(st.st_size)
         let decoded: Result<SluiceState, StateCodec.DecodingError>
         if size == 0 {
@@ -85,8 +128,8 @@ public struct FileStateStore: StateStore, StateImporting {
         }
         do {
             let state = try decoded.get()
-            known.set(identity, identity: state.identity)
-            return state
+            known.setSnapshot(identity, state: state)
+            return (state, identity)
         } catch {
             switch error {
             case .unknownVersion(let v):
@@ -97,14 +140,32 @@ public struct FileStateStore: StateStore, StateImporting {
         }
     }
 
-    /// What is stored now, proven readable before it may be overwritten: the file this store last
-    /// read or wrote (same device, inode, size and modification time), or else a full decode.
+    /// `snapshot` with the journal's changes applied in order. Lines at or below the snapshot's serial
+    /// were compacted into it already (a compaction that was killed before it removed the journal).
+    func replay(_ journal: StateJournalFile.Contents, onto snapshot: SluiceState) throws(StateStoreError) -> SluiceState {
+        var state = snapshot
+        for (line, entry) in journal.entries {
+            guard entry.lineage == snapshot.lineage else {
+                throw StateStoreError(.otherLineage, "\(journalPath):\(line): the journal records changes to state \(entry.lineage), but \(path) holds state \(snapshot.lineage); nothing was read or changed. If \(path) was replaced on purpose, move the journal aside (mv \(journalPath) \(journalPath).bad); otherwise restore the state file that goes with it")
+            }
+            if entry.serial <= snapshot.serial && state.serial == snapshot.serial { continue }
+            guard entry.serial == state.serial + 1 else {
+                throw StateStoreError(.corrupt, "\(journalPath):\(line): the journal's change \(entry.serial) does not follow serial \(state.serial) of the state (\(path) is at serial \(snapshot.serial)); nothing was read or changed. Was \(path) restored from an older copy? Restore the state file that goes with this journal, or move the journal aside (mv \(journalPath) \(journalPath).bad) to use \(path) as it is")
+            }
+            state.record(entry.record, spec: entry.spec, provider: entry.provider)
+            state.serial = entry.serial
+        }
+        return state
+    }
+
+    /// What is stored now, proven readable before it may be overwritten: the files this store last
+    /// read or wrote (same device, inode, size and modification time), or else a full read.
     func storedIdentity() throws(StateStoreError) -> StateIdentity {
         guard let current = FileIO.identity(path) else {
-            if FileIO.exists(backupPath) { _ = try loadSync() } // reports the missing state
+            _ = try loadSync() // reports a missing state file that has a backup or a journal
             return .none
         }
-        if let identity = known.identity(ifStill: current) { return identity }
+        if let identity = known.identity(snapshot: current, journal: FileIO.identity(journalPath)) { return identity }
         guard let state = try loadSync() else { return .none }
         return state.identity
     }
@@ -118,22 +179,86 @@ public struct FileStateStore: StateStore, StateImporting {
     public func saveSync(_ state: SluiceState) throws(StateStoreError) -> SluiceState {
         try checkSuccession(stored: try storedIdentity(), writing: state, location: path)
         let next = state.nextVersion()
-        try writeAtomically { write throws(StateStoreError) in
-            do {
-                try StateCodec.encode(next) { chunk in try write(chunk) }
-            } catch let error as StateStoreError {
-                throw error
-            } catch {
-                throw StateStoreError(.io, "cannot write \(path): \(error)")
-            }
-        }
-        known.set(FileIO.identity(path), identity: next.identity)
+        try writeSnapshot(next)
         return next
+    }
+
+    /// Appends one journal line per changed window (one fsync for them all) instead of rewriting the
+    /// whole state, and compacts the journal once it has grown past `compactionBytes`.
+    public func save(_ state: SluiceState, changed: Set<WindowKey>) async throws(StateStoreError) -> SluiceState {
+        try saveSync(state, changed: changed)
+    }
+
+    public func saveSync(_ state: SluiceState, changed: Set<WindowKey>) throws(StateStoreError) -> SluiceState {
+        let started = StateTimings.shared.now()
+        defer { StateTimings.shared.add(changes: changed.count, since: started) }
+        // A state not written yet (or nothing to record) is written whole.
+        guard !changed.isEmpty, state.serial > 0, FileIO.exists(path) else { return try saveSync(state) }
+        var lines: [[UInt8]] = []
+        lines.reserveCapacity(changed.count)
+        var serial = state.serial
+        let keys = changed.sorted { ($0.spec, $0.start.millisecondsSinceEpoch) < ($1.spec, $1.start.millisecondsSinceEpoch) }
+        for key in keys {
+            guard let spec = state.spec(named: key.spec), let i = spec.index(of: key.start) else {
+                return try saveSync(state) // a window forgotten since: only a whole write records that
+            }
+            serial += 1
+            lines.append(StateJournalCodec.encode(.init(lineage: state.lineage, serial: serial, spec: spec.name,
+                                                        provider: spec.provider, record: spec.record(at: i))))
+        }
+        try checkSuccession(stored: try storedIdentity(), writing: state, location: path)
+        let written = try StateJournalFile.append(journalPath, lines: lines, after: known.journalValidLength())
+        var next = state
+        next.serial = serial
+        known.setJournal(written, validLength: Int(written.size), identity: next.identity)
+        if Int(written.size) > compactionLimit() { try compact(next) }
+        return next
+    }
+
+    /// The journal size past which it is compacted.
+    func compactionLimit() -> Int {
+        if let compactionBytes { return compactionBytes }
+        let snapshot = Int(FileIO.identity(path)?.size ?? 0)
+        return Swift.min(Swift.max(snapshot, 4 << 20), 64 << 20)
+    }
+
+    /// Writes `state` (which holds every change the journal records) as the snapshot, serial unchanged,
+    /// then removes the journal.
+    func compact(_ state: SluiceState) throws(StateStoreError) {
+        let started = StateTimings.shared.now()
+        defer { StateTimings.shared.add(compactionSince: started) }
+        try writeSnapshot(state)
+    }
+
+    /// Folds the journal into the snapshot, if it has any change; the caller holds the lock.
+    ///
+    /// `onlyIfWorthIt` (when the lock is released): only when rewriting the snapshot costs at most 64
+    /// times the journal's bytes. A short apply on a large state then leaves its few lines for the next
+    /// release (or the size limit) to fold in, instead of rewriting a quarter of a gigabyte for them;
+    /// every reader replays them meanwhile.
+    public func compactJournal(onlyIfWorthIt: Bool = false) throws(StateStoreError) {
+        guard let file = FileIO.identity(journalPath) else { return }
+        if onlyIfWorthIt, let snapshot = FileIO.identity(path), Int(file.size) * 64 < Int(snapshot.size) { return }
+        guard let state = try loadSync() else { return }
+        let journal = known.journalValidLength()
+        if journal == 0 {
+            // Nothing but a torn tail: remove it.
+            try FileIO.remove(journalPath)
+            known.setJournal(nil, validLength: 0, identity: state.identity)
+            return
+        }
+        try compact(state)
     }
 
     /// Writes `state` as it is (no serial bump), atomically and with the usual backup.
     public func importState(_ state: SluiceState, force: Bool) async throws(StateStoreError) {
         if !force { try checkImport(stored: try storedIdentity(), importing: state.identity, location: path) }
+        try writeSnapshot(state)
+    }
+
+    /// The whole state as the snapshot, then no journal: a reader that finds the old journal beside the
+    /// new snapshot (killed in between) skips its lines, whose serials the snapshot has reached.
+    func writeSnapshot(_ state: SluiceState) throws(StateStoreError) {
         try writeAtomically { write throws(StateStoreError) in
             do {
                 try StateCodec.encode(state) { chunk in try write(chunk) }
@@ -143,7 +268,9 @@ public struct FileStateStore: StateStore, StateImporting {
                 throw StateStoreError(.io, "cannot write \(path): \(error)")
             }
         }
-        known.set(FileIO.identity(path), identity: state.identity)
+        known.setSnapshot(FileIO.identity(path), state: state)
+        try FileIO.remove(journalPath)
+        known.setJournal(nil, validLength: 0, identity: state.identity)
     }
 
     /// Temp file (written in chunks as `produce` hands them over), fsync, backup link, rename,
@@ -236,9 +363,18 @@ public struct FileStateStore: StateStore, StateImporting {
         throw FileIO.error("create the lock file", lockPath, code)
     }
 
+    /// Compacts the journal into the snapshot (see `compactJournal(onlyIfWorthIt:)`), then releases the
+    /// lock. A compaction that fails (a corrupt journal, a full disk) leaves the journal as it is, which
+    /// every reader still replays, and the lock is released all the same.
     public func unlock(_ lock: StateLock) async throws(StateStoreError) {
         guard let current = try currentLockSync(), current.id == lock.id else { return }
+        var failure: StateStoreError?
+        let started = StateTimings.shared.now()
+        do throws(StateStoreError) { try compactJournal(onlyIfWorthIt: true) } catch { failure = error }
+        StateTimings.shared.add(unlockSince: started)
+        StateTimings.shared.report(path)
         try FileIO.remove(lockPath)
+        if let failure { throw failure }
     }
 
     public func forceUnlock(id: String) async throws(StateStoreError) -> StateLock {
@@ -262,24 +398,99 @@ public struct FileStateStore: StateStore, StateImporting {
     }
 }
 
-/// Remembers which file (by identity) holds which state, across the store's value copies.
+/// Remembers, across the store's value copies, which snapshot file holds which state (so a compaction or
+/// a second read need not decode it again) and which journal file goes with it.
 final class KnownFile: @unchecked Sendable {
     // Guarded by `lock`.
-    private var file: FileIO.FileIdentity?
-    private var state: StateIdentity?
+    private var snapshotFile: FileIO.FileIdentity?
+    private var snapshot: SluiceState?
+    private var journalFile: FileIO.FileIdentity?
+    private var journalValid = 0
+    /// The state with the journal replayed, for the two files above.
+    private var identity: StateIdentity?
     private let lock = NSLock()
 
-    func set(_ file: FileIO.FileIdentity?, identity: StateIdentity) {
+    func setSnapshot(_ file: FileIO.FileIdentity?, state: SluiceState) {
         lock.lock()
         defer { lock.unlock() }
-        self.file = file
-        self.state = file == nil ? nil : identity
+        snapshotFile = file
+        snapshot = file == nil ? nil : state
+        identity = nil
     }
 
-    func identity(ifStill current: FileIO.FileIdentity) -> StateIdentity? {
+    func setJournal(_ file: FileIO.FileIdentity?, validLength: Int, identity: StateIdentity) {
         lock.lock()
         defer { lock.unlock() }
-        return file == current ? state : nil
+        journalFile = file
+        journalValid = file == nil ? 0 : validLength
+        self.identity = snapshotFile == nil ? nil : identity
+    }
+
+    func snapshot(ifStill current: FileIO.FileIdentity) -> SluiceState? {
+        lock.lock()
+        defer { lock.unlock() }
+        return snapshotFile == current ? snapshot : nil
+    }
+
+    func identity(snapshot current: FileIO.FileIdentity, journal: FileIO.FileIdentity?) -> StateIdentity? {
+        lock.lock()
+        defer { lock.unlock() }
+        return snapshotFile == current && journalFile == journal ? identity : nil
+    }
+
+    func journalValidLength() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return journalValid
+    }
+}
+
+/// What the file store spent on recording changes, for benchmarks: with `SLUICE_STATE_TIMINGS=FILE`,
+/// releasing the lock appends one line to FILE, `changes=N change_seconds=S compactions=K
+/// compaction_seconds=C unlock_seconds=U` (change_seconds includes the compactions during the run).
+final class StateTimings: @unchecked Sendable {
+    static let shared = StateTimings()
+    private let lock = NSLock()
+    private var changes = 0, changeNanos: UInt64 = 0, compactions = 0, compactionNanos: UInt64 = 0, unlockNanos: UInt64 = 0
+    private let target: String? = getenv("SLUICE_STATE_TIMINGS").map { String(cString: $0) }
+
+    func now() -> UInt64 {
+        guard target != nil else { return 0 }
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    func add(changes n: Int, since start: UInt64) {
+        guard target != nil else { return }
+        let d = now() - start
+        lock.lock(); defer { lock.unlock() }
+        changes += n; changeNanos += d
+    }
+
+    func add(compactionSince start: UInt64) {
+        guard target != nil else { return }
+        let d = now() - start
+        lock.lock(); defer { lock.unlock() }
+        compactions += 1; compactionNanos += d
+    }
+
+    func add(unlockSince start: UInt64) {
+        guard target != nil else { return }
+        let d = now() - start
+        lock.lock(); defer { lock.unlock() }
+        unlockNanos += d
+    }
+
+    func report(_ state: String) {
+        guard let target else { return }
+        lock.lock()
+        let line = "state=\(state) changes=\(changes) change_seconds=\(Double(changeNanos) / 1e9) compactions=\(compactions) compaction_seconds=\(Double(compactionNanos) / 1e9) unlock_seconds=\(Double(unlockNanos) / 1e9)\n"
+        lock.unlock()
+        let fd = open(target, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        _ = line.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+        close(fd)
     }
 }
 

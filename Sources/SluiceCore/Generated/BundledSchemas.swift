@@ -565,6 +565,72 @@ public enum BundledSchemas {
 
 """#
 
+    /// `schemas/state-journal.schema.json`
+    public static let stateJournal = #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://sluice.dev/schemas/state-journal.schema.json",
+  "title": "sluice state journal line, version 1",
+  "description": "One line of <state>.journal, the write-ahead journal beside a file state (docs/planning.md, \"The state journal\"). Each line is one JSON object on one line, ending in a newline, recording one window's new record. Apply appends a line per change and fsyncs it (changes that finish together share one fsync); every reader replays the lines over the snapshot (<state>, schemas/state.schema.json) in order; the journal is folded into the snapshot and removed when apply releases its lock, and when it grows past a size. `sha256` is the SHA-256 of the line's bytes after the comma that follows its value, up to and including the closing brace: a last line that is incomplete or fails its checksum is a write cut short by a crash and is ignored; any other bad line makes sluice refuse the state, changing nothing. Members appear in the order below; sluice writes them so.",
+  "type": "object",
+  "required": ["v", "sha256", "lineage", "serial", "spec", "provider", "fingerprints", "window"],
+  "properties": {
+    "v": { "const": 1, "description": "The journal line format version. A sluice that does not know it refuses the state and changes nothing." },
+    "sha256": { "$ref": "#/$defs/sha256", "description": "Checksum of the rest of the line (see above)." },
+    "lineage": { "type": "string", "minLength": 1, "description": "The lineage of the state the change belongs to: it must be the snapshot's." },
+    "serial": { "type": "integer", "minimum": 1, "description": "The state's serial once this change is applied: one more than the line before (or than the snapshot's serial, for the first line replayed). Lines at or below the snapshot's serial were compacted into it already and are skipped." },
+    "spec": { "type": "string", "minLength": 1, "description": "The spec whose window changed." },
+    "provider": { "type": "string", "description": "The spec's provider (for a spec the snapshot does not have yet)." },
+    "fingerprints": {
+      "type": "array",
+      "description": "[data, destination]: what the window was (being) exported with, as in the state's fingerprint table.",
+      "prefixItems": [{ "$ref": "#/$defs/sha256" }, { "$ref": "#/$defs/sha256" }],
+      "minItems": 2,
+      "maxItems": 2
+    },
+    "window": {
+      "type": "array",
+      "description": "The window's whole new record: a state window row without its fingerprint index.",
+      "minItems": 8,
+      "maxItems": 8,
+      "prefixItems": [
+        { "$ref": "#/$defs/utc", "description": "start (inclusive)" },
+        { "$ref": "#/$defs/utc", "description": "end (exclusive)" },
+        { "enum": ["submitted", "complete", "failed"], "description": "status" },
+        { "type": "integer", "minimum": 0, "description": "attempts so far" },
+        { "$ref": "#/$defs/utc", "description": "updated: when this record last changed" },
+        { "type": ["string", "null"], "description": "job: the provider's job, query or request id once submitted" },
+        { "type": ["string", "null"], "description": "error: the last attempt's error" },
+        {
+          "type": "array",
+          "description": "files written: [path relative to the destination root, bytes, sha256]",
+          "items": {
+            "type": "array",
+            "minItems": 3,
+            "maxItems": 3,
+            "prefixItems": [
+              { "type": "string", "minLength": 1 },
+              { "type": "integer", "minimum": 0 },
+              { "$ref": "#/$defs/sha256" }
+            ]
+          }
+        }
+      ]
+    }
+  },
+  "$defs": {
+    "utc": {
+      "type": "string",
+      "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$",
+      "format": "date-time",
+      "description": "UTC, as sluice writes it: 2025-01-01T00:00:00Z, with .sss only when the milliseconds are not zero."
+    },
+    "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
+  }
+}
+
+"""#
+
     /// `schemas/state.schema.json`
     public static let state = #"""
 {
@@ -769,6 +835,7 @@ public enum BundledSchemas {
         "job-spec.schema.json": jobSpec,
         "plan.schema.json": plan,
         "project.schema.json": project,
+        "state-journal.schema.json": stateJournal,
         "state.schema.json": state,
         "status.schema.json": status,
     ]
