@@ -79,6 +79,15 @@ import Testing
         #expect(Self.kind(status) == expected, "\(body)")
     }
 
+    /// A failed v1 query answers 500 to every fetch; when the last retry meets a 429 instead, the query is
+    /// still failed and submitted again, not the window given up.
+    @Test func enterpretV1FetchRetriesEndingInA429AreAFailedQuery() async throws {
+        let transport = ScriptedTransport([.answer(500, [], #"{"error": {"code": "INTERNAL_ERROR", "message": "failed"}}"#),
+                                           .answer(429, [("Retry-After", "0")], #"{"error": {"code": "RATE_LIMITED", "message": "Too many requests"}}"#)])
+        let status = try await EnterpretV1Provider(client: Self.client(transport)).status(of: "q")
+        #expect(Self.kind(status) == "failed")
+    }
+
     // MARK: Coveo
 
     @Test(arguments: [

@@ -28,8 +28,9 @@ public struct EnterpretV1Provider: ExportProvider {
         let response: HTTPResponse
         do {
             response = try await client.send("POST", "/export/external/v1/async/fetch", json: body)
-        } catch let error as APIError where error.status.map({ $0 >= 500 }) ?? false {
-            // A failed query answers 500 to every fetch; once retries are spent, submit again.
+        } catch let error as APIError where error.status.map({ $0 >= 500 || $0 == 429 }) ?? false {
+            // A failed query answers 500 to every fetch; once retries are spent, submit again. The last of
+            // those attempts may have met a 429 instead: the query is no less failed.
             return .failed(reason: error.message)
         }
         if response.status == 404 { return .vanished }
