@@ -338,10 +338,10 @@ public struct PostgresStateStore: StateStore, StateImporting {
         // The holder records itself just after taking the lock; on a busy server that row (or reading
         // it) can lag a moment behind, so look a few times before saying it is not there.
         var holders: [LiveLock] = []
-        for attempt in 0..<5 {
+        for attempt in 0..<10 {
             holders = (try? await perform("read the lock") { connection, logger in try await Self.liveLocks(connection, logger) }) ?? []
             if !holders.isEmpty { break }
-            if attempt < 4 { try? await Task.sleep(for: .milliseconds(200)) }
+            if attempt < 9 { try? await Task.sleep(for: .milliseconds(300)) }
         }
         guard let holder = holders.first else {
             return StateStoreError(.locked, "\(location) is locked by a session that has not recorded itself in sluice_locks yet; run again")
