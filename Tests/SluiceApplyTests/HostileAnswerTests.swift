@@ -324,7 +324,7 @@ import ZIPFoundation
                 #expect(outcome.summary.failed == 1 && !outcome.published, "\(link)")
                 #expect(outcome.failures.contains("a \(scheme) URL; only http and https are fetched"), "\(outcome.failures)")
                 // Before: retried with backoff and fresh links for 75 s or more. The bound leaves room for a loaded machine.
-                #expect(outcome.summary.retried == 0 && outcome.elapsed < .seconds(10), "\(link) was retried: \(outcome.elapsed)")
+                #expect(outcome.summary.retried == 0, "\(link) was retried (\(outcome.elapsed))")
                 #expect(!outcome.events.contains { if case .retrying = $0 { return true } else { return false } })
             }
         }
@@ -467,7 +467,7 @@ import ZIPFoundation
                 #expect(outcome.summary.failed == 1 && outcome.summary.retried == 0, "\(outcome.summary)")
                 #expect(outcome.failures.contains(expected), "\(outcome.failures)")
                 #expect(Self.fileRequests(server) - before <= 1, "\(link) was fetched again")
-                #expect(outcome.elapsed < .seconds(10), "\(link): \(outcome.elapsed)")
+                // No wall-clock bound (a loaded machine is slow, not wrong): the count of fetches and retries says it.
                 #expect(!outcome.events.contains { if case .retrying = $0 { return true } else { return false } })
             }
         }
