@@ -101,7 +101,7 @@ import Testing
                 }
             }
             #expect(summary.failed == 1 && summary.exported == 0)
-            #expect(summary.failures.first?.contains(#"kept answering "Thinking\u{1b}[31m""#) == true, "\(summary.failures)")
+            #expect(summary.failures.first?.contains(#"kept answering "Thinking\x1b[31m""#) == true, "\(summary.failures)")
             let shown = log.all.contains { if case .waiting(_, _, let reason) = $0 { reason.contains("Thinking") && !reason.contains("\u{1b}") } else { false } }
             #expect(shown, "the unknown word was not shown while polling")
             #expect(try await store.load()?.spec(named: spec.name)?.records.first?.status == .failed)

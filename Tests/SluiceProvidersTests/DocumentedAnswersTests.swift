@@ -12,6 +12,13 @@ import Testing
         ProviderFlowTests.client(transport, credential: credential)
     }
 
+    /// How `provider` reads one status answer `body` (HTTP 200), as `kind` names it.
+    static func read(_ body: String, credential: Credential = .bearer("tkn"),
+                     _ provider: (APIClient) -> any ExportProvider) async throws -> String {
+        let transport = ScriptedTransport([.answer(200, [], body)])
+        return kind(try await provider(client(transport, credential: credential)).status(of: "job"))
+    }
+
     /// A compact name for a status, for table-driven expectations.
     static func kind(_ status: ExportJobStatus) -> String {
         switch status {
@@ -47,9 +54,7 @@ import Testing
         (#"{"request_id": "r"}"#, "unrecognised no status"),
     ])
     func openWeb(body: String, expected: String) async throws {
-        let transport = ScriptedTransport([.answer(200, [], body)])
-        let status = try await OpenWebProvider(client: Self.client(transport, credential: .apiKeyHeader("k"))).status(of: "r")
-        #expect(Self.kind(status) == expected, "\(body)")
+        #expect(try await Self.read(body, credential: .apiKeyHeader("k"), OpenWebProvider.init) == expected, "\(body)")
     }
 
     // MARK: Enterpret v1
@@ -74,9 +79,7 @@ import Testing
         (#"{"isCompleted": true, "responseFiles": "https://s3.example/a.json"}"#, "failed"),
     ])
     func enterpretV1(body: String, expected: String) async throws {
-        let transport = ScriptedTransport([.answer(200, [], body)])
-        let status = try await EnterpretV1Provider(client: Self.client(transport)).status(of: "q")
-        #expect(Self.kind(status) == expected, "\(body)")
+        #expect(try await Self.read(body, EnterpretV1Provider.init) == expected, "\(body)")
     }
 
     /// A failed v1 query answers 500 to every fetch; when the last retry meets a 429 instead, the query is
@@ -101,9 +104,7 @@ import Testing
         (#"{"status": "BUILDING_SOMETHING"}"#, "unrecognised BUILDING_SOMETHING"),
     ])
     func coveo(body: String, expected: String) async throws {
-        let transport = ScriptedTransport([.answer(200, [], body)])
-        let status = try await CoveoProvider(client: Self.client(transport)).status(of: "e")
-        #expect(Self.kind(status) == expected, "\(body)")
+        #expect(try await Self.read(body) { CoveoProvider(client: $0) } == expected, "\(body)")
     }
 
     /// "If an OAuth2 token was used, the org query parameter would need to be included": on the create,
@@ -163,9 +164,7 @@ import Testing
         (#"{"status": "paused_for_reasons"}"#, "unrecognised paused_for_reasons"),
     ])
     func userpilot(body: String, expected: String) async throws {
-        let transport = ScriptedTransport([.answer(200, [], body)])
-        let status = try await UserpilotProvider(client: Self.client(transport, credential: .tokenScheme("t"))).status(of: "j")
-        #expect(Self.kind(status) == expected, "\(body)")
+        #expect(try await Self.read(body, credential: .tokenScheme("t")) { UserpilotProvider(client: $0) } == expected, "\(body)")
     }
 
     /// A create whose answer never came is sent once (no blind retry that could start a second job)

@@ -30,10 +30,10 @@ public actor StateJournal {
         return specState.record(at: i)
     }
 
-    /// Every provider job id the state records for `provider`'s specs, here and as stored now (other
-    /// workers on a shared state record theirs there): jobs known to be some window's, and so never
-    /// adopted as the job of a lost submit.
-    public func jobIDs(provider: String) async throws(StateStoreError) -> Set<String> {
+    /// Every provider job id the state records for `provider`'s specs: jobs known to be some window's,
+    /// and so never adopted as the job of a lost submit. With `includingStored`, also those of the state
+    /// as stored now (workers sharing a state record theirs there); a worker alone has them all here.
+    public func jobIDs(provider: String, includingStored: Bool) async throws(StateStoreError) -> Set<String> {
         var ids = Set<String>()
         func collect(_ state: SluiceState) {
             for spec in state.specs where spec.provider == provider {
@@ -43,7 +43,7 @@ public actor StateJournal {
             }
         }
         collect(state)
-        if let stored = try await store.load() { collect(stored) }
+        if includingStored, let stored = try await store.load() { collect(stored) }
         return ids
     }
 

@@ -316,9 +316,10 @@ extension ApplyRunner {
     }
 
     /// The job a lost submit of `window` started, among the token's jobs; every job id the state records
-    /// for this provider is known and never adopted twice.
+    /// for this provider (this worker's and, on a shared plan, every worker's) is known and never adopted.
     private func findLostJob(_ context: SpecContext, _ window: ExportWindow) async throws -> String? {
-        let known = try await journal.jobIDs(provider: context.spec.provider.rawValue)
+        // Read from the store only where other workers write to it: the load costs the whole state.
+        let known = try await journal.jobIDs(provider: context.spec.provider.rawValue, includingStored: coordinator != nil)
         return try await context.provider.findLostJob(for: window, known: known)
     }
 
@@ -511,9 +512,9 @@ extension ApplyRunner {
         try Data(document.utf8).write(to: directory.appendingPathComponent("labels.json"))
     }
 
-    /// A vendor's word, quoted with control characters escaped.
+    /// A vendor's word, quoted, cut to 80 characters, and escaped as every printed vendor text is.
     static func quote(_ word: String) -> String {
-        "\"" + word.prefix(80).unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined() + "\""
+        "\"" + PrintableText.escaped(String(word.prefix(80))) + "\""
     }
 
     static func storedFile(_ facts: FileFacts, under relativePath: String) -> StoredFile {

@@ -58,12 +58,13 @@ public struct UserpilotProvider: ExportProvider {
         if RetryPolicy.isRetryable(status: response.status) {
             throw ExportError(.answerLost, "userpilot: creating the export answered HTTP \(response.status) (\(response.vendorMessage)); the job may have started")
         }
+        guard response.isSuccess else { throw response.failure("creating the export", provider: provider) }
         // A 2xx whose job_id cannot be read (the doc's own 201 example is not valid JSON: a trailing
         // comma) made a job all the same: it is looked up, not created again.
-        if response.isSuccess, (try? JSONParser.parse(response.body))?["job_id"]?.stringValue.map({ !$0.isEmpty }) != true {
+        guard let id = (try? JSONParser.parse(response.body))?["job_id"]?.stringValue, !id.isEmpty else {
             throw ExportError(.answerLost, "userpilot: creating the export answered HTTP \(response.status) without a readable job_id; the job started")
         }
-        return try startedJob(response, idField: "job_id", "creating the export")
+        return .started(jobID: id)
     }
 
     public func status(of jobID: String) async throws -> ExportJobStatus {
