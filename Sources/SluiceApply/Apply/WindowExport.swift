@@ -57,8 +57,8 @@ extension ApplyRunner {
             // job may exist unseen (its answer was lost): the next apply looks it up before submitting again.
             // Otherwise `failed`.
             let refused = (error as? ExportError)?.kind == .rejected
-            record.status = failure.jobMayResume && record.providerJobID != nil ? .submitted
-                : run.intentOutstanding && record.providerJobID == nil && !refused ? .submitted : .failed
+            let mayResume = record.providerJobID != nil ? failure.jobMayResume : run.intentOutstanding && !refused
+            record.status = mayResume ? .submitted : .failed
             if record.attempts == 0 { record.attempts = 1 }
             do {
                 try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
@@ -332,9 +332,9 @@ extension ApplyRunner {
         defer { if scouting { context.jobDurations.endScouting() } }
         if !pollImmediately {
             // A fresh job: the first poll waits for what this spec's shortest recent job took (+2 %, so it
-            // finds the job done rather than one poll early). Before any
-            // finished, one job (the scout) polls on the schedule and the others wait for what it learns,
-            // asking the API nothing, so a run's first batch does not pay the warm-up once per job.
+            // finds the job done rather than one poll early). Before any job of the spec has finished, one
+            // (the scout) polls on the schedule and the others wait for what it learns, asking the API
+            // nothing, so a run's first batch does not pay the warm-up once per job.
             var expected = context.jobDurations.expected()
             if expected == nil {
                 if context.jobDurations.startScouting() {

@@ -18,7 +18,7 @@ public struct CoveoProvider: ExportProvider {
     public let client: APIClient
     /// The organisation id, sent on every call when set.
     let org: String?
-    static let words = StatusWords(running: StatusWords.commonRunning, done: ["available"], failed: StatusWords.commonFailed)
+    static let words = StatusWords(done: ["available"])
 
     public init(client: APIClient, org: String? = nil) {
         self.client = client

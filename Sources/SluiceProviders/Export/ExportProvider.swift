@@ -114,9 +114,9 @@ extension ExportProvider {
 /// `pending` are one word). Anything else is `unrecognised`: shown, polled, and failing the window at
 /// the job deadline, never taken as done.
 struct StatusWords {
-    var running: Set<String>
+    var running: Set<String> = StatusWords.commonRunning
     var done: Set<String>
-    var failed: Set<String>
+    var failed: Set<String> = StatusWords.commonFailed
 
     enum Meaning: Equatable { case running, done, failed, unrecognised }
 

@@ -16,7 +16,7 @@ public struct OpenWebProvider: ExportProvider {
     public let provider = ProviderID.openweb
     public let client: APIClient
     static let statusPath = "/v2/export/comments/status"
-    static let words = StatusWords(running: StatusWords.commonRunning, done: ["done"], failed: StatusWords.commonFailed)
+    static let words = StatusWords(done: ["done"])
 
     public init(client: APIClient) { self.client = client }
 

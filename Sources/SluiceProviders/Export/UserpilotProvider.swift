@@ -29,8 +29,7 @@ public struct UserpilotProvider: ExportProvider {
     /// For a lookup spec: which lookup it snapshots.
     let lookup: String?
     static let jobsPath = "/api/v1/analytics/exports/jobs/"
-    static let words = StatusWords(running: StatusWords.commonRunning, done: ["completed", "complete", "done"],
-                                   failed: StatusWords.commonFailed)
+    static let words = StatusWords(done: ["completed", "complete", "done"])
 
     public init(client: APIClient, lookup: String? = nil) {
         self.client = client
