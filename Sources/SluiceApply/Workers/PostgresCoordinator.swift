@@ -94,6 +94,8 @@ public final class PostgresCoordinator: WindowCoordinator {
     }
 
     public func register(plan: String, windows: [WindowKey]) async throws {
+        // One order for every worker, so workers registering together lock the rows in the same order.
+        let windows = windows.sorted { ($0.spec, $0.start) < ($1.spec, $1.start) }
         let specs = windows.map(\.spec)
         let starts = windows.map(\.start.millisecondsSinceEpoch)
         try await run("registering the plan") {
@@ -192,11 +194,23 @@ public final class PostgresCoordinator: WindowCoordinator {
     /// Runs `body`, turning PostgreSQL's errors into a message that says what was being done and what
     /// the server said (never the connection's password).
     @discardableResult
+    /// Runs one coordination step. A step PostgreSQL aborted as a deadlock or a serialization failure
+    /// (workers starting together, claiming the same rows) is run again, as PostgreSQL advises: each
+    /// step is one statement, one transaction or idempotent, so running it again does it once.
     func run<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as PSQLError {
-            throw SharedPlanError("the shared plan in PostgreSQL: \(what) failed: \(Self.describe(error))")
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await body()
+            } catch let error as PSQLError {
+                let state = error.serverInfo?[.sqlState]
+                if (state == "40P01" || state == "40001"), attempt < 6 {
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 10...(50 * attempt))))
+                    continue
+                }
+                throw SharedPlanError("the shared plan in PostgreSQL: \(what) failed: \(Self.describe(error))")
+            }
         }
     }
 
