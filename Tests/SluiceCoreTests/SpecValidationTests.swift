@@ -220,6 +220,36 @@ import Testing
         #expect(result.specs.count == 1)
     }
 
+    /// A project large enough to be checked in parallel says exactly what checking each file in turn
+    /// says: the same problems at the same places, the specs in input order, and of two specs with one
+    /// name the later file is the one refused.
+    @Test func aLargeProjectIsCheckedInParallelWithTheSameResultsInInputOrder() throws {
+        var files: [(String, String)] = []
+        for i in 0..<300 {
+            let named = replacing(#""name": "openweb-comments""#, with: #""name": "ow-\#(i)""#)
+            switch i % 50 {
+            case 7: files.append(("specs/\(i).json", "{ \"name\": "))
+            case 21: files.append(("specs/\(i).json", replacing("PT24H", with: "PT25H", in: named)))
+            default: files.append(("specs/\(i).json", named))
+            }
+        }
+        files.append(("specs/dup.json", replacing(#""name": "openweb-comments""#, with: #""name": "ow-3""#)))
+        let whole = try validate(files)
+        let oneByOne = try files.map { try validate([$0]) }
+        #expect(whole.specs.map(\.name) == oneByOne.flatMap(\.specs).map(\.name).dropLast())
+        let expected = oneByOne.flatMap(\.diagnostics).map(\.description)
+            + ["specs/dup.json:2:11: /name: name \"ow-3\" is already used by specs/3.json:2:11; every spec needs a name of its own"]
+        #expect(Set(whole.diagnostics.map(\.description)) == Set(expected))
+        #expect(whole.diagnostics.count == 6 + 6 + 1)
+    }
+
+    @Test func concurrentMapKeepsEveryElementInOrder() {
+        for count in [0, 1, 63, 64, 65, 127, 128, 129, 1000, 4097] {
+            let input = Array(0..<count)
+            #expect(input.concurrentMap { $0 * 3 + 1 } == input.map { $0 * 3 + 1 }, "count \(count)")
+        }
+    }
+
     @Test func specsSharingPathsWithoutName() throws {
         let a = replacing("exports/{name}", with: "exports")
         let b = replacing(#""name": "openweb-comments""#, with: #""name": "openweb-two""#, in: a)

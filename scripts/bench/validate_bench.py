@@ -1,4 +1,4 @@
-"""`sluice validate` over 10,000 specs (the 5 example specs, copied under unique names): wall time of the
+"""`sluice validate` over 10,000 specs (the example specs in specs/examples, copied under unique names): wall time of the
 whole command, median of N runs, for one binary or, given a second, against that baseline in the same run.
 
 Usage: python3 scripts/bench/validate_bench.py BIN [BASELINE_BIN] [--runs N] [--specs N] [--markdown FILE]
@@ -57,7 +57,7 @@ def main():
         for name, v in times.items():
             log(f"{name}: median {medians[name]:.3f} s of {', '.join(f'{x:.3f}' for x in v)}")
         lines = ["## Validate at scale", "",
-                 f"`sluice validate DIR` over {args.specs} specs (the 5 example specs under unique names), the whole",
+                 f"`sluice validate DIR` over {args.specs} specs (the example specs under unique names), the whole",
                  f"command with the full validator (JSON, the job-spec schema, sluice's rules, cross-file checks).",
                  f"Median of {args.runs} runs; target <= 1 s.", ""]
         row = f"| {args.specs} specs | {medians['sluice']:.3f} s |"

@@ -43,20 +43,23 @@ public struct SpecValidator: Sendable {
         var specs: [JobSpec] = []
         var nameOwners: [String: (file: String, position: SourcePosition)] = [:]
         var templateOwners: [String: String] = [:]
-        for source in sources {
-            let (spec, found) = validateDocument(source)
-            diagnostics += found
-            guard let spec else { continue }
+        // Each document is checked on its own (in parallel: a project may hold thousands), then the
+        // rules that span files run over the results in input order.
+        let documents = sources.concurrentMap { validateDocument($0) }
+        for (source, document) in zip(sources, documents) {
+            diagnostics += document.diagnostics
+            guard let spec = document.spec, let root = document.root else { continue }
+            let namePosition = root["name"]?.position ?? SourcePosition(line: 1, column: 1)
             var crossFileOK = true
             if let first = nameOwners[spec.name] {
-                let position = nameNodePosition(source) ?? SourcePosition(line: 1, column: 1)
+                let position = namePosition
                 diagnostics.append(Diagnostic(
                     file: source.path, position: position, pointer: JSONPointer(tokens: ["name"]),
                     keyword: "unique-name",
                     message: "name \(quoted(spec.name)) is already used by \(first.file):\(first.position); every spec needs a name of its own"))
                 crossFileOK = false
             } else {
-                nameOwners[spec.name] = (source.path, nameNodePosition(source) ?? SourcePosition(line: 1, column: 1))
+                nameOwners[spec.name] = (source.path, namePosition)
             }
             if let field = spec.destination.type.templateField, !spec.destination.pathTemplate.mentionsName {
                 // Two specs without {name} in the same template (after {provider}) write to the same paths.
@@ -65,7 +68,8 @@ public struct SpecValidator: Sendable {
                     .replacingOccurrences(of: "{provider}", with: spec.provider.rawValue)
                 if let other = templateOwners[key] {
                     diagnostics.append(Diagnostic(
-                        file: source.path, position: destinationTemplatePosition(source, field),
+                        file: source.path,
+                        position: root.node(at: JSONPointer(tokens: ["destination", field]))?.position ?? root.position,
                         pointer: JSONPointer(tokens: ["destination", field]), keyword: "template",
                         message: "spec \(quoted(spec.name)) writes to the same paths as spec \(quoted(other)); add {name} to the \(field) template"))
                     crossFileOK = false
@@ -78,13 +82,22 @@ public struct SpecValidator: Sendable {
         return SpecSetValidation(specs: specs, diagnostics: Diagnostic.sortedForDisplay(diagnostics))
     }
 
+    /// One document checked on its own: its parsed tree (nil when it is not JSON), the spec when it has
+    /// no error, and every problem found.
+    struct DocumentResult: Sendable {
+        var root: JSONNode?
+        var spec: JobSpec?
+        var diagnostics: [Diagnostic]
+    }
+
     /// Validates one document against the bundled schema and sluice's own rules.
-    func validateDocument(_ source: SpecSource) -> (JobSpec?, [Diagnostic]) {
+    func validateDocument(_ source: SpecSource) -> DocumentResult {
         let root: JSONNode
         do {
             root = try JSONParser.parse(source.bytes)
         } catch {
-            return (nil, [Diagnostic(file: source.path, position: error.position, keyword: "json", message: error.message)])
+            return DocumentResult(root: nil, spec: nil,
+                                  diagnostics: [Diagnostic(file: source.path, position: error.position, keyword: "json", message: error.message)])
         }
         var checks = SpecChecks(file: source.path, root: root)
         checks.findLiteralSecrets()
@@ -92,15 +105,8 @@ public struct SpecValidator: Sendable {
             checks.report(violation)
         }
         let spec = checks.decodeAndCheck()
-        return (checks.diagnostics.contains { $0.severity == .error } ? nil : spec, checks.diagnostics)
-    }
-
-    private func nameNodePosition(_ source: SpecSource) -> SourcePosition? {
-        (try? JSONParser.parse(source.bytes))?["name"]?.position
-    }
-
-    private func destinationTemplatePosition(_ source: SpecSource, _ field: String) -> SourcePosition? {
-        (try? JSONParser.parse(source.bytes))?.node(at: JSONPointer(tokens: ["destination", field]))?.position
+        return DocumentResult(root: root, spec: checks.diagnostics.contains { $0.severity == .error } ? nil : spec,
+                              diagnostics: checks.diagnostics)
     }
 }
 
@@ -223,7 +229,8 @@ struct SpecChecks {
 
     /// Whether `text` is a URL carrying a password (`scheme://user:password@host`).
     static func hasPassword(_ text: String) -> Bool {
-        guard let scheme = text.range(of: "://") else { return false }
+        // Most strings have no `@`: skip Foundation's search for them (it was 5 % of validating a project).
+        guard text.utf8.contains(UInt8(ascii: "@")), let scheme = text.range(of: "://") else { return false }
         let authority = text[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         guard let at = authority.lastIndex(of: "@") else { return false }
         return authority[..<at].contains(":")
