@@ -40,9 +40,27 @@ import Testing
         let u = ApplyEstimate(plan: try Self.plan(up), state: nil)
         #expect(u.seconds == 12 * 60)
         #expect(u.line.hasPrefix("Estimated: 12 exports, 1 at a time, about 12 min;"))
-        // The first job polls from 1 s on (29 polls to see a 60 s job done), the rest twice.
+        // The first job (the scout) polls from 1 s on (29 polls to see a 60 s job done); the rest wait
+        // for the duration it learned and are seen done at their first poll.
         #expect(ApplyEstimate.polls(forJobOf: 60) == 29)
-        #expect(u.calls == 12 * 2 + 29 + 11 * 2)
+        #expect(u.calls == 12 * 2 + 29 + 11)
+    }
+
+    @Test func theCallsFollowThePollScheduleApplyWillUse() throws {
+        let ow = F.spec("ow", provider: .openweb, start: "2025-01-01T00:00:00Z", end: "2025-01-17T00:00:00Z", step: "P1D")
+        // A 10 s job: 10 polls at apply's default 1 s; 20 at a fixed 500 ms.
+        let state = Self.history(ow, count: 8) { i in 10 * Double(i / 4 + 1) }
+        let plan = try Self.plan(ow, state: state)
+        #expect(plan.summary.create == 8)
+        let byDefault = ApplyEstimate(plan: plan, state: state)
+        #expect(byDefault.lanes[0].jobSeconds == 10)
+        #expect(byDefault.calls == 8 * 2 + ApplyEstimate.polls(forJobOf: 10) + 7)
+        #expect(ApplyEstimate.polls(forJobOf: 10) == 10)
+        let fast = ApplyEstimate(plan: plan, state: state, poll: .init(initial: 0.5, growth: 0, cap: 0.5))
+        #expect(ApplyEstimate.polls(forJobOf: 10, schedule: .init(initial: 0.5, growth: 0, cap: 0.5)) == 20)
+        #expect(fast.calls == 8 * 2 + 20 + 7)
+        #expect(fast.assumptionsLine.contains("polls from 500 ms growing by 0.0 of the time waited up to 500 ms"))
+        #expect(byDefault.assumptionsLine.contains("the default poll schedule"))
     }
 
     @Test func historyGivesTheJobDuration() throws {

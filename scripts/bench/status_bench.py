@@ -287,7 +287,8 @@ def write_spec(folder, w, endpoint, windows):
 def estimate(work):
     sandbox = Sandbox(BIN, SPEED)
     env = dict(os.environ, BENCH_TOKEN="sandbox-token")
-    flags = ["--poll-interval", ms(1 / SPEED), "--poll-max", ms(60 / SPEED), "--limit-window", ms(60 / SPEED)]
+    poll_flags = ["--poll-interval", ms(1 / SPEED), "--poll-max", ms(60 / SPEED)]
+    flags = poll_flags + ["--limit-window", ms(60 / SPEED)]
     rows = []
     try:
         for w in WORKLOADS:
@@ -304,7 +305,9 @@ def estimate(work):
                     raise SystemExit(f"apply failed: {first.stderr[-2000:]}")
                 time.sleep(60 / SPEED)  # let the API's minute pass, as it would between two real applies
                 write_spec(folder, w, sandbox.api, 2 * w["windows"])
-                plan = subprocess.run([BIN, "plan", "specs", "--state", "state.json", "--now", "2025-03-01T00:00:00Z", "--json"],
+                # plan is told apply's poll flags (the estimate's poll schedule), as a user would.
+                plan = subprocess.run([BIN, "plan", "specs", "--state", "state.json", "--now", "2025-03-01T00:00:00Z", "--json"]
+                                      + poll_flags,
                                       cwd=folder, env=env, capture_output=True, text=True)
                 est = json.loads(plan.stdout)["estimate"]
                 calls0 = sandbox.total()

@@ -336,18 +336,25 @@ extension ApplyRunner {
             // (the scout) polls on the schedule and the others wait for what it learns, asking the API
             // nothing, so a run's first batch does not pay the warm-up once per job.
             var expected = context.jobDurations.expected()
+            var waitedForScout = false
             if expected == nil {
                 if context.jobDurations.startScouting() {
                     scouting = true
                 } else {
+                    // A look at memory, not a call: checked often, so a follower learns the duration
+                    // within a tenth of the poll interval of the scout seeing its job done.
                     while context.jobDurations.expected() == nil, context.jobDurations.isScouting, clock.now < deadline {
-                        try await Task.sleep(for: options.poll.initial)
+                        try await Task.sleep(for: options.poll.initial / 10)
                     }
                     expected = context.jobDurations.expected()
+                    waitedForScout = true
                 }
             }
             let first = (expected.map { $0 * 1.02 } ?? .zero) - (clock.now - started)
-            try await Task.sleep(for: max(options.poll.delay(afterWaiting: .zero), first))
+            // A follower that waited past its expected time polls at once; a fresh job waits at least the
+            // schedule's first delay.
+            let least = waitedForScout ? .zero : options.poll.delay(afterWaiting: .zero)
+            try await Task.sleep(for: max(least, first))
         }
         var unrecognised: Set<String> = []
         while true {

@@ -43,8 +43,22 @@ public struct ApplyEstimate: Sendable, Hashable, Codable {
 
     /// The job duration assumed without history: Userpilot's doc shows jobs of 43 to 44 s.
     public static let assumedJobSeconds = 60.0
-    /// The default poll schedule (apply's `--poll-interval 1s --poll-growth 0.1 --poll-max 60s`).
-    public static let pollInitial = 1.0, pollGrowth = 0.1, pollCap = 60.0
+
+    /// The poll schedule apply will use, in seconds: `--poll-interval`, `--poll-growth`, `--poll-max`.
+    public struct PollSchedule: Sendable, Hashable {
+        public var initial: Double
+        public var growth: Double
+        public var cap: Double
+
+        public init(initial: Double, growth: Double, cap: Double) {
+            self.initial = initial
+            self.growth = growth
+            self.cap = cap
+        }
+
+        /// Apply's defaults: `--poll-interval 1s --poll-growth 0.1 --poll-max 60s`.
+        public static let `default` = PollSchedule(initial: 1, growth: 0.1, cap: 60)
+    }
     /// Completions further apart than this belong to different apply runs.
     public static let runGapSeconds = 1800.0
 
@@ -62,20 +76,20 @@ public struct ApplyEstimate: Sendable, Hashable, Codable {
         }
     }
 
-    /// Polls the default schedule makes before it sees a job of `seconds` done: at 1 s, then every
+    /// Polls a schedule makes before it sees a job of `seconds` done: by default at 1 s, then every
     /// tenth of the time waited (at least 1 s, at most 60 s).
-    public static func polls(forJobOf seconds: Double) -> Int {
+    public static func polls(forJobOf seconds: Double, schedule: PollSchedule = .default) -> Int {
         var t = 0.0, n = 0
         repeat {
-            t += Swift.min(pollCap, Swift.max(pollInitial, t * pollGrowth))
+            t += Swift.min(schedule.cap, Swift.max(schedule.initial, t * schedule.growth))
             n += 1
         } while t < seconds && n < 10_000
         return n
     }
 
-    /// Estimates `plan` as apply would run it with `parallelism` windows in flight, reading job
-    /// durations and files per window from `state`.
-    public init(plan: Plan, state: SluiceState?, parallelism: Int = 4) {
+    /// Estimates `plan` as apply would run it with `parallelism` windows in flight and the `poll`
+    /// schedule, reading job durations and files per window from `state`.
+    public init(plan: Plan, state: SluiceState?, parallelism: Int = 4, poll: PollSchedule = .default) {
         struct Group { var specs: [SpecPlan]; var limits: RequestLimits }
         var groups: [(key: String, group: Group)] = []
         for sp in plan.specs where !sp.actions.isEmpty {
@@ -120,18 +134,18 @@ public struct ApplyEstimate: Sendable, Hashable, Codable {
             if let limit = g.limits.exportsPerMinute, let spacing {
                 seconds = Swift.max(seconds, Double(Swift.max(0, exports - limit)) * spacing + jobSeconds)
             }
-            // Calls: per window its fixed calls and downloads, and the polls of the schedule: the first
-            // jobs of each spec (up to the windows in flight) poll from 1 s on; later ones wait for most of
-            // the last job's duration and are seen done at the second poll.
+            // Calls: per window its fixed calls and downloads, and the polls: one job of each spec (the
+            // scout) polls on the schedule until it is done; the others wait for the duration it learns
+            // and are seen done at their first poll. A resumed job polls on the schedule from the start.
             let files = history.isEmpty ? 1.0 : history.reduce(0.0) { $0 + $1.filesPerWindow } / Double(history.count)
             let c = Self.callsBesidesPolls(provider)
             var calls = Double(exports) * (c.fixed + c.perFile * Swift.max(1, files)) + Double(resumes) * c.perFile * Swift.max(1, files)
             if c.polls {
-                let warm = Self.polls(forJobOf: jobSeconds)
+                let warm = Self.polls(forJobOf: jobSeconds, schedule: poll)
                 for sp in g.specs {
-                    let n = sp.actions.count
-                    let first = Swift.min(n, inFlight)
-                    calls += Double(first * warm + (n - first) * Swift.min(warm, 2))
+                    let resumed = sp.actions.filter { $0.action == .resume }.count
+                    let fresh = sp.actions.count - resumed
+                    calls += Double(resumed * warm + (fresh > 0 ? warm + fresh - 1 : 0))
                 }
             } else {
                 calls += Double(g.specs.count)
@@ -156,7 +170,9 @@ public struct ApplyEstimate: Sendable, Hashable, Codable {
         if measuredAny {
             assumptions.append("job durations measured from the windows the last apply completed, taken to have run \(parallelism) at a time")
         }
-        assumptions.append("apply with --parallelism \(parallelism) and the default poll schedule; a 429 or a retry adds to both")
+        let schedule = poll == .default ? "the default poll schedule"
+            : "polls from \(Self.secondsText(poll.initial)) growing by \(poll.growth) of the time waited up to \(Self.secondsText(poll.cap))"
+        assumptions.append("apply with --parallelism \(parallelism) and \(schedule); a 429 or a retry adds to both")
         self.assumptions = assumptions
     }
 
@@ -175,6 +191,13 @@ public struct ApplyEstimate: Sendable, Hashable, Codable {
         while lo > 0 && times[lo] - times[lo - 1] <= gap { lo -= 1 }
         let n = times.count - lo
         return (n, Double(times[times.count - 1] - times[lo]) / 1000, Double(files) / Double(times.count))
+    }
+
+    /// `1 s`, `100 ms`, `1.5 s`: a poll setting as people read it.
+    static func secondsText(_ seconds: Double) -> String {
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
+        let tenths = Int((seconds * 10).rounded())
+        return tenths % 10 == 0 ? "\(tenths / 10) s" : "\(tenths / 10).\(tenths % 10) s"
     }
 
     /// `about 7 min`, `about 40 s`, `about 3 h 20 min`.
