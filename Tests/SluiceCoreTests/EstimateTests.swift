@@ -80,6 +80,30 @@ import Testing
         #expect(ApplyEstimate.lastRun(of: try #require(older.spec(named: "ow")))?.windows == 8)
     }
 
+    /// Calls per window as the sandbox counts them (docs/benchmarks.md): a Coveo export is one download,
+    /// a 302 and its GET, however many table files it unpacks into; each Enterpret v1 file is one GET.
+    @Test func downloadsAreCountedPerDownloadNotPerFileUnpacked() throws {
+        func history(_ spec: JobSpec, files: Int) -> SluiceState {
+            var state = SluiceState(lineage: "l", serial: 1)
+            let fp = Fingerprinter.fingerprints(for: spec)
+            for (i, w) in spec.windows(now: Self.now).prefix(8).enumerated() {
+                let updated = Timestamp(millisecondsSinceEpoch: F.t("2025-01-01T12:00:00Z").millisecondsSinceEpoch + Int64(10_000 * (i / 4 + 1)))
+                state.record(WindowRecord(window: w, status: .complete, fingerprints: fp, updated: updated,
+                                          files: (0..<files).map { StoredFile(path: "f\(i)-\($0)", bytes: 1, sha256: fp.data) }),
+                             spec: spec.name, provider: spec.provider.rawValue)
+            }
+            return state
+        }
+        let coveo = F.spec("cv", provider: .coveo, start: "2025-01-01T00:00:00Z", end: "2025-01-17T00:00:00Z", step: "P1D")
+        let cs = history(coveo, files: 2)
+        let c = ApplyEstimate(plan: try Self.plan(coveo, state: cs), state: cs)
+        #expect(c.exports == 8 && c.calls == 8 * 3 + ApplyEstimate.polls(forJobOf: 10) + 7)
+        let v1 = F.spec("v1", provider: .enterpretV1, start: "2025-01-01T00:00:00Z", end: "2025-01-17T00:00:00Z", step: "P1D")
+        let vs = history(v1, files: 2)
+        let v = ApplyEstimate(plan: try Self.plan(v1, state: vs), state: vs)
+        #expect(v.exports == 8 && v.calls == 8 * (1 + 2) + ApplyEstimate.polls(forJobOf: 10) + 7)
+    }
+
     @Test func historyOfARateLimitedRunGivesItsSpacing() throws {
         let v2 = F.spec("v2", provider: .enterpretV2, start: "2025-01-01T00:00:00Z", end: "2025-01-03T12:00:00Z", step: "PT1H")
         // 30 exports: 10 at once, then one every 0.6 s (a sandbox running 10 times faster).

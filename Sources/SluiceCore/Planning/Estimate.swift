@@ -63,14 +63,15 @@ public struct ApplyEstimate: Sendable, Hashable, Codable {
     public static let runGapSeconds = 1800.0
 
     /// Calls per window besides polls: (fixed, per file). The minimum per window measured in
-    /// docs/benchmarks.md ("API calls per window") less its one poll: submit, plus per file the download
-    /// (Coveo's is a 302 and the GET it points to; Enterpret v1 looks its files up first).
+    /// docs/benchmarks.md ("API calls per window") less its one poll: submit, plus per file the download.
+    /// Coveo's export is one download (a 302 and the GET it points to) however many table files it
+    /// unpacks into; Enterpret v1's poll answers with its files, each then downloaded.
     static func callsBesidesPolls(_ provider: ProviderID) -> (fixed: Double, perFile: Double, polls: Bool) {
         switch provider {
         case .userpilot: return (1, 1, true)
         case .openweb: return (1, 1, true)
-        case .coveo: return (1, 2, true)
-        case .enterpretV1: return (2, 1, true)
+        case .coveo: return (3, 0, true)
+        case .enterpretV1: return (1, 1, true)
         // No job to poll; the objects are listed once per spec and run.
         case .enterpretV2: return (1, 1, false)
         }
@@ -139,7 +140,9 @@ public struct ApplyEstimate: Sendable, Hashable, Codable {
             // and are seen done at their first poll. A resumed job polls on the schedule from the start.
             let files = history.isEmpty ? 1.0 : history.reduce(0.0) { $0 + $1.filesPerWindow } / Double(history.count)
             let c = Self.callsBesidesPolls(provider)
-            var calls = Double(exports) * (c.fixed + c.perFile * Swift.max(1, files)) + Double(resumes) * c.perFile * Swift.max(1, files)
+            // A resumed window skips the submit (one of the fixed calls) and downloads as the others.
+            let downloads = c.perFile * Swift.max(1, files)
+            var calls = Double(exports) * (c.fixed + downloads) + Double(resumes) * (c.fixed - 1 + downloads)
             if c.polls {
                 let warm = Self.polls(forJobOf: jobSeconds, schedule: poll)
                 for sp in g.specs {
