@@ -34,8 +34,7 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Plan as of this instant instead of the system clock (RFC 3339); spec paths only.", valueName: "RFC3339"))
     var now: String?
 
-    @Option(help: ArgumentHelp("Windows in flight at once, across specs (each provider's own limits still apply).", valueName: "N"))
-    var parallelism: Int = 4
+    @OptionGroup var pacing: PollOptions
 
     @Flag(help: "Apply spec paths without asking for confirmation (required without a terminal); a saved plan never asks.")
     var autoApprove = false
@@ -45,15 +44,6 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Progress output: live (terminal), plain (timestamped lines, the default without a terminal or with CI=true) or json.", valueName: "FORMAT"))
     var logFormat: ApplyLogFormat?
-
-    @Option(help: ArgumentHelp("Shortest (and first) wait between status polls (e.g. 1s, 500ms, PT2S).", valueName: "DURATION"))
-    var pollInterval: DurationArgument = DurationArgument(duration: .seconds(1))
-
-    @Option(help: ArgumentHelp("Each wait between polls as a fraction of the time waited so far: a job is noticed at most this late (0 polls at a fixed --poll-interval).", valueName: "FRACTION"))
-    var pollGrowth: Double = 0.1
-
-    @Option(help: ArgumentHelp("Longest wait between status polls.", valueName: "DURATION"))
-    var pollMax: DurationArgument = DurationArgument(duration: .seconds(60))
 
     @Option(help: ArgumentHelp("Attempts per request before it fails (429, 5xx, timeouts and broken connections are retried with backoff).", valueName: "N"))
     var maxAttempts: Int = 6
@@ -83,9 +73,6 @@ struct ApplyCommand: AsyncParsableCommand {
         if let now, Timestamp(rfc3339: now) == nil {
             throw ValidationError("--now \(now) is not an RFC 3339 date-time, e.g. 2025-03-01T00:00:00Z")
         }
-        guard parallelism >= 1 else { throw ValidationError("--parallelism must be at least 1, got \(parallelism)") }
-        guard pollInterval.duration > .zero else { throw ValidationError("--poll-interval must be more than 0") }
-        guard pollGrowth >= 0, pollGrowth.isFinite else { throw ValidationError("--poll-growth must be a fraction ≥ 0, e.g. 0.1") }
         guard limitWindow.duration > .zero else { throw ValidationError("--limit-window must be more than 0") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard lease.duration >= .milliseconds(100) else { throw ValidationError("--lease must be at least 100ms") }
@@ -220,8 +207,8 @@ struct ApplyCommand: AsyncParsableCommand {
         var options = ApplyOptions()
         options.maxFileBytes = maxFileSize.bytes
         options.maxWindowBytes = maxWindowSize.bytes
-        options.parallelism = parallelism
-        options.poll = PollSchedule(initial: pollInterval.duration, growth: pollGrowth, cap: pollMax.duration)
+        options.parallelism = pacing.parallelism
+        options.poll = pacing.schedule
         options.limitInterval = limitWindow.duration
         options.retry.maxAttempts = maxAttempts
         options.outputRoot = URL(fileURLWithPath: output, isDirectory: true)

@@ -73,26 +73,13 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(help: "Exit 0 when there are no changes, 2 when there are, 1 on error.")
     var detailedExitcode = false
 
-    // The estimate assumes apply's defaults; these say how apply will be run instead.
-    @Option(help: ArgumentHelp("For the estimate: the windows apply will export at once (apply's --parallelism).", valueName: "N"))
-    var parallelism: Int = 4
-
-    @Option(help: ArgumentHelp("For the estimate: apply's --poll-interval.", valueName: "DURATION"))
-    var pollInterval: DurationArgument = DurationArgument(duration: .seconds(1))
-
-    @Option(help: ArgumentHelp("For the estimate: apply's --poll-growth.", valueName: "FRACTION"))
-    var pollGrowth: Double = 0.1
-
-    @Option(help: ArgumentHelp("For the estimate: apply's --poll-max.", valueName: "DURATION"))
-    var pollMax: DurationArgument = DurationArgument(duration: .seconds(60))
+    /// The estimate assumes apply's flags: the defaults, or those given here as apply will get them.
+    @OptionGroup(title: "Estimate (apply's flags)") var pacing: PollOptions
 
     func validate() throws {
         if let now, Timestamp(rfc3339: now) == nil {
             throw ValidationError("--now \(now) is not an RFC 3339 date-time, e.g. 2025-03-01T00:00:00Z")
         }
-        guard parallelism >= 1 else { throw ValidationError("--parallelism must be at least 1, got \(parallelism)") }
-        guard pollInterval.duration > .zero else { throw ValidationError("--poll-interval must be more than 0") }
-        guard pollGrowth >= 0, pollGrowth.isFinite else { throw ValidationError("--poll-growth must be a fraction ≥ 0, e.g. 0.1") }
         for r in replace where ReplaceTarget(r) == nil {
             throw ValidationError("--replace \(r) must be NAME@START, e.g. openweb-comments@2025-01-01T00:00:00Z")
         }
@@ -119,9 +106,7 @@ struct PlanCommand: AsyncParsableCommand {
             throw CLIError(error.message, exitStatus: 1)
         }
 
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-        let estimate = ApplyEstimate(plan: plan, state: current, parallelism: parallelism,
-                                     poll: .init(initial: seconds(pollInterval.duration), growth: pollGrowth, cap: seconds(pollMax.duration)))
+        let estimate = ApplyEstimate(plan: plan, state: current, parallelism: pacing.parallelism, poll: pacing.estimateSchedule)
         if let out {
             var saved = PlanDocument(plan, specSetHash: Fingerprinter.specSetHash(specs).hex)
             saved.specPaths = paths

@@ -12,15 +12,16 @@ import Testing
         try Planner().plan(specs: [spec], state: state, now: now)
     }
 
-    /// A state whose spec `spec` has `count` windows completed by one earlier run at `completedAt(i)` seconds.
-    static func history(_ spec: JobSpec, count: Int, completedAt: (Int) -> Double) -> SluiceState {
+    /// A state whose spec `spec` has `count` windows of `files` files each, completed by one earlier run
+    /// at `completedAt(i)` seconds.
+    static func history(_ spec: JobSpec, count: Int, files: Int = 1, completedAt: (Int) -> Double) -> SluiceState {
         var state = SluiceState(lineage: "l", serial: 1)
         let fp = Fingerprinter.fingerprints(for: spec)
         let base = F.t("2025-01-01T12:00:00Z")
         for (i, w) in spec.windows(now: now).prefix(count).enumerated() {
             let updated = Timestamp(millisecondsSinceEpoch: base.millisecondsSinceEpoch + Int64(completedAt(i) * 1000))
             state.record(WindowRecord(window: w, status: .complete, fingerprints: fp, updated: updated,
-                                      files: [StoredFile(path: "f\(i)", bytes: 1, sha256: fp.data)]),
+                                      files: (0..<files).map { StoredFile(path: "f\(i)-\($0)", bytes: 1, sha256: fp.data) }),
                          spec: spec.name, provider: spec.provider.rawValue)
         }
         return state
@@ -83,23 +84,14 @@ import Testing
     /// Calls per window as the sandbox counts them (docs/benchmarks.md): a Coveo export is one download,
     /// a 302 and its GET, however many table files it unpacks into; each Enterpret v1 file is one GET.
     @Test func downloadsAreCountedPerDownloadNotPerFileUnpacked() throws {
-        func history(_ spec: JobSpec, files: Int) -> SluiceState {
-            var state = SluiceState(lineage: "l", serial: 1)
-            let fp = Fingerprinter.fingerprints(for: spec)
-            for (i, w) in spec.windows(now: Self.now).prefix(8).enumerated() {
-                let updated = Timestamp(millisecondsSinceEpoch: F.t("2025-01-01T12:00:00Z").millisecondsSinceEpoch + Int64(10_000 * (i / 4 + 1)))
-                state.record(WindowRecord(window: w, status: .complete, fingerprints: fp, updated: updated,
-                                          files: (0..<files).map { StoredFile(path: "f\(i)-\($0)", bytes: 1, sha256: fp.data) }),
-                             spec: spec.name, provider: spec.provider.rawValue)
-            }
-            return state
-        }
+        // The last run: 8 windows of 2 files, 4 at a time, 10 s a batch.
+        func history(_ spec: JobSpec) -> SluiceState { Self.history(spec, count: 8, files: 2) { i in 10 * Double(i / 4 + 1) } }
         let coveo = F.spec("cv", provider: .coveo, start: "2025-01-01T00:00:00Z", end: "2025-01-17T00:00:00Z", step: "P1D")
-        let cs = history(coveo, files: 2)
+        let cs = history(coveo)
         let c = ApplyEstimate(plan: try Self.plan(coveo, state: cs), state: cs)
         #expect(c.exports == 8 && c.calls == 8 * 3 + ApplyEstimate.polls(forJobOf: 10) + 7)
         let v1 = F.spec("v1", provider: .enterpretV1, start: "2025-01-01T00:00:00Z", end: "2025-01-17T00:00:00Z", step: "P1D")
-        let vs = history(v1, files: 2)
+        let vs = history(v1)
         let v = ApplyEstimate(plan: try Self.plan(v1, state: vs), state: vs)
         #expect(v.exports == 8 && v.calls == 8 * (1 + 2) + ApplyEstimate.polls(forJobOf: 10) + 7)
     }

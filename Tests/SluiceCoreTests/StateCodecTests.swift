@@ -21,6 +21,24 @@ import Testing
         return state
     }
 
+    /// Digests are read by table: every hex digit of either case is its value, and any other byte at
+    /// any of the 64 places refuses the digest (the bytes next to the digit ranges above all).
+    @Test func digestsReadEveryHexDigitAndRefuseEverythingElse() throws {
+        let hex = "0123456789abcdefABCDEF0123456789abcdef0123456789ABCDEF0123456789"
+        let digest = try #require(SHA256Digest(hex: hex))
+        #expect(digest.hex == hex.lowercased())
+        #expect(SHA256Digest(hex: digest.hex) == digest)
+        let bytes = Array(hex.utf8)
+        for bad: UInt8 in [0x2F, 0x3A, 0x40, 0x47, 0x60, 0x67, 0x20, 0x00, 0x80, 0xB0, 0xFF] {
+            for place in [0, 15, 16, 31, 32, 47, 48, 63] {
+                var broken = bytes
+                broken[place] = bad
+                #expect(SHA256Digest(hex: String(decoding: broken, as: UTF8.self)) == nil, "byte \(bad) at \(place)")
+            }
+        }
+        #expect(SHA256Digest(hex: String(hex.dropLast())) == nil)
+    }
+
     @Test func roundTrip() throws {
         let state = Self.sample()
         let bytes = StateCodec.encode(state)
