@@ -88,42 +88,51 @@ public final class PostgresDestination: Destination, TableQuerying {
         let target = staged.target
         let dialect = self.dialect
         let logger = self.logger
-        do {
-            try await connection().withTransaction(logger: logger) { db in
-                try await db.query(PostgresQuery(unsafeSQL: dialect.createWindowsTable), logger: logger)
-                var total: Int64 = 0
-                for (n, load) in loads.sorted(by: { $0.table < $1.table }).enumerated() {
-                    do {
-                        total += try await Self.load(load, number: n, window: target, into: db, dialect: dialect, logger: logger)
-                    } catch {
-                        throw TableFailure(table: load.table, error: error)
+        // Workers committing windows of one table at once can deadlock on rows both upsert; PostgreSQL
+        // then rolls one transaction back whole, so it is run again (a few times, after a short pause).
+        var attempt = 1
+        while true {
+            do {
+                try await connection().withTransaction(logger: logger) { db in
+                    try await db.query(PostgresQuery(unsafeSQL: dialect.createWindowsTable), logger: logger)
+                    var total: Int64 = 0
+                    for (n, load) in loads.sorted(by: { $0.table < $1.table }).enumerated() {
+                        do {
+                            total += try await Self.load(load, number: n, window: target, into: db, dialect: dialect, logger: logger)
+                        } catch {
+                            throw TableFailure(table: load.table, error: error)
+                        }
                     }
+                    let record = WindowRecordRow(target: target, loads: loads, manifest: manifestData, rows: total)
+                    var binds = PostgresBindings()
+                    binds.append(record.spec)
+                    binds.append(record.start)
+                    binds.append(record.end)
+                    binds.append(record.tables)
+                    binds.append(record.providerJobID)
+                    binds.append(record.manifest)
+                    binds.append(record.rows)
+                    binds.append(TableTime.now())
+                    let windows = dialect.qualified(SluiceColumns.windowsTable)
+                    try await db.query(PostgresQuery(unsafeSQL: """
+                        INSERT INTO \(windows) ("spec", "window_start", "window_end", "tables", "provider_job_id", "manifest", "rows", "committed_at")
+                        VALUES ($1, $2::timestamptz, $3::timestamptz, $4, $5, $6, $7, $8::timestamptz)
+                        ON CONFLICT ("spec", "window_start") DO UPDATE SET "window_end" = excluded."window_end", "tables" = excluded."tables",
+                        "provider_job_id" = excluded."provider_job_id", "manifest" = excluded."manifest", "rows" = excluded."rows",
+                        "committed_at" = excluded."committed_at"
+                        """, binds: binds), logger: logger)
                 }
-                let record = WindowRecordRow(target: target, loads: loads, manifest: manifestData, rows: total)
-                var binds = PostgresBindings()
-                binds.append(record.spec)
-                binds.append(record.start)
-                binds.append(record.end)
-                binds.append(record.tables)
-                binds.append(record.providerJobID)
-                binds.append(record.manifest)
-                binds.append(record.rows)
-                binds.append(TableTime.now())
-                let windows = dialect.qualified(SluiceColumns.windowsTable)
-                try await db.query(PostgresQuery(unsafeSQL: """
-                    INSERT INTO \(windows) ("spec", "window_start", "window_end", "tables", "provider_job_id", "manifest", "rows", "committed_at")
-                    VALUES ($1, $2::timestamptz, $3::timestamptz, $4, $5, $6, $7, $8::timestamptz)
-                    ON CONFLICT ("spec", "window_start") DO UPDATE SET "window_end" = excluded."window_end", "tables" = excluded."tables",
-                    "provider_job_id" = excluded."provider_job_id", "manifest" = excluded."manifest", "rows" = excluded."rows",
-                    "committed_at" = excluded."committed_at"
-                    """, binds: binds), logger: logger)
+                break
+            } catch where attempt < 6 && Self.isConflict(error) {
+                try await Task.sleep(for: .milliseconds(25 * attempt * attempt))
+                attempt += 1
+            } catch {
+                let cause = Self.unwrap(error)
+                if let failure = cause as? TableFailure {
+                    throw loadFailure(target, failure.table, url.redact(Self.describe(failure.error)), transient: Self.isTransient(failure.error))
+                }
+                throw loadFailure(target, nil, url.redact(Self.describe(cause)), transient: Self.isTransient(cause))
             }
-        } catch {
-            let cause = Self.unwrap(error)
-            if let failure = cause as? TableFailure {
-                throw loadFailure(target, failure.table, url.redact(Self.describe(failure.error)), transient: Self.isTransient(failure.error))
-            }
-            throw loadFailure(target, nil, url.redact(Self.describe(cause)), transient: Self.isTransient(cause))
         }
         LocalStaging.discard(staged)
         return facts
@@ -361,6 +370,14 @@ public final class PostgresDestination: Destination, TableQuerying {
             }
         }
         return "\(error)"
+    }
+
+    /// A deadlock or serialization failure: the transaction was rolled back and may simply run again.
+    static func isConflict(_ error: any Error) -> Bool {
+        var cause = unwrap(error)
+        if let failure = cause as? TableFailure { cause = unwrap(failure.error) }
+        guard let state = (cause as? PSQLError)?.serverInfo?[.sqlState] else { return false }
+        return state == "40P01" || state == "40001"
     }
 
     static func isTransient(_ error: any Error) -> Bool {
