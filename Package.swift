@@ -38,6 +38,7 @@ let package = Package(
             name: "SluiceProviders",
             dependencies: [
                 "SluiceCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -117,6 +118,7 @@ let package = Package(
         .target(
             name: "SluiceTestSupport",
             dependencies: ["SluiceCore", "SluiceSandbox", .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Crypto", package: "swift-crypto"),
                            // The hostile imitation of a vendor (HostileServer.swift).
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HTTPTypes", package: "swift-http-types"),

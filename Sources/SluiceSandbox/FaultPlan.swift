@@ -14,6 +14,9 @@ import Foundation
 /// - `slow`: the response waits `delay` wall seconds before its first byte;
 /// - `fail`: the export job created by the matching request ends `failed` (Enterpret v2: a 500);
 /// - `expire`: the matching download is refused as an expired link (403 from storage);
+/// - `corrupt`: the matching download is sent whole, with its length, but with one byte in the middle
+///   changed (what a bad link or disk can do to a file; TLS and archive checksums catch it, a plain
+///   HTTP file does not carry a check of its own);
 /// - `409`: a Userpilot export submission is refused with the documented 409 Conflict (the rule matches
 ///   Userpilot submissions by default).
 ///
@@ -23,7 +26,7 @@ import Foundation
 /// - `nth=N`: only the N-th matching request faults (1-based); `every=N`: every N-th;
 ///   with none of the three the rule fires on every matching request;
 /// - `on=KIND`: which requests match: `any` (default for status faults), `api`, `submit`, `poll`, `list`,
-///   `redirect`, `download` (default for `reset`, `truncate`, `expire`), or an endpoint name from
+///   `redirect`, `download` (default for `reset`, `truncate`, `expire`, `corrupt`), or an endpoint name from
 ///   `/_sandbox/stats` such as `fetch` or `status`;
 /// - `provider=P`: only that provider (`enterpret-v1`, `enterpret-v2`, `userpilot`, `coveo`, `openweb`);
 /// - `retry-after=S`: seconds announced by `429`/`429-date` (default 1);
@@ -57,12 +60,12 @@ public struct FaultRule: Sendable, Equatable, CustomStringConvertible {
     public enum Fault: String, Sendable, CaseIterable {
         case rateLimited = "429", rateLimitedHTTPDate = "429-date"
         case internalError = "500", badGateway = "502", unavailable = "503"
-        case reset, truncate, slow, fail, expire
+        case reset, truncate, slow, fail, expire, corrupt
         case conflict = "409"
 
         var defaultTarget: String {
             switch self {
-            case .reset, .truncate, .expire: return "download"
+            case .reset, .truncate, .expire, .corrupt: return "download"
             case .fail, .conflict: return "submit"
             default: return "any"
             }

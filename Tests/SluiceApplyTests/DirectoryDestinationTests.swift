@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceProviders
 import Testing
 @testable import SluiceApply
 
@@ -34,6 +35,34 @@ import Testing
         #expect(try visibleEntries(folder) == ["2025-01-01"])
         #expect(try visibleEntries(folder.appendingPathComponent("2025-01-01")) == ["_manifest.json", "part-1.csv"])
         #expect(try destination.publishedManifest(target()) == Data("{\"files\": 1}".utf8))
+    }
+
+    /// The commit takes a download's facts as digested while it arrived, but only for a file that still
+    /// has that length; any other file of the window (one a step wrote beside the downloads) is read.
+    @Test func theCommitTrustsStreamedFactsOnlyForFilesOfThatLength() throws {
+        let s = try Scratch()
+        let destination = DirectoryDestination(root: s.url)
+        let staged = try destination.stage(target())
+        let text = "id\n1\n2\n"
+        var digest = ContentDigest(fileName: "a.csv")
+        Array(text.utf8).withUnsafeBytes { digest.update($0) }
+        let streamed = digest.finish()
+        for name in ["a.csv", "b.csv"] {
+            let download = staged.downloads.appendingPathComponent(name)
+            try Data(text.utf8).write(to: download)
+            _ = try destination.ingest(download, named: name, into: staged, keepArchive: false, limits: UnpackLimits(), content: streamed)
+        }
+        // b.csv grows after it was ingested (as no sluice step does): its recorded facts no longer fit it.
+        try Data((text + "3\n").utf8).write(to: staged.directory.appendingPathComponent("b.csv"))
+        try Data("{}".utf8).write(to: staged.directory.appendingPathComponent("labels.json"))
+        let facts = try destination.commit(staged) { _ in Data("{}".utf8) }
+        let folder = s.url.appendingPathComponent("ow/2025-01-01")
+        #expect(facts.map(\.path) == ["a.csv", "b.csv", "labels.json"])
+        #expect(facts[0] == FileFacts(path: "a.csv", streamed))
+        #expect(facts[0].records == 2 && facts[1].records == 3)
+        for file in facts {
+            #expect(file == (try FileInspector.inspect(folder.appendingPathComponent(file.path), relativePath: file.path)))
+        }
     }
 
     @Test func replacingSwapsTheWholeWindow() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceProviders
 import Testing
 import ZIPFoundation
 @testable import SluiceApply
@@ -61,6 +62,25 @@ enum Fixtures {
         let written = try ArchiveUnpacker().unpack(zip, into: out)
         #expect(written == ["a.csv", "dir/b.csv"])
         #expect(try String(contentsOf: out.appendingPathComponent("a.csv"), encoding: .utf8) == "id,text\n1,\"x,y\"\n")
+    }
+
+    /// The facts of each entry are taken while it is written, and are those of the file on disk.
+    @Test func theFactsOfEachEntryAreTakenAsItIsWritten() throws {
+        let s = try Scratch()
+        let zip = s.url.appendingPathComponent("export.csv.zip")
+        let big = "id,text\n" + (0..<20_000).map { "\($0),\"line \($0)\nwith a newline\"\n" }.joined()
+        try Fixtures.zip(at: zip, entries: [("a.csv", big), ("dir/b.ndjson", "{\"id\":1}\n{\"id\":2}\n"), ("c.bin", "xyz")])
+        let out = s.url.appendingPathComponent("out")
+        let facts = try ArchiveUnpacker().unpackFiles(zip, into: out)
+        #expect(facts.map(\.path) == ["a.csv", "dir/b.ndjson", "c.bin"])
+        #expect(facts.map(\.records) == [20_000, 2, nil])
+        for file in facts {
+            #expect(file == (try FileInspector.inspect(out.appendingPathComponent(file.path), relativePath: file.path)))
+        }
+        let gz = s.url.appendingPathComponent("2025-01-01.json.gz")
+        try Fixtures.gzip(big).write(to: gz)
+        let gzFacts = try ArchiveUnpacker().unpackFiles(gz, into: s.url.appendingPathComponent("o2"))
+        #expect(gzFacts == [try FileInspector.inspect(s.url.appendingPathComponent("o2/2025-01-01.json"), relativePath: "2025-01-01.json")])
     }
 
     @Test func refusesZipSlip() throws {

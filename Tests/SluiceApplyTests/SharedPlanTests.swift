@@ -123,7 +123,8 @@ struct SharedPlanTests {
                 spec.window.end = day0 + .hours(16)
                 let summaries = try await runWorkers(3, specs: [spec], store: SharedRowsStateStore(), root: h.scratch.url,
                                                      database: database, environment: environment)
-                #expect(summaries.reduce(0) { $0 + $1.exported } == 16 && summaries.allSatisfy { $0.failed == 0 })
+                #expect(summaries.reduce(0) { $0 + $1.exported } == 16 && summaries.allSatisfy { $0.failed == 0 },
+                        "\(summaries.flatMap(\.failures))")
                 #expect(summaries.filter { $0.exported > 0 }.count >= 2, "the work was not shared")
                 let truth = try TableApplyTests.truth(spec, table: "feedback", sandbox: sandbox)
                 #expect(truth["feedback"]?.values.contains { $0 > 1 } == true, "no record had a later version: the test proves less")

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SluiceCore
 import SluiceSandbox
@@ -24,6 +25,7 @@ public enum ExactlyOnce {
                 report.problems.append("\(name): no published window at \(path)")
                 continue
             }
+            report.problems += manifestProblems(in: folder, name: name)
             let got = try WindowRecords.ids(in: folder, provider: spec.provider)
             let expected = try truth(spec, window, sandbox: sandbox)
             let twice = got.count - Set(got).count
@@ -33,6 +35,44 @@ public enum ExactlyOnce {
             report.records += got.count
         }
         return report
+    }
+
+    /// Where the window's `_manifest.json` does not describe its files as they are on disk: each entry's
+    /// length and SHA-256 against the file, read here, and no file of the folder left out. (sluice takes
+    /// the digests while the bytes arrive and never reads the files back, so this is the check that
+    /// what it recorded is what it wrote.)
+    public static func manifestProblems(in folder: URL, name: String) -> [String] {
+        guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent("_manifest.json").path),
+              let manifest = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let files = manifest["files"] as? [[String: Any]]
+        else { return ["\(name): _manifest.json is not a manifest"] }
+        var problems: [String] = []
+        var listed: Set<String> = []
+        for file in files {
+            guard let path = file["path"] as? String, let bytes = (file["bytes"] as? NSNumber)?.int64Value,
+                  let sha = file["sha256"] as? String else {
+                problems.append("\(name): a manifest entry lacks path, bytes or sha256")
+                continue
+            }
+            listed.insert(path)
+            guard let content = FileManager.default.contents(atPath: folder.appendingPathComponent(path).path) else {
+                problems.append("\(name): the manifest lists \(path), which is not there")
+                continue
+            }
+            if Int64(content.count) != bytes { problems.append("\(name): \(path) has \(content.count) bytes, the manifest says \(bytes)") }
+            let actual = SHA256.hash(data: content).map { String(format: "%02x", $0) }.joined()
+            if actual != sha { problems.append("\(name): \(path) has SHA-256 \(actual), the manifest says \(sha)") }
+        }
+        let base = folder.standardizedFileURL.path + "/"
+        if let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey]) {
+            for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+                let relative = String(url.standardizedFileURL.path.dropFirst(base.count))
+                if relative != "_manifest.json", !listed.contains(relative) {
+                    problems.append("\(name): \(relative) is in the window but not in its manifest")
+                }
+            }
+        }
+        return problems
     }
 
     /// The sandbox's records for one window of `spec`, as `id` or `id#version` (Enterpret v2). Coveo

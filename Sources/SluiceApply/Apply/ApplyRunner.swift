@@ -41,6 +41,9 @@ public final class ApplyRunner: Sendable {
     /// Windows of a shared plan running in this worker now.
     let running = Locked(Set<WindowKey>())
     let destinations: DestinationRegistry
+    /// File downloads in flight across all windows, at most `parallelism`: a window with several files
+    /// (Enterpret v1) downloads them at once while other windows are polling, never more than that.
+    let downloadSlots: JobGate
     /// Cleans every message this run prints, logs or stores of the secrets it holds.
     let redactor: Redactor
 
@@ -60,6 +63,7 @@ public final class ApplyRunner: Sendable {
         self.reporter = RedactingReporter(inner: reporter, redactor: redactor)
         self.coordinator = coordinator
         self.planID = planID
+        downloadSlots = JobGate(limit: max(1, options.parallelism))
         let destinations = DestinationRegistry(outputRoot: options.outputRoot, environment: environment)
         self.destinations = destinations
         let limiters = LimiterRegistry(interval: options.limitInterval, coordinator: coordinator)

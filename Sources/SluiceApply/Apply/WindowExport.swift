@@ -404,15 +404,7 @@ extension ApplyRunner {
             if files.contains(where: { redactor.redact($0.name) != $0.name }) {
                 throw WindowFailure(message: "the provider named a file whose name holds a secret of this run; refusing to store it")
             }
-            for (i, file) in files.enumerated() where !run.fetched.contains(i) {
-                let (name, bytes) = try await Self.add(file, number: i, to: staged, destination: context.destination,
-                                                      client: context.provider.client, keepArchive: spec.destination.keepArchives,
-                                                      maxBytes: min(options.maxFileBytes, options.maxWindowBytes - run.bytes),
-                                                      limits: UnpackLimits(spec.archives))
-                run.fetched.insert(i)
-                run.bytes += bytes
-                reporter.report(.downloaded(spec: spec.name, window: window, file: name, bytes: bytes))
-            }
+            try await download(files, into: staged, context: context, window: window, run: &run)
             if spec.provider == .enterpretV1, spec.filters["resolveLabels"]?.boolValue == true,
                let v1 = context.provider as? EnterpretV1Provider {
                 try await resolveLabels(in: staged.directory, using: v1)
@@ -435,6 +427,53 @@ extension ApplyRunner {
         }
     }
 
+    /// Downloads the files of a window not fetched yet into its staging area, several at once when
+    /// download slots are free (each file takes one of `downloadSlots`, so all windows together stay
+    /// within `parallelism`), all of them together within `maxWindowBytes`. Every file that arrives whole is kept, whatever happens to the others,
+    /// so fresh links fetch only what is missing. The first error that fresh links cannot mend wins
+    /// over `StaleLinks`, and stops the files still coming.
+    private func download(_ files: [RemoteFile], into staged: StagedWindow, context: SpecContext, window: ExportWindow,
+                          run: inout WindowRun) async throws {
+        let spec = context.spec
+        let pending = files.indices.filter { !run.fetched.contains($0) }
+        // Files coming down at once share what is left of the window's limit, byte by byte.
+        let maxBytes = min(options.maxFileBytes, options.maxWindowBytes - run.bytes)
+        let budget = ByteBudget(limit: options.maxWindowBytes, used: run.bytes)
+        let (destination, client, keep, limits) = (context.destination, context.provider.client, spec.destination.keepArchives,
+                                                   UnpackLimits(spec.archives))
+        let slots = downloadSlots
+        var firstError: (any Error)?
+        try await withThrowingTaskGroup(of: (Int, Result<(name: String, bytes: Int64), any Error>).self) { group in
+            for i in pending {
+                group.addTask {
+                    do {
+                        try await slots.acquire()
+                        defer { slots.release() }
+                        return (i, .success(try await Self.add(files[i], number: i, to: staged, destination: destination, client: client,
+                                                               keepArchive: keep, maxBytes: maxBytes, budget: budget,
+                                                               limits: limits)))
+                    } catch {
+                        return (i, .failure(error))
+                    }
+                }
+            }
+            for try await (i, result) in group {
+                switch result {
+                case .success(let file):
+                    run.fetched.insert(i)
+                    run.bytes += file.bytes
+                    reporter.report(.downloaded(spec: spec.name, window: window, file: file.name, bytes: file.bytes))
+                case .failure(let error):
+                    if firstError == nil || (firstError is StaleLinks && !(error is StaleLinks)) {
+                        firstError = error
+                    }
+                    if !(error is StaleLinks) { group.cancelAll() }
+                }
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
     /// Throws away the window's staging area (a failure, or a new job whose files may differ).
     func discardStaging(_ context: SpecContext, _ run: inout WindowRun) async {
         if let staged = run.staged { await context.destination.discard(staged) }
@@ -449,7 +488,7 @@ extension ApplyRunner {
     /// that is not http or https, a file over `maxBytes`, an archive over `limits`, a path outside the
     /// window or taken by another file).
     public static func add(_ file: RemoteFile, number: Int, to staged: StagedWindow, destination: any Destination,
-                           client: APIClient, keepArchive: Bool, maxBytes: Int64 = .max,
+                           client: APIClient, keepArchive: Bool, maxBytes: Int64 = .max, budget: ByteBudget? = nil,
                            limits: UnpackLimits = UnpackLimits()) async throws -> (name: String, bytes: Int64) {
         let safe: String
         do {
@@ -467,8 +506,11 @@ extension ApplyRunner {
                 throw WindowFailure(message: "\(safe) is \(content.count) bytes, over this window's limit of \(maxBytes); the window is not exported")
             }
             try Data(content).write(to: path)
+            var digest = ContentDigest(fileName: safe)
+            content.withUnsafeBytes { digest.update($0) }
             do {
-                _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive, limits: limits)
+                _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive, limits: limits,
+                                           content: digest.finish())
             } catch let error as FileCheckError {
                 throw WindowFailure(message: "\(error.description); the window is not exported")
             }
@@ -476,7 +518,7 @@ extension ApplyRunner {
         }
         let result: DownloadResult
         do {
-            result = try await client.download(file.url, to: path.path, maxBytes: max(0, maxBytes))
+            result = try await client.download(file.url, to: path.path, maxBytes: max(0, maxBytes), budget: budget)
         } catch let error as APIError where error.permanent {
             try? FileManager.default.removeItem(at: path)
             throw WindowFailure(message: "downloading \(safe) was refused: \(error.description)")
@@ -490,7 +532,8 @@ extension ApplyRunner {
             throw WindowFailure(message: reason, jobMayResume: false)
         }
         do {
-            _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive, limits: limits)
+            _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive, limits: limits,
+                                       content: result.content)
         } catch let error as FileCheckError where error.permanent {
             try? FileManager.default.removeItem(at: path)
             throw WindowFailure(message: "\(error.description); the window is not exported")

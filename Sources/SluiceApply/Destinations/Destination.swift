@@ -1,5 +1,7 @@
 import Foundation
 import SluiceCore
+import SluiceProviders
+import Synchronization
 
 /// One window of one spec, as a destination sees it.
 public struct WindowTarget: Sendable, Hashable {
@@ -27,6 +29,36 @@ public struct StagedWindow: Sendable {
     public var directory: URL
     /// Where raw downloads land before they are checked and unpacked into `directory`.
     public var downloads: URL
+    /// The facts of the files whose bytes were digested as they were written (downloads, archive
+    /// entries), by path in `directory`: the commit takes them instead of reading the files again.
+    public let known: KnownFacts
+
+    public init(target: WindowTarget, directory: URL, downloads: URL) {
+        self.target = target
+        self.directory = directory
+        self.downloads = downloads
+        known = KnownFacts()
+    }
+}
+
+/// Facts of a staged window's files learnt while they were written, shared by the copies of one
+/// `StagedWindow`.
+public final class KnownFacts: Sendable {
+    private let facts = Mutex<[String: FileFacts]>([:])
+
+    public init() {}
+
+    public func record(_ file: FileFacts) {
+        facts.withLock { $0[file.path] = file }
+    }
+
+    public func forget(_ path: String) {
+        _ = facts.withLock { $0.removeValue(forKey: path) }
+    }
+
+    public subscript(path: String) -> FileFacts? {
+        facts.withLock { $0[path] }
+    }
 }
 
 /// Where windows end up. Every destination keeps the same promise: a window becomes visible whole or
@@ -48,8 +80,10 @@ public protocol Destination: Sendable {
     /// kept too if `keepArchive`), other files moved in. Returns the relative paths added.
     func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool) throws -> [String]
 
-    /// The same, with the spec's archive limits.
-    func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool, limits: UnpackLimits) throws -> [String]
+    /// The same, with the spec's archive limits and, where the download was digested as it was written,
+    /// its facts (`content`): the commit then trusts them instead of reading the file again.
+    func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool, limits: UnpackLimits,
+                content: ContentFacts?) throws -> [String]
 
     /// Publishes the window with `_manifest.json` (built by `manifest` from the files' facts), replacing
     /// any earlier version in one step. Returns the facts of the files published.
@@ -71,11 +105,13 @@ extension Destination {
 
     /// Staged windows of every destination unpack the same way.
     public func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool) throws -> [String] {
-        try ingest(download, named: name, into: staged, keepArchive: keepArchive, limits: UnpackLimits())
+        try ingest(download, named: name, into: staged, keepArchive: keepArchive, limits: UnpackLimits(), content: nil)
     }
 
-    public func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool, limits: UnpackLimits) throws -> [String] {
-        try LocalStaging.ingest(download, named: name, into: staged, keepArchive: keepArchive, unpacker: ArchiveUnpacker(limits: limits))
+    public func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool, limits: UnpackLimits,
+                       content: ContentFacts?) throws -> [String] {
+        try LocalStaging.ingest(download, named: name, into: staged, keepArchive: keepArchive,
+                                unpacker: ArchiveUnpacker(limits: limits), content: content)
     }
 }
 

@@ -1,5 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import SluiceCore
+import SluiceProviders
 
 /// The local folder every destination assembles a window in before publishing it: downloads land in
 /// `.downloads`, archives are checked and unpacked, and `facts` reads what the window holds.
@@ -26,15 +30,20 @@ public enum LocalStaging {
     /// `keepArchive`), any other file moved in. Nothing already in the window is ever replaced: a file
     /// or entry landing on a path another one took fails with a permanent `FileCheckError`, and an
     /// archive that fails leaves nothing of itself behind.
+    ///
+    /// `content` is the download's facts where its bytes were digested as they arrived: they are kept
+    /// for the commit (so is each unpacked entry's, digested as it was written), which then reads no
+    /// file again.
     public static func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool,
-                              unpacker: ArchiveUnpacker = ArchiveUnpacker()) throws -> [String] {
+                              unpacker: ArchiveUnpacker = ArchiveUnpacker(), content: ContentFacts? = nil) throws -> [String] {
         let safeName = try ArchiveUnpacker.sanitised(name, in: name)
         if ArchiveUnpacker.isArchive(safeName) {
             let kept = staged.directory.appendingPathComponent(safeName)
             if keepArchive, FileManager.default.fileExists(atPath: kept.path) {
                 throw ArchiveUnpacker.collision(safeName, in: safeName)
             }
-            var added = try unpacker.unpack(download, into: staged.directory)
+            let entries = try unpacker.unpackFiles(download, into: staged.directory)
+            var added = entries.map(\.path)
             if keepArchive {
                 do {
                     try moveRefusingExisting(download, to: kept, name: safeName)
@@ -43,37 +52,48 @@ public enum LocalStaging {
                     throw error
                 }
                 added.append(safeName)
+                if let content { staged.known.record(FileFacts(path: safeName, content)) }
             } else {
                 try? FileManager.default.removeItem(at: download)
             }
+            for entry in entries { staged.known.record(entry) }
             return added
         }
         let destination = staged.directory.appendingPathComponent(safeName)
         try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
         try moveRefusingExisting(download, to: destination, name: safeName)
+        if let content { staged.known.record(FileFacts(path: safeName, content)) }
         return [safeName]
     }
 
     /// Removes the downloads folder, then returns the facts of every regular file the window holds
-    /// (not the manifest), sorted by path.
+    /// (not the manifest), sorted by path: as digested while they were written where the window knows
+    /// them and the file still has that length, read from the file otherwise.
     public static func finish(_ staged: StagedWindow) throws -> [FileFacts] {
         try? FileManager.default.removeItem(at: staged.downloads)
-        return try facts(in: staged.directory)
+        return try facts(in: staged.directory, known: staged.known)
     }
 
-    /// The facts of every regular file under `directory`, sorted by path.
-    public static func facts(in directory: URL) throws -> [FileFacts] {
+    /// The facts of every regular file under `directory`, sorted by path; those `known` holds with the
+    /// file's current length are taken from it, the others read.
+    public static func facts(in directory: URL, known: KnownFacts? = nil) throws -> [FileFacts] {
         var out: [FileFacts] = []
         let base = directory.standardizedFileURL.path
-        guard let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else {
+        let keys: Set<URLResourceKey> = [.isRegularFileKey, .fileSizeKey]
+        guard let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: Array(keys)) else {
             return []
         }
         for case let url as URL in walker {
-            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+            let values = try? url.resourceValues(forKeys: keys)
+            guard values?.isRegularFile == true else { continue }
             var relative = String(url.standardizedFileURL.path.dropFirst(base.count))
             if relative.hasPrefix("/") { relative.removeFirst() }
             guard relative != manifestFileName else { continue }
-            out.append(try FileInspector.inspect(url, relativePath: relative))
+            if let facts = known?[relative], let size = values?.fileSize, Int64(size) == facts.bytes {
+                out.append(facts)
+            } else {
+                out.append(try FileInspector.inspect(url, relativePath: relative))
+            }
         }
         return out.sorted { $0.path < $1.path }
     }
@@ -90,10 +110,13 @@ public enum LocalStaging {
         }
     }
 
+    /// Moves `source` to `destination` unless something is there: link(2), which refuses an existing
+    /// path in one step (two files of a window ingested at once cannot both take it), then unlink.
     private static func moveRefusingExisting(_ source: URL, to destination: URL, name: String) throws {
-        if FileManager.default.fileExists(atPath: destination.path) {
-            throw ArchiveUnpacker.collision(name, in: name)
+        guard link(source.path, destination.path) == 0 else {
+            if errno == EEXIST { throw ArchiveUnpacker.collision(name, in: name) }
+            throw DurableFiles.posixError(destination.path)
         }
-        try FileManager.default.moveItem(at: source, to: destination)
+        _ = unlink(source.path)
     }
 }

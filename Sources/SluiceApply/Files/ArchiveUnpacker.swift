@@ -1,6 +1,9 @@
-import Crypto
 import Foundation
+import SluiceProviders
 import ZIPFoundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why a downloaded file could not be used.
 public struct FileCheckError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -67,14 +70,19 @@ public struct ArchiveUnpacker: Sendable {
     /// there is never replaced: two entries (or an entry and another file of the window) naming one
     /// path are refused. On any failure, what this archive wrote so far is removed again.
     public func unpack(_ archive: URL, into directory: URL) throws -> [String] {
+        try unpackFiles(archive, into: directory).map(\.path)
+    }
+
+    /// The same, returning the facts of each file written (SHA-256, length, records), digested as the
+    /// entries were written.
+    public func unpackFiles(_ archive: URL, into directory: URL) throws -> [FileFacts] {
         let name = archive.lastPathComponent
         let created = CreatedFiles()
         do {
             if name.lowercased().hasSuffix(".zip") { return try unzip(archive, into: directory, created: created) }
             if name.lowercased().hasSuffix(".gz") {
-                let outName = String(name.dropLast(3))
-                try gunzip(archive, to: directory.appendingPathComponent(try Self.sanitised(outName, in: name)), created: created)
-                return [outName]
+                let outName = try Self.sanitised(String(name.dropLast(3)), in: name)
+                return [try gunzip(archive, to: directory.appendingPathComponent(outName), relative: outName, created: created)]
             }
         } catch {
             created.removeAll()
@@ -104,7 +112,7 @@ public struct ArchiveUnpacker: Sendable {
         return kept.joined(separator: "/")
     }
 
-    private func unzip(_ archiveURL: URL, into directory: URL, created: CreatedFiles) throws -> [String] {
+    private func unzip(_ archiveURL: URL, into directory: URL, created: CreatedFiles) throws -> [FileFacts] {
         let name = archiveURL.lastPathComponent
         let archive: Archive
         do {
@@ -129,7 +137,7 @@ public struct ArchiveUnpacker: Sendable {
             throw FileCheckError(file: name, message: "its entries overlap (\(compressedTotal) compressed bytes in a \(archiveBytes)-byte archive: a zip bomb?); refusing it", permanent: true)
         }
         let totalCeiling = min(limits.maxTotalBytes, limits.ratioCeiling(archiveBytes))
-        var written: [String] = []
+        var written: [FileFacts] = []
         var total: Int64 = 0
         for entry in archive {
             switch entry.type {
@@ -167,7 +175,7 @@ public struct ArchiveUnpacker: Sendable {
                 throw FileCheckError(file: name, message: "entry \"\(entry.path)\" is corrupt (\(Self.reason(error)))")
             }
             total += entryBytes
-            written.append(relative)
+            written.append(out.finish())
         }
         return written
     }
@@ -189,8 +197,9 @@ public struct ArchiveUnpacker: Sendable {
         }
     }
 
-    /// Gunzips `archive` to `target`, verifying the trailer's CRC-32 and length.
-    func gunzip(_ archive: URL, to target: URL, created: CreatedFiles = CreatedFiles()) throws {
+    /// Gunzips `archive` to `target` (`relative` in the window), verifying the trailer's CRC-32 and length.
+    @discardableResult
+    func gunzip(_ archive: URL, to target: URL, relative: String? = nil, created: CreatedFiles = CreatedFiles()) throws -> FileFacts {
         let name = archive.lastPathComponent
         let input = try FileHandle(forReadingFrom: archive)
         defer { try? input.close() }
@@ -206,7 +215,7 @@ public struct ArchiveUnpacker: Sendable {
         let expectedSize = UInt32(trailer[4]) | UInt32(trailer[5]) << 8 | UInt32(trailer[6]) << 16 | UInt32(trailer[7]) << 24
         let compressedSize = size - header.length - 8
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let out = try created.create(target, relative: target.lastPathComponent, archive: name)
+        let out = try created.create(target, relative: relative ?? target.lastPathComponent, archive: name)
         defer { out.close() }
         // A gzip file is one entry and the whole archive: both limits and the ratio to its size hold.
         let ceiling = min(limits.maxEntryBytes, limits.maxTotalBytes, limits.ratioCeiling(size))
@@ -241,6 +250,7 @@ public struct ArchiveUnpacker: Sendable {
         guard crc == expectedCRC, UInt32(truncatingIfNeeded: produced) == expectedSize else {
             throw FileCheckError(file: name, message: "gzip check failed (CRC-32 or length differs from the trailer): the file is corrupt or truncated")
         }
+        return out.finish()
     }
 
     static func reason(_ error: Error) -> String {
@@ -283,8 +293,12 @@ final class CreatedFiles {
 
     /// Creates `url` for writing, unless something is there already (another file of the window).
     func create(_ url: URL, relative: String, archive: String) throws -> FileSink {
-        if FileManager.default.fileExists(atPath: url.path) { throw ArchiveUnpacker.collision(relative, in: archive) }
-        let sink = try FileSink(url)
+        let sink: FileSink
+        do {
+            sink = try FileSink(url, relative: relative)
+        } catch is FileSinkExists {
+            throw ArchiveUnpacker.collision(relative, in: archive)
+        }
         urls.append(url)
         return sink
     }
@@ -295,18 +309,35 @@ final class CreatedFiles {
     }
 }
 
-/// A file opened for writing, created or truncated.
+/// The path a `FileSink` was to create exists already.
+struct FileSinkExists: Error {}
+
+/// A file opened for writing, newly created, digested (SHA-256, length, records) as it is written.
 final class FileSink {
     private let handle: FileHandle
+    private let relative: String
+    private var digest: ContentDigest
 
-    init(_ url: URL) throws {
-        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+    /// Creates `url`, which must not exist: O_EXCL, so of two archives of a window unpacked at once
+    /// that name one path, exactly one gets it (`exists` says which failed that way).
+    init(_ url: URL, relative: String) throws {
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            if errno == EEXIST { throw FileSinkExists() }
             throw FileCheckError(file: url.lastPathComponent, message: "cannot create \(url.path)")
         }
-        handle = try FileHandle(forWritingTo: url)
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        self.relative = relative
+        digest = ContentDigest(fileName: relative)
     }
 
-    func write(_ data: Data) throws { try handle.write(contentsOf: data) }
+    func write(_ data: Data) throws {
+        data.withUnsafeBytes { digest.update($0) }
+        try handle.write(contentsOf: data)
+    }
+
+    /// The facts of every byte written, under the file's path in the window.
+    func finish() -> FileFacts { FileFacts(path: relative, digest.finish()) }
 
     func close() { try? handle.close() }
 }

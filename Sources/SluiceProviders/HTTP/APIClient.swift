@@ -141,7 +141,10 @@ public struct APIClient: Sendable {
     /// most 5), dropping the credential as soon as one leaves that host. Only http and https URLs are
     /// opened, the first and every redirect's; another scheme, or a file over `maxBytes`, fails at once
     /// with a `permanent` error.
-    public func download(_ fileURL: String, to path: String, maxBytes: Int64 = .max) async throws -> DownloadResult {
+    ///
+    /// `budget`, when given, is shared with other downloads running at once (a window's files): see
+    /// `HTTPTransport.download(_:to:timeout:maxBytes:budget:)`.
+    public func download(_ fileURL: String, to path: String, maxBytes: Int64 = .max, budget: ByteBudget? = nil) async throws -> DownloadResult {
         var random = SystemRandomNumberGenerator()
         var attempt = 0
         var current = fileURL
@@ -161,7 +164,7 @@ public struct APIClient: Sendable {
             var status: Int?
             let failure: String
             do {
-                let result = try await transport.download(request, to: path, timeout: downloadTimeout, maxBytes: maxBytes)
+                let result = try await transport.download(request, to: path, timeout: downloadTimeout, maxBytes: maxBytes, budget: budget)
                 observe("GET", shown, result.status)
                 if (300..<400).contains(result.status), let location = result.headers.first(where: { $0.name.lowercased() == "location" })?.value {
                     redirects += 1

@@ -44,6 +44,18 @@ public struct DownloadResult: Sendable {
     public var bytesWritten: Int64
     /// The body of a non-2xx answer (an S3-style XML error, say), up to 64 KiB.
     public var errorBody: [UInt8]
+    /// SHA-256, length and record count of the bytes written, taken as they were written; `nil` from a
+    /// transport that does not digest (scripted twins in tests: the file is then read at commit).
+    public var content: ContentFacts?
+
+    public init(status: Int, headers: [(name: String, value: String)], bytesWritten: Int64, errorBody: [UInt8],
+                content: ContentFacts? = nil) {
+        self.status = status
+        self.headers = headers
+        self.bytesWritten = bytesWritten
+        self.errorBody = errorBody
+        self.content = content
+    }
 }
 
 /// Why a request did not get an HTTP answer, or got a broken one.
@@ -57,6 +69,8 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
         case truncated(expected: Int64, received: Int64)
         /// The answer was larger than the caller accepts in memory.
         case tooLarge(limit: Int)
+        /// The files of one window together passed the window's byte budget.
+        case overBudget(limit: Int64)
         /// The URL could not be used.
         case invalidURL
         /// The local file could not be written.
@@ -72,7 +86,7 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public var isRetryable: Bool {
         switch kind {
         case .timeout, .connection, .truncated: return true
-        case .tooLarge, .invalidURL, .file: return false
+        case .tooLarge, .overBudget, .invalidURL, .file: return false
         }
     }
 
@@ -82,6 +96,7 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
         case .connection: return "connection to \(url) failed: \(detail)"
         case .truncated(let expected, let received): return "download from \(url) ended after \(received) of \(expected) bytes"
         case .tooLarge(let limit): return "answer from \(url) is larger than \(limit) bytes"
+        case .overBudget(let limit): return "the download from \(url) takes the window's files past their limit of \(limit) bytes together"
         case .invalidURL: return "cannot request \(url): \(detail)"
         case .file: return "cannot write the download from \(url): \(detail)"
         }
@@ -101,6 +116,10 @@ public protocol HTTPTransport: Sendable {
     /// The same, writing at most `maxBytes`: a larger body (announced or streamed) fails with `.tooLarge`
     /// as soon as it passes the limit, so disk use stays bounded whatever the server sends.
     func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64) async throws -> DownloadResult
+
+    /// The same, each byte also taken from `budget` (shared by the files of one window downloading at
+    /// once): passing it fails with `.overBudget` at once; a failed download gives its bytes back.
+    func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64, budget: ByteBudget?) async throws -> DownloadResult
 }
 
 extension HTTPTransport {
@@ -110,6 +129,16 @@ extension HTTPTransport {
         if result.bytesWritten > maxBytes {
             try? FileManager.default.removeItem(atPath: path)
             throw TransportError(kind: .tooLarge(limit: Int(clamping: maxBytes)), url: URLRedaction.redact(request.url), detail: "")
+        }
+        return result
+    }
+
+    /// For transports that cannot stop a body early: the budget is charged afterwards.
+    public func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64, budget: ByteBudget?) async throws -> DownloadResult {
+        let result = try await download(request, to: path, timeout: timeout, maxBytes: maxBytes)
+        if let budget, (200..<300).contains(result.status), !budget.take(result.bytesWritten) {
+            try? FileManager.default.removeItem(atPath: path)
+            throw TransportError(kind: .overBudget(limit: budget.limit), url: URLRedaction.redact(request.url), detail: "")
         }
         return result
     }
@@ -191,6 +220,10 @@ public struct AsyncHTTPTransport: HTTPTransport {
     }
 
     public func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64) async throws -> DownloadResult {
+        try await download(request, to: path, timeout: timeout, maxBytes: maxBytes, budget: nil)
+    }
+
+    public func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64, budget: ByteBudget?) async throws -> DownloadResult {
         let shown = URLRedaction.redact(request.url)
         let deadline = ContinuousClock.now.advanced(by: timeout)
         let response = try await execute(request, timeout: timeout)
@@ -204,35 +237,54 @@ public struct AsyncHTTPTransport: HTTPTransport {
         if let expected, expected > maxBytes {
             throw TransportError(kind: .tooLarge(limit: Int(clamping: maxBytes)), url: shown, detail: "Content-Length \(expected)")
         }
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw TransportError(kind: .file, url: shown, detail: "cannot create \(path)")
+        let file: DownloadFile
+        do {
+            file = try DownloadFile(path: path, fileName: (path as NSString).lastPathComponent)
+        } catch var error as TransportError {
+            error.url = shown
+            throw error
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw TransportError(kind: .file, url: shown, detail: "cannot open \(path)")
-        }
-        defer { try? handle.close() }
-        var written: Int64 = 0
+        defer { file.close() }
+        var charged: Int64 = 0
         do {
             for try await chunk in response.body {
-                guard written + Int64(chunk.readableBytes) <= maxBytes else {
+                guard file.taken + Int64(chunk.readableBytes) <= maxBytes else {
                     throw TransportError(kind: .tooLarge(limit: Int(clamping: maxBytes)), url: shown, detail: "")
                 }
-                try chunk.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
-                written += Int64(chunk.readableBytes)
+                if let budget {
+                    guard budget.take(Int64(chunk.readableBytes)) else {
+                        throw TransportError(kind: .overBudget(limit: budget.limit), url: shown, detail: "")
+                    }
+                    charged += Int64(chunk.readableBytes)
+                }
+                try file.append(chunk)
                 if ContinuousClock.now > deadline {
                     throw TransportError(kind: .timeout, url: shown, detail: "the download did not finish within \(timeout)")
                 }
             }
-        } catch let error as TransportError {
-            try? handle.truncate(atOffset: 0)
+        } catch var error as TransportError {
+            file.discard()
+            budget?.give(charged)
+            if error.url.isEmpty { error.url = shown }
             throw error
         } catch {
-            throw classify(error, url: shown, expected: expected, received: written)
+            budget?.give(charged)
+            throw classify(error, url: shown, expected: expected, received: file.taken)
         }
-        if let expected, expected != written {
-            throw TransportError(kind: .truncated(expected: expected, received: written), url: shown, detail: "")
+        let content: ContentFacts
+        do {
+            content = try file.finish()
+        } catch var error as TransportError {
+            file.discard()
+            budget?.give(charged)
+            error.url = shown
+            throw error
         }
-        return DownloadResult(status: status, headers: headers, bytesWritten: written, errorBody: [])
+        if let expected, expected != content.bytes {
+            budget?.give(charged)
+            throw TransportError(kind: .truncated(expected: expected, received: content.bytes), url: shown, detail: "")
+        }
+        return DownloadResult(status: status, headers: headers, bytesWritten: content.bytes, errorBody: [], content: content)
     }
 
     static func amount(_ duration: Duration) -> TimeAmount {

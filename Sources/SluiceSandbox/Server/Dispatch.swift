@@ -132,6 +132,10 @@ final class SandboxCore: Sendable {
                 try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             }
             reply = download(req)
+            if fault?.fault == .corrupt, case .bytes(var bytes) = reply.body, !bytes.isEmpty {
+                bytes[bytes.count / 2] ^= 0x20
+                reply.body = .bytes(bytes)
+            }
         }
         stats.record(provider: "storage", endpoint: provider, status: Int(reply.status.code))
         let cut = fault.flatMap { $0.fault == .reset || $0.fault == .truncate ? $0.fault : nil }
