@@ -14,6 +14,9 @@ struct LoadBenchCommand: AsyncParsableCommand {
     @Option(help: "Rows in the generated window.")
     var rows = 200_000
 
+    @Option(help: ArgumentHelp("Load this CSV (with a record_id column) instead of generated rows.", valueName: "PATH"))
+    var csv: String?
+
     @Option(help: "A SQLite file to load into.")
     var sqlite: String?
 
@@ -52,7 +55,7 @@ struct LoadBenchCommand: AsyncParsableCommand {
             }
         }
         do {
-            let result = try await TableLoadBench.run(destination, rows: rows)
+            let result = try await TableLoadBench.run(destination, rows: rows, csv: csv.map { URL(fileURLWithPath: $0) })
             await destination.close()
             FileHandleOutput.standardOutput.write(String(format: "loaded %d rows in %.2f s (%.0f rows/s)\n",
                                                          result.rows, result.seconds, result.rowsPerSecond))

@@ -122,6 +122,24 @@ let hour0 = Timestamp(rfc3339: "2025-01-01T00:00:00Z")!
         }
     }
 
+    /// A window whose key repeats, into a new table (where PostgreSQL first tries COPY straight into the
+    /// table): the key's last row in the file wins, as in any other window.
+    @Test(arguments: TableEngine.available)
+    func aKeyRepeatedInTheFirstWindowOfANewTableKeepsItsLastRow(_ engine: TableEngine) async throws {
+        try await withTables(engine) { h in
+            let d = try h.destination(table: "feedback", provider: .enterpretV2)
+            try await d.prepare()
+            try await h.commit(d, provider: .enterpretV2, start: hour0, [("part-1.csv", "record_id,version,text\nr1,1,a\nr2,1,b\nr1,2,c\n")])
+            let rows = try await d.rows("SELECT record_id, version, text FROM \(h.name("feedback")) ORDER BY record_id")
+            #expect(rows == [["r1", "2", "c"], ["r2", "1", "b"]])
+            let windows = try await d.rows("SELECT CAST(\"rows\" AS TEXT) FROM \(h.name("_sluice_windows"))")
+            #expect(windows == [["3"]])
+            // New keys only, into the table that now has rows: all of them land beside the others.
+            try await h.commit(d, provider: .enterpretV2, start: hour0 + .hours(1), [("part-1.csv", "record_id,version,text\nr3,1,d\n")])
+            #expect(try await d.rows("SELECT record_id FROM \(h.name("feedback")) ORDER BY record_id") == [["r1"], ["r2"], ["r3"]])
+        }
+    }
+
     @Test(arguments: TableEngine.available)
     func aNewColumnInALaterWindowIsAddedAndOldRowsGetNull(_ engine: TableEngine) async throws {
         try await withTables(engine) { h in

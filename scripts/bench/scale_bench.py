@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""`make bench`, scale part: bulk-load throughput of the table destinations, and apply with 1, 2 and 4
+"""`make bench`, scale part: bulk loads into the table destinations side by side with `sqlite3 .import` and
+`psql \\copy` on the same rows, and apply with 1, 2 and 4
 workers sharing one plan through a PostgreSQL state. Needs the servers of scripts/test-services.sh
 (SLUICE_TEST_POSTGRES_URL). Prints progress to stderr and writes a Markdown fragment.
 
-usage: scale_bench.py SLUICE_BINARY OUTPUT.md     (env: BENCH_RUNS=3, BENCH_SPEED=10, BENCH_ROWS=200000)
+usage: scale_bench.py SLUICE_BINARY OUTPUT.md     (env: BENCH_RUNS=3, BENCH_SPEED=10, BENCH_ROWS=200000,
+                                                   BENCH_SCALE_ONLY=load for the bulk loads alone)
 """
 import datetime
 import json
@@ -42,30 +44,84 @@ def drop_database(name):
     subprocess.run(["psql", PG, "-q", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
 
 
+COLUMNS = ["record_id", "version", "object_id", "source", "created_at", "updated_at", "rating", "language", "author", "text"]
+
+
+def write_csv(path, rows):
+    """The rows `sluice load-bench` generates (an Enterpret v2-like CSV, quoted text with commas)."""
+    sources = ["zendesk", "intercom", "appstore", "survey"]
+    with open(path, "w") as f:
+        f.write(",".join(COLUMNS) + "\n")
+        for i in range(rows):
+            f.write(f"r-{i},{1 + i % 3},feedback_record,{sources[i % 4]},2025-01-01T00:{i % 60:02d}:00Z,"
+                    f"2025-01-02T00:00:00Z,{i % 5 + 1},en,user{i % 997}@example.com,"
+                    f"\"Feedback number {i}, with a comma and \"\"quotes\"\"\"\n")
+
+
+def timed(args, **kw):
+    t0 = time.monotonic()
+    p = subprocess.run(args, capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        raise SystemExit(f"{args[0]} failed: {p.stdout}{p.stderr}")
+    return time.monotonic() - t0, p.stdout
+
+
+def sluice_load(args, csv, env=None):
+    _, out = timed([BIN, "load-bench", "--csv", csv] + args, env=env)
+    m = re.search(r"loaded (\d+) rows in ([\d.]+) s", out)
+    if not m or int(m.group(1)) != ROWS:
+        raise SystemExit(f"load-bench: {out}")
+    return float(m.group(2))
+
+
 def bulk_load(work):
-    """`sluice load-bench`: one window of ROWS generated rows committed through the destination."""
+    """The same CSV of ROWS rows loaded by `sluice load-bench --csv` (the commit: parse, upsert by key, the
+    window's `_sluice_windows` row, one transaction) and by the engine's own loader, into an empty table
+    with the same key, then again into the table that now holds every row (sluice: every row an upsert
+    that wins; the engine: its loader into a temporary table, then one INSERT ... ON CONFLICT DO UPDATE)."""
+    csv = os.path.join(work, "rows.csv")
+    write_csv(csv, ROWS)
+    cols_sql = ", ".join(f"{c} TEXT" + (" NOT NULL" if c == "record_id" else "") for c in COLUMNS)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
+    samples = {k: [] for k in ["sqlite", "sqlite3", "postgres", "psql"]}
+    for run in range(RUNS):
+        # SQLite
+        db = os.path.join(work, f"load-{run}.sqlite")
+        empty = sluice_load(["--sqlite", db], csv)
+        full = sluice_load(["--sqlite", db], csv)
+        samples["sqlite"].append((empty, full))
+        ref = os.path.join(work, f"ref-{run}.sqlite")
+        timed(["sqlite3", ref, f"CREATE TABLE t ({cols_sql}, PRIMARY KEY (record_id)) STRICT"])
+        e, _ = timed(["sqlite3", ref, ".mode csv", f".import --skip 1 {csv} t"])
+        f, _ = timed(["sqlite3", ref, f"CREATE TEMP TABLE s ({cols_sql}) STRICT", ".mode csv", f".import --skip 1 {csv} s",
+                      f"INSERT INTO t SELECT * FROM s WHERE true ON CONFLICT (record_id) DO UPDATE SET {sets}"])
+        samples["sqlite3"].append((e, f))
+        for path in (db, ref):
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.remove(path + suffix)
+        log(f"load sqlite run {run + 1}: sluice {empty:.2f} s / {full:.2f} s, sqlite3 .import {e:.2f} s / {f:.2f} s")
+        # PostgreSQL
+        url, name = new_database()
+        env = dict(os.environ, BENCH_LOAD_URL=url)
+        empty = sluice_load(["--postgres-url-env", "BENCH_LOAD_URL"], csv, env)
+        full = sluice_load(["--postgres-url-env", "BENCH_LOAD_URL"], csv, env)
+        samples["postgres"].append((empty, full))
+        timed(["psql", url, "-q", "-c", f"CREATE TABLE t ({cols_sql}, PRIMARY KEY (record_id))"])
+        e, _ = timed(["psql", url, "-q", "-c", f"\\copy t FROM '{csv}' WITH (FORMAT csv, HEADER true)"])
+        f, _ = timed(["psql", url, "-q", "-c", f"CREATE TEMP TABLE s ({cols_sql})",
+                      "-c", f"\\copy s FROM '{csv}' WITH (FORMAT csv, HEADER true)",
+                      "-c", f"INSERT INTO t SELECT * FROM s ON CONFLICT (record_id) DO UPDATE SET {sets}"])
+        samples["psql"].append((e, f))
+        drop_database(name)
+        log(f"load postgres run {run + 1}: sluice {empty:.2f} s / {full:.2f} s, psql \\copy {e:.2f} s / {f:.2f} s")
+    med = lambda k, i: statistics.median(x[i] for x in samples[k])
+    ratio = lambda ours, theirs, i: statistics.median(t[i] / o[i] for o, t in zip(samples[ours], samples[theirs]))
     results = {}
-    for engine in ["sqlite", "postgres"]:
-        rates = []
-        for _ in range(RUNS):
-            env = dict(os.environ)
-            if engine == "sqlite":
-                db = os.path.join(work, f"load-{uuid.uuid4().hex[:6]}.sqlite")
-                args = ["--sqlite", db]
-                name = None
-            else:
-                url, name = new_database()
-                env["BENCH_LOAD_URL"] = url
-                args = ["--postgres-url-env", "BENCH_LOAD_URL"]
-            p = subprocess.run([BIN, "load-bench", "--rows", str(ROWS)] + args, env=env, capture_output=True, text=True)
-            if name:
-                drop_database(name)
-            m = re.search(r"\(([\d.]+) rows/s\)", p.stdout)
-            if p.returncode != 0 or not m:
-                raise SystemExit(f"load-bench {engine} failed: {p.stdout}{p.stderr}")
-            rates.append(float(m.group(1)))
-            log(f"load {engine}: {rates[-1]:.0f} rows/s")
-        results[engine] = statistics.median(rates)
+    for engine, tool in [("sqlite", "sqlite3 .import"), ("postgres", "psql \\copy")]:
+        ref = "sqlite3" if engine == "sqlite" else "psql"
+        results[engine] = dict(tool=tool, empty=med(engine, 0), full=med(engine, 1), ref_empty=med(ref, 0),
+                               ref_full=med(ref, 1), ratio_empty=ratio(engine, ref, 0), ratio_full=ratio(engine, ref, 1))
     return results
 
 
@@ -159,19 +215,26 @@ def main():
     sandbox = Sandbox(BIN, SPEED)
     try:
         load = bulk_load(work)
-        scaling = worker_scaling(sandbox, work)
+        # BENCH_SCALE_ONLY=load: the bulk loads alone (a quick look while working on them).
+        scaling = [] if os.environ.get("BENCH_SCALE_ONLY") == "load" else worker_scaling(sandbox, work)
     finally:
         sandbox.stop()
         shutil.rmtree(work, ignore_errors=True)
     lines = ["## Bulk load into tables", ""]
-    lines.append(f"`sluice load-bench --rows {ROWS}`: one window of {ROWS} generated rows (an Enterpret v2-like CSV)")
-    lines.append("staged, parsed and committed through the destination: upsert by key plus the window's")
-    lines.append("`_sluice_windows` row in one transaction. Target >= 50,000 rows/s.")
+    lines.append(f"One CSV of {ROWS:,} rows (an Enterpret v2-like export: 10 columns, quoted text with commas),")
+    lines.append("loaded in the same run by `sluice load-bench --csv F` (the destination's commit: parse, upsert by")
+    lines.append("key, the window's `_sluice_windows` row, one transaction; the file's digest comes from the copy, as")
+    lines.append("apply's comes from the download) and by the engine's own loader into a table with the same key")
+    lines.append("(`sqlite3 .import`, `psql \\copy ... CSV HEADER`, whole process timed). \"full\": the same rows again")
+    lines.append("into the table holding them (sluice: every row an upsert that wins; the engine: its loader into a")
+    lines.append("temporary table, then one `INSERT ... SELECT ... ON CONFLICT DO UPDATE`). Ratio = the engine's")
+    lines.append(f"time / sluice's, median of {RUNS} per-run ratios. Targets: >= 0.7 empty, >= 0.5 full; >= 50,000 rows/s.")
     lines.append("")
-    lines.append("| destination | rows/s (median) |")
-    lines.append("|---|---|")
-    for engine, rate in load.items():
-        lines.append(f"| {engine} | {rate:,.0f} |")
+    lines.append("| destination | sluice empty | yardstick empty | ratio | sluice full | yardstick full | ratio | sluice rows/s (empty) |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for engine, r in load.items():
+        lines.append(f"| {engine} vs {r['tool']} | {r['empty']:.2f} s | {r['ref_empty']:.2f} s | {r['ratio_empty']:.2f} | "
+                     f"{r['full']:.2f} s | {r['ref_full']:.2f} s | {r['ratio_full']:.2f} | {ROWS / r['empty']:,.0f} |")
     lines.append("")
     lines.append("## Workers sharing one plan")
     lines.append("")

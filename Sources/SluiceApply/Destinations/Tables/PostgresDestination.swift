@@ -221,48 +221,51 @@ public final class PostgresDestination: Destination, TableQuerying {
         }
         existing = try await columnTypes(db, qualified, logger: logger)
 
+        let keyPositions = load.key.compactMap { k in load.columns.firstIndex { $0.name == k } }
+        let names = load.columns.map(\.name)
+        let all = names + [SluiceColumns.spec, SluiceColumns.windowStart]
+
+        // First the engine's own path: COPY straight into the table, which holds when no key of the
+        // window is in it yet and none repeats (a new table, a backfill of new records). A key that is
+        // there stops it at that row (unique violation): it is rolled back to the savepoint and the rows
+        // go through the temporary table and the upsert below instead. Only for names COPY can take as
+        // they are (postgres-nio quotes them without escaping); it takes no schema either, so the
+        // table's schema is the search path for that one statement (temporary tables last).
+        if !all.contains(where: { $0.contains("\"") }), !load.table.contains("\"") {
+            var trailer = ByteBufferAllocator().buffer(capacity: 64)
+            appendCopyText(window.spec, to: &trailer)
+            trailer.writeInteger(UInt8(ascii: "\t"))
+            appendCopyText(TableTime.text(window.start), to: &trailer)
+            try await db.query(PostgresQuery(unsafeSQL: "SAVEPOINT sluice_copy"), logger: logger)
+            do {
+                var count: Int64 = 0
+                try await db.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \(dialect.quote(dialect.schema ?? "public")), pg_temp"), logger: logger)
+                try await db.copyFrom(table: load.table, columns: all, logger: logger) { writer in
+                    count = try await streamCopyRows(load, keyPositions: keyPositions, to: writer) { buffer, _ in
+                        buffer.writeImmutableBuffer(trailer)
+                    }
+                }
+                try await db.query(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT sluice_copy"), logger: logger)
+                try await db.query(PostgresQuery(unsafeSQL: "RESET search_path"), logger: logger)
+                return count
+            } catch where (unwrap(error) as? PSQLError)?.serverInfo?[.sqlState] == "23505" {
+                // Also undoes the search path.
+                try await db.query(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT sluice_copy"), logger: logger)
+            }
+        }
+
         let temp = "sluice_load_\(number)"
         let copyColumns = load.columns.indices.map { "c\($0)" } + ["_ord"]
         let tempColumns = load.columns.indices.map { "c\($0) text" } + ["_ord bigint"]
         try await db.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS pg_temp.\(temp)"), logger: logger)
         try await db.query(PostgresQuery(unsafeSQL: "CREATE TEMP TABLE \(temp) (\(tempColumns.joined(separator: ", "))) ON COMMIT DROP"), logger: logger)
-
-        let keyPositions = load.key.compactMap { k in load.columns.firstIndex { $0.name == k } }
         var count: Int64 = 0
         try await db.copyFrom(table: temp, columns: copyColumns, logger: logger) { writer in
-            var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
-            var cells = [String?](repeating: nil, count: load.columns.count)
-            for reader in load.files {
-                let cursor = try reader.cursor()
-                while let batch = try cursor.next() {
-                    let positions = columnPositions(batch, in: load)
-                    for row in batch.rows {
-                        for i in cells.indices { cells[i] = nil }
-                        for (i, cell) in row.enumerated() where i < positions.count && positions[i] >= 0 {
-                            cells[positions[i]] = cell.text
-                        }
-                        for k in keyPositions where cells[k] == nil {
-                            throw DestinationError("\(reader.file.lastPathComponent): a record without \(load.columns[k].name) (the key of table \(load.table))")
-                        }
-                        for cell in cells {
-                            if let cell { appendCopyText(cell, to: &buffer) } else { buffer.writeStaticString("\\N") }
-                            buffer.writeInteger(UInt8(ascii: "\t"))
-                        }
-                        buffer.writeString(String(count))
-                        buffer.writeInteger(UInt8(ascii: "\n"))
-                        count += 1
-                    }
-                    if buffer.readableBytes >= 1 << 20 {
-                        try await writer.write(buffer)
-                        buffer.clear()
-                    }
-                }
+            count = try await streamCopyRows(load, keyPositions: keyPositions, to: writer) { buffer, ordinal in
+                buffer.writeString(String(ordinal))
             }
-            if buffer.readableBytes > 0 { try await writer.write(buffer) }
         }
 
-        let names = load.columns.map(\.name)
-        let all = names + [SluiceColumns.spec, SluiceColumns.windowStart]
         let casts = load.columns.indices.map { i -> String in
             let type = existing[names[i]] ?? dialect.type(load.columns[i].type)
             return type == "text" ? "s.c\(i)" : "s.c\(i)::\(type)"
@@ -276,6 +279,43 @@ public final class PostgresDestination: Destination, TableQuerying {
             + "FROM (SELECT DISTINCT ON (\(keyColumns)) * FROM \(temp) ORDER BY \(keyColumns), _ord DESC) s "
             + dialect.upsertClause(load.table, columns: names, key: load.key)
         try await db.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        return count
+    }
+
+    /// Streams the load's rows to a COPY in its text format, each row's cells in the load's column order,
+    /// then a tab and what `trailer` writes (given the row's ordinal). Returns the rows sent.
+    static func streamCopyRows(_ load: TableLoad, keyPositions: [Int], to writer: PostgresCopyFromWriter,
+                               trailer: (inout ByteBuffer, Int64) -> Void) async throws -> Int64 {
+        var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
+        var cells = [String?](repeating: nil, count: load.columns.count)
+        var count: Int64 = 0
+        for reader in load.files {
+            let cursor = try reader.cursor()
+            while let batch = try cursor.next() {
+                let positions = columnPositions(batch, in: load)
+                for row in batch.rows {
+                    for i in cells.indices { cells[i] = nil }
+                    for (i, cell) in row.enumerated() where i < positions.count && positions[i] >= 0 {
+                        cells[positions[i]] = cell.text
+                    }
+                    for k in keyPositions where cells[k] == nil {
+                        throw DestinationError("\(reader.file.lastPathComponent): a record without \(load.columns[k].name) (the key of table \(load.table))")
+                    }
+                    for cell in cells {
+                        if let cell { appendCopyText(cell, to: &buffer) } else { buffer.writeStaticString("\\N") }
+                        buffer.writeInteger(UInt8(ascii: "\t"))
+                    }
+                    trailer(&buffer, count)
+                    buffer.writeInteger(UInt8(ascii: "\n"))
+                    count += 1
+                }
+                if buffer.readableBytes >= 1 << 20 {
+                    try await writer.write(buffer)
+                    buffer.clear()
+                }
+            }
+        }
+        if buffer.readableBytes > 0 { try await writer.write(buffer) }
         return count
     }
 

@@ -183,21 +183,27 @@ public final class SQLiteDestination: Destination, TableQuerying {
         let prepared = statement.sqliteStatement
         let specText = window.spec
         let startText = TableTime.text(window.start)
-        var values = [TableValue](repeating: .null, count: names.count)
+        // Which columns got a non-NULL value in the current row (for the key check); cells are bound
+        // straight from the batch, the others cleared to NULL.
+        var present = [Bool](repeating: false, count: names.count)
         var count: Int64 = 0
         for reader in load.files {
-            try reader.forEachBatch { batch in
+            let batches = PrefetchedBatches(reader)
+            defer { batches.stop() }
+            while let batch = try batches.next() {
                 let positions = columnPositions(batch, in: load)
                 for row in batch.rows {
-                    for i in 0..<names.count { values[i] = .null }
+                    sqlite3_reset(prepared)
+                    sqlite3_clear_bindings(prepared)
+                    for i in 0..<present.count { present[i] = false }
                     for (i, cell) in row.enumerated() where i < positions.count && positions[i] >= 0 {
-                        values[positions[i]] = cell
+                        let position = positions[i]
+                        bind(cell, at: Int32(position + 1), prepared)
+                        present[position] = cell != .null
                     }
-                    for k in keyPositions where values[k] == .null {
+                    for k in keyPositions where !present[k] {
                         throw DestinationError("\(reader.file.lastPathComponent): a record without \(names[k]) (the key of table \(load.table))")
                     }
-                    sqlite3_reset(prepared)
-                    for (i, value) in values.enumerated() { bind(value, at: Int32(i + 1), prepared) }
                     bind(.text(specText), at: Int32(names.count + 1), prepared)
                     bind(.text(startText), at: Int32(names.count + 2), prepared)
                     let status = sqlite3_step(prepared)
@@ -252,6 +258,17 @@ private func bind(_ value: TableValue, at index: Int32, _ statement: OpaquePoint
     case .real(let d): sqlite3_bind_double(statement, index, d)
     case .boolean(let b): sqlite3_bind_int64(statement, index, b ? 1 : 0)
     case .text(let s), .json(let s):
+        // Native strings hand out their UTF-8 without a copy; others are made contiguous first.
+        let bound = s.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { chars in
+                if let base = chars.baseAddress {
+                    _ = sqlite3_bind_text(statement, index, base, Int32(chars.count), transient)
+                } else {
+                    _ = sqlite3_bind_text(statement, index, "", 0, transient)
+                }
+            }
+        }
+        guard bound == nil else { return }
         var s = s
         s.withUTF8 { bytes in
             bytes.withMemoryRebound(to: CChar.self) { chars in
