@@ -216,6 +216,25 @@ import ZIPFoundation
         }
     }
 
+    /// A window's files come down at once, as many as `--parallelism` allows and never more.
+    @Test func aWindowsFilesDownloadAtOnceWithinTheParallelism() async throws {
+        try await withHostileServer { server in
+            let names = (1...4).map { "part-\($0).json" }
+            Self.openWeb(server, links: names.map { "BASE/files/\($0)" })
+            for name in names { server.set("/files/\(name)", .drip(every: .milliseconds(40), count: 8)) }
+            for parallelism in [2, 4] { // rising: the server keeps the most so far
+                let scratch = try Scratch()
+                var options = Self.options(scratch.url.appendingPathComponent("out"))
+                options.parallelism = parallelism
+                let before = Self.fileRequests(server)
+                let outcome = try await Self.apply([try Self.openWebSpec(server)], folder: scratch.url, options: options)
+                #expect(outcome.summary.failed == 0 && outcome.published, "\(outcome.failures)")
+                #expect(Self.fileRequests(server) - before == 4)
+                #expect(server.mostDripsAtOnce == parallelism, "parallelism \(parallelism): \(server.mostDripsAtOnce) at once")
+            }
+        }
+    }
+
     // MARK: rows 5 and 6: archives
 
     @Test func row5AGzipBombIsRefusedByItsRatioAndNotDownloadedAgain() async throws {

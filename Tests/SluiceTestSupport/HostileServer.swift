@@ -40,6 +40,8 @@ public final class HostileServer: Sendable {
         let answers: Mutex<[String: HostileAnswer]>
         let log = Mutex<[HostileRequest]>([])
         let sent = Mutex<Int64>(0)
+        /// Drip bodies being sent now, and the most at once so far.
+        let dripping = Mutex<(now: Int, most: Int)>((0, 0))
         let base = Mutex("")
         init(_ table: [String: HostileAnswer]) { answers = Mutex(table) }
     }
@@ -64,6 +66,9 @@ public final class HostileServer: Sendable {
 
     /// Body bytes written to clients so far (what an endless stream managed to push).
     public var bytesSent: Int64 { tables.sent.withLock { $0 } }
+
+    /// The most `drip` answers that were being sent at one time (downloads in flight together).
+    public var mostDripsAtOnce: Int { tables.dripping.withLock { $0.most } }
 
     public static func start(_ table: [String: HostileAnswer] = [:]) async throws -> HostileServer {
         let tables = Tables(table)
@@ -131,6 +136,8 @@ public final class HostileServer: Sendable {
             return Response(status: .found, headers: h)
         case .drip(let every, let count):
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+                tables.dripping.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+                defer { tables.dripping.withLock { $0.now -= 1 } }
                 for _ in 0..<count {
                     try await writer.write(ByteBuffer(bytes: [UInt8(ascii: " ")]))
                     tables.sent.withLock { $0 += 1 }
