@@ -259,7 +259,7 @@ private func bind(_ value: TableValue, at index: Int32, _ statement: OpaquePoint
     case .boolean(let b): sqlite3_bind_int64(statement, index, b ? 1 : 0)
     case .text(let s), .json(let s):
         // Native strings hand out their UTF-8 without a copy; others are made contiguous first.
-        let bound = s.utf8.withContiguousStorageIfAvailable { bytes in
+        let bound: Void? = s.utf8.withContiguousStorageIfAvailable { bytes in
             bytes.withMemoryRebound(to: CChar.self) { chars in
                 if let base = chars.baseAddress {
                     _ = sqlite3_bind_text(statement, index, base, Int32(chars.count), transient)
