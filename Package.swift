@@ -38,6 +38,7 @@ let package = Package(
             name: "SluiceProviders",
             dependencies: [
                 "SluiceCore",
+                "CSluiceSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

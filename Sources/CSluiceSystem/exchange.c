@@ -16,3 +16,12 @@ int sluice_exchange_paths(const char *a, const char *b) {
     return -1;
 #endif
 }
+
+int sluice_start_write_back(int fd, long long offset, long long length) {
+#if defined(__linux__)
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)offset; (void)length;
+    return 0;
+#endif
+}

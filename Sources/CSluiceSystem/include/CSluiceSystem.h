@@ -5,4 +5,9 @@
 /// set (ENOSYS or EINVAL where the kernel or file system cannot do it).
 int sluice_exchange_paths(const char *a, const char *b);
 
+/// Starts writing back the dirty pages of `[offset, offset + length)` of `fd` and returns without
+/// waiting (Linux sync_file_range with SYNC_FILE_RANGE_WRITE). Returns 0, or -1 with errno set; a
+/// no-op returning 0 elsewhere.
+int sluice_start_write_back(int fd, long long offset, long long length);
+
 #endif

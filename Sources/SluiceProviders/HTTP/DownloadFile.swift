@@ -1,3 +1,4 @@
+import CSluiceSystem
 import Foundation
 import NIOCore
 #if canImport(Glibc)
@@ -5,9 +6,11 @@ import Glibc
 #endif
 
 /// The file a download streams into: each chunk is digested (SHA-256, length, records) and written as
-/// it arrives, in large writes. The file is never read back. (Starting the kernel's writeback while
-/// the bytes come in, with sync_file_range, was tried: it cut the commit's fsync from 0.33 s to 0.01 s
-/// for 1 GiB but made the download 1.1 s slower on a 2-core machine, so the fsync stays at commit.)
+/// it arrives, in 64 KiB writes, and the file is never read back. Every 16 MiB written, the kernel is
+/// asked (on a queue of its own) to start writing that range to disk, so the disk works while the bytes
+/// come in and the commit's fsync finds little left: for 1 GiB here, fsync 0.44 s -> 0.01 s and the
+/// whole fetch 2.12 s -> 1.34 s, curl -o 1.30 s. (Started inline, or with 1 MiB writes, the same
+/// writeback made the download slower: the file system's work then sat on the download's path.)
 ///
 /// The digest runs beside the writes, on a queue of its own that takes the chunks in order (at most
 /// `digestBacklog` waiting), so hashing costs no time on a machine with a core to spare.
@@ -18,6 +21,8 @@ final class DownloadFile {
     /// 16-64 KiB writes download in 1.2-1.5 s, 1 MiB writes in 2.1-3.0 s (the page cache takes large
     /// writes as large folios, which cost the kernel more to find).
     static let writeBytes = 64 << 10
+    /// Writeback is started for every this many bytes written.
+    static let writeBackBytes: Int64 = 16 << 20
 
     let path: String
     private let fd: Int32
@@ -25,6 +30,10 @@ final class DownloadFile {
     private var pending: [UInt8] = []
     /// Bytes taken so far (some may still wait in the gathering buffer).
     private(set) var taken: Int64 = 0
+    private var written: Int64 = 0
+    private var writtenBack: Int64 = 0
+    /// Where the kernel is asked to start writing the file to disk, off the download's path.
+    private let writeBack = DispatchQueue(label: "sluice.download-write-back")
     private var closed = false
 
     /// Creates (or truncates) `path`; `fileName` names the format records are counted in.
@@ -67,6 +76,7 @@ final class DownloadFile {
     func close() {
         guard !closed else { return }
         closed = true
+        writeBack.sync {} // the descriptor stays open until the writeback requests are made
         _ = Glibc.close(fd)
     }
 
@@ -85,6 +95,12 @@ final class DownloadFile {
                 throw Self.error("cannot write", path)
             }
             offset += n
+        }
+        written += Int64(bytes.count)
+        if written - writtenBack >= Self.writeBackBytes {
+            let (fd, from, count) = (fd, writtenBack, written - writtenBack)
+            writeBack.async { _ = sluice_start_write_back(fd, from, count) }
+            writtenBack = written
         }
     }
 
