@@ -330,6 +330,8 @@ extension ApplyRunner {
         let deadline = started.advanced(by: options.maxJobWait)
         var scouting = false
         defer { if scouting { context.jobDurations.endScouting() } }
+        // The duration the first poll waited for, when it came from earlier jobs.
+        var waitedFor: Duration?
         if !pollImmediately {
             // A fresh job: the first poll waits for what this spec's shortest recent job took (+0.5 %, so it
             // finds the job done rather than one poll early: each duration is measured from the submit's
@@ -352,6 +354,7 @@ extension ApplyRunner {
                     waitedForScout = true
                 }
             }
+            waitedFor = expected
             let first = (expected.map { $0 * 1.005 } ?? .zero) - (clock.now - started)
             // A follower that waited past its expected time polls at once; a fresh job waits at least the
             // schedule's first delay.
@@ -359,11 +362,21 @@ extension ApplyRunner {
             try await Task.sleep(for: max(least, first))
         }
         var unrecognised: Set<String> = []
+        var polls = 0
         while true {
             let status = try await context.provider.status(of: jobID)
+            polls += 1
             switch status {
             case .done, .doneEmpty:
-                if !pollImmediately { context.jobDurations.record(clock.now - started) }
+                if !pollImmediately {
+                    // Found done at the first poll, which waited for the expected duration (+0.5 %): the
+                    // job took at most that, so that is what is learnt, not the later moment it was seen.
+                    // Recording the moment seen made every generation of jobs 0.5 % (before, 2 %) and a
+                    // round trip slower than the last: a backfill of 4,000 OpenWeb windows went from
+                    // 142 ms to 489 ms per job.
+                    let seen = clock.now - started
+                    context.jobDurations.record(polls == 1 ? min(seen, waitedFor ?? seen) : seen)
+                }
                 return status
             case .failed, .vanished:
                 return status
