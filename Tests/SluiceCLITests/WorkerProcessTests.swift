@@ -61,7 +61,10 @@ struct WorkerProcessTests {
         // No expired links here: an Enterpret v1 job hands back the same links when asked again, so they need
         // a new job, and with the CLI's 3 submits a six-file window under 10 % expired links gives up now and
         // then (retried by the next apply). ApplyEndToEndTests covers expiry; this test is about workers.
-        configuration.faults = try FaultPlan(parsing: "429:rate=0.05,retry-after=0;500:rate=0.03;reset:rate=0.05;truncate:rate=0.05;fail:every=7")
+        // Two failed jobs, not every 7th: a window resubmitted after a failure could draw the next 7th
+        // submit too (three times, and the CLI gives up after 3 submits; a CI run saw it), while two
+        // failures in all can never take one window's three submits.
+        configuration.faults = try FaultPlan(parsing: "429:rate=0.05,retry-after=0;500:rate=0.03;reset:rate=0.05;truncate:rate=0.05;fail:nth=4;fail:nth=13")
         try await withSandbox(configuration) { sandbox in
             try ApplyProcessTests.writeSpecs(dir, endpoint: sandbox.apiBaseURL, days: 4)
             try Self.savePlan(dir, env)

@@ -61,7 +61,13 @@ public final class PostgresDestination: Destination, TableQuerying {
         let expected = TableLoad.expectedTables(settings)
         let schema = dialect.schema ?? "public"
         do {
-            try await connection().withConnection { db in
+            try await connection().withTransaction(logger: logger) { db in
+                // Workers starting together would race on CREATE ... IF NOT EXISTS, which PostgreSQL does
+                // not make safe (a CI run saw "duplicate key value violates unique constraint
+                // pg_type_typname_nsp_index"): they take turns per schema.
+                var binds = PostgresBindings()
+                binds.append("sluice schema " + schema)
+                try await db.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(hashtext($1))::text", binds: binds), logger: logger)
                 if schema != "public" {
                     try await db.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(dialect.quote(schema))"), logger: logger)
                 }
