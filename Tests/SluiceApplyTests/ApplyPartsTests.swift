@@ -41,6 +41,33 @@ final class OrderLog: @unchecked Sendable {
     var values: [Int] { lock.withLock { items } }
 }
 
+/// What a spec's jobs teach the next ones' first poll.
+@Suite struct JobDurationsTests {
+    /// Jobs found done at their first poll, each seen 0.5 % plus a 3 ms round trip after the expected
+    /// duration: a thousand of them leave the expected duration where it was (learning the moment seen
+    /// made it grow by that much per generation of jobs).
+    @Test func jobsFoundDoneAtTheFirstPollDoNotMakeTheNextWaitLonger() {
+        let durations = JobDurations()
+        durations.learn(seen: .milliseconds(100), waitedFor: nil, foundAtFirstPoll: false) // the scout
+        for _ in 0..<1_000 {
+            let expected = durations.expected()!
+            durations.learn(seen: expected * 1.005 + .milliseconds(3), waitedFor: expected, foundAtFirstPoll: true)
+        }
+        #expect(durations.expected() == .milliseconds(100))
+    }
+
+    /// A job still running at its first poll took longer than expected: once the recent ones all did,
+    /// the expected duration grows to what they took.
+    @Test func slowerJobsRaiseTheExpectedDuration() {
+        let durations = JobDurations()
+        durations.learn(seen: .milliseconds(100), waitedFor: nil, foundAtFirstPoll: false)
+        for _ in 0..<JobDurations.kept {
+            durations.learn(seen: .milliseconds(250), waitedFor: .milliseconds(100), foundAtFirstPoll: false)
+        }
+        #expect(durations.expected() == .milliseconds(250))
+    }
+}
+
 @Suite struct StateJournalTests {
     static func record(_ hour: Int64, _ status: WindowStatus = .complete) -> WindowRecord {
         let start = Timestamp(rfc3339: "2025-01-01T00:00:00Z")! + .hours(hour)

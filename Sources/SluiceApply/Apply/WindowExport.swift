@@ -334,11 +334,10 @@ extension ApplyRunner {
         var waitedFor: Duration?
         if !pollImmediately {
             // A fresh job: the first poll waits for what this spec's shortest recent job took (+0.5 %, so it
-            // finds the job done rather than one poll early: each duration is measured from the submit's
-            // answer to a poll that saw the job done, so it is already a little long; +2 % cost Userpilot's
-            // one-job-at-a-time backfill 1.05 s per 1 s job, +0.5 % 1.03 s, with no more polls). Before any job of the spec has finished, one
-            // (the scout) polls on the schedule and the others wait for what it learns, asking the API
-            // nothing, so a run's first batch does not pay the warm-up once per job.
+            // finds the job done rather than one poll early; +2 % cost Userpilot's one-job-at-a-time
+            // backfill 1.05 s per 1 s job, +0.5 % 1.03 s, with no more polls). Before any job of the spec
+            // has finished, one (the scout) polls on the schedule and the others wait for what it learns,
+            // asking the API nothing, so a run's first batch does not pay the warm-up once per job.
             var expected = context.jobDurations.expected()
             var waitedForScout = false
             if expected == nil {
@@ -369,13 +368,7 @@ extension ApplyRunner {
             switch status {
             case .done, .doneEmpty:
                 if !pollImmediately {
-                    // Found done at the first poll, which waited for the expected duration (+0.5 %): the
-                    // job took at most that, so that is what is learnt, not the later moment it was seen.
-                    // Recording the moment seen made every generation of jobs 0.5 % (before, 2 %) and a
-                    // round trip slower than the last: a backfill of 3,000 OpenWeb windows went from
-                    // 142 ms to 489 ms per job.
-                    let seen = clock.now - started
-                    context.jobDurations.record(polls == 1 ? min(seen, waitedFor ?? seen) : seen)
+                    context.jobDurations.learn(seen: clock.now - started, waitedFor: waitedFor, foundAtFirstPoll: polls == 1)
                 }
                 return status
             case .failed, .vanished:
@@ -444,8 +437,8 @@ extension ApplyRunner {
 
     /// Downloads the files of a window not fetched yet into its staging area, several at once when
     /// download slots are free (each file takes one of `downloadSlots`, so all windows together stay
-    /// within `parallelism`), all of them together within `maxWindowBytes`. Every file that arrives whole is kept, whatever happens to the others,
-    /// so fresh links fetch only what is missing. The first error that fresh links cannot mend wins
+    /// within `parallelism`), all of them together within `maxWindowBytes`. Every file that arrives
+    /// whole is kept, whatever happens to the others, so fresh links fetch only what is missing. The first error that fresh links cannot mend wins
     /// over `StaleLinks`, and stops the files still coming.
     private func download(_ files: [RemoteFile], into staged: StagedWindow, context: SpecContext, window: ExportWindow,
                           run: inout WindowRun) async throws {

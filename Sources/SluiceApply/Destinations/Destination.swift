@@ -52,10 +52,6 @@ public final class KnownFacts: Sendable {
         facts.withLock { $0[file.path] = file }
     }
 
-    public func forget(_ path: String) {
-        _ = facts.withLock { $0.removeValue(forKey: path) }
-    }
-
     public subscript(path: String) -> FileFacts? {
         facts.withLock { $0[path] }
     }

@@ -1,4 +1,5 @@
 import Crypto
+import SluiceCore
 
 /// What one pass over a file's bytes learns: its length, SHA-256 and, where the format allows, its
 /// record count.
@@ -35,15 +36,9 @@ public struct ContentDigest {
     }
 
     public mutating func finish() -> ContentFacts {
-        let digest = hasher.finalize()
-        var hex = [UInt8]()
-        hex.reserveCapacity(64)
-        let digits = Array("0123456789abcdef".utf8)
-        for byte in digest {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0F)])
-        }
-        return ContentFacts(bytes: bytes, sha256: String(decoding: hex, as: UTF8.self), records: counter.finish())
+        // A SHA-256 is 32 bytes, so the state's digest type always takes it.
+        let hex = SHA256Digest(bytes: hasher.finalize())?.hex ?? ""
+        return ContentFacts(bytes: bytes, sha256: hex, records: counter.finish())
     }
 }
 
