@@ -140,7 +140,7 @@ struct ApplyCommand: AsyncParsableCommand {
                        events: FileHandleOutput) async throws -> Int32 {
         var current: SluiceState?
         do {
-            current = try await store.load()
+            current = try await store.load(selecting: StateSelection(specs))
         } catch {
             throw CLIError(error.message, exitStatus: 1)
         }

@@ -63,6 +63,17 @@ struct StateOptions: ParsableArguments {
             throw CLIError(error.message, exitStatus: 1)
         }
     }
+
+    /// Loads what a plan of `specs` needs of the state: their specs (and those of their providers); the
+    /// others only as names and counts, for the orphans it reports.
+    func load(for specs: [JobSpec]) async throws -> SluiceState? {
+        let store = try store()
+        do {
+            return try await store.load(selecting: StateSelection(specs))
+        } catch {
+            throw CLIError(error.message, exitStatus: 1)
+        }
+    }
 }
 
 extension StateBackend {

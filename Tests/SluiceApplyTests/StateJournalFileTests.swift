@@ -334,3 +334,99 @@ final class CountingStore: StateStore, @unchecked Sendable {
     func forceUnlock(id: String) async throws(StateStoreError) -> StateLock { try await base.forceUnlock(id: id) }
     func currentLock() async throws(StateStoreError) -> StateLock? { try await base.currentLock() }
 }
+
+/// A partial read of the file state (plan and apply of some specs): the specs left out are never
+/// decoded, and every write that follows, journal lines, compactions and whole saves, keeps them as
+/// they were.
+@Suite struct PartialFileStateTests {
+    typealias F = StoreFixtures
+
+    /// Specs of three providers: `spec` (enterpret-v2, 3 windows), `comments` and `replies` (openweb),
+    /// `events` (coveo).
+    static func stored(_ dir: TemporaryDirectory, compactionBytes: Int? = nil) async throws -> (FileStateStore, SluiceState) {
+        var state = F.state()
+        for (k, (name, provider)) in [("comments", "openweb"), ("replies", "openweb"), ("events", "coveo")].enumerated() {
+            for i in 0..<(k + 2) {
+                state.record(StateJournalFileTests.change(2 * i + 1), spec: name, provider: provider)
+            }
+        }
+        let store = FileStateStore(path: dir.file("state.json"), compactionBytes: compactionBytes)
+        return (store, try await store.save(state))
+    }
+
+    static func text(_ spec: SpecState?) -> String {
+        guard let spec else { return "none" }
+        var state = SluiceState(lineage: "x")
+        state.insert(spec)
+        return StateJournalFileTests.text(state)
+    }
+
+    @Test func aSelectionDecodesItsSpecsAndThoseOfTheirProviders() async throws {
+        let dir = TemporaryDirectory()
+        let (store, whole) = try await Self.stored(dir)
+        let read = try #require(try await FileStateStore(path: store.path).load(selecting: StateSelection(specs: ["comments"], providers: ["openweb"])))
+        #expect(read.specs.map(\.name) == ["comments", "replies"])
+        #expect(read.omitted.map(\.name) == ["events", "spec"])
+        #expect(read.omitted.map(\.count) == [4, 3])
+        #expect(read.identity == whole.identity)
+        #expect(Self.text(read.spec(named: "replies")) == Self.text(whole.spec(named: "replies")))
+    }
+
+    @Test func changesThroughAPartialStateKeepEveryOtherSpecThroughCompactions() async throws {
+        let dir = TemporaryDirectory()
+        // Every change compacts: the partial state is merged into the stored one each time.
+        let (written, whole) = try await Self.stored(dir)
+        // A store that has not just written the state itself (it would hand back the whole state it knows).
+        let store = FileStateStore(path: written.path, compactionBytes: 1)
+        let read = try #require(try await store.load(selecting: StateSelection(specs: ["events"], providers: ["coveo"])))
+        #expect(read.isPartial)
+        let journal = StateJournal(store: store, state: read)
+        for i in 0..<6 { try await journal.write(StateJournalFileTests.change(10 + i), spec: "events", provider: "coveo") }
+        #expect(dir.bytes("state.json.journal") == nil) // compacted
+        let after = try #require(try await FileStateStore(path: store.path).load())
+        #expect(!after.isPartial && after.serial == whole.serial + 6)
+        for name in ["spec", "comments", "replies"] {
+            #expect(Self.text(after.spec(named: name)) == Self.text(whole.spec(named: name)), "\(name)")
+        }
+        #expect(after.spec(named: "events")?.count == 4 + 3)
+    }
+
+    @Test func aWholeSaveOfAPartialStateKeepsWhatItLeftOut() async throws {
+        let dir = TemporaryDirectory()
+        let (written, whole) = try await Self.stored(dir)
+        let store = FileStateStore(path: written.path)
+        var read = try #require(try await store.load(selecting: StateSelection(specs: ["comments"], providers: [])))
+        #expect(read.isPartial)
+        read.forget(spec: "comments")
+        let saved = try await store.save(read)
+        let after = try #require(try await FileStateStore(path: store.path).load())
+        #expect(after.serial == saved.serial && after.spec(named: "comments") == nil)
+        #expect(after.specs.map(\.name) == ["events", "replies", "spec"])
+        for name in ["events", "replies", "spec"] {
+            #expect(Self.text(after.spec(named: name)) == Self.text(whole.spec(named: name)), "\(name)")
+        }
+    }
+
+    /// A spec with changes in the journal is decoded whatever the selection, so they replay onto it.
+    @Test func aSpecTheJournalChangesIsDecodedToo() async throws {
+        let dir = TemporaryDirectory()
+        let (store, whole) = try await Self.stored(dir)
+        let journal = StateJournal(store: store, state: whole)
+        try await journal.write(StateJournalFileTests.change(40), spec: "events", provider: "coveo")
+        let read = try #require(try await FileStateStore(path: store.path).load(selecting: StateSelection(specs: ["spec"], providers: [])))
+        #expect(read.specs.map(\.name) == ["events", "spec"])
+        #expect(read.spec(named: "events")?.count == 5)
+        #expect(read.serial == whole.serial + 1)
+    }
+
+    /// A state sluice did not write (no index) is read whole, whatever the selection.
+    @Test func aStateWithoutTheIndexIsReadWhole() async throws {
+        let dir = TemporaryDirectory()
+        let (store, _) = try await Self.stored(dir)
+        var text = String(decoding: try #require(dir.bytes("state.json")), as: UTF8.self)
+        text = String(text[..<(try #require(text.range(of: ",\n  \"specIndex\"")).lowerBound)]) + "\n}\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: store.path))
+        let read = try #require(try await FileStateStore(path: store.path).load(selecting: StateSelection(specs: ["spec"], providers: [])))
+        #expect(!read.isPartial && read.specs.count == 4)
+    }
+}

@@ -62,14 +62,28 @@ public struct FileStateStore: StateStore, StateImporting {
         try loadSync()
     }
 
-    /// The state (the snapshot with the journal replayed over it), or `nil` when there is none yet.
-    public func loadSync() throws(StateStoreError) -> SluiceState? {
+    /// Decodes only the selected specs of the snapshot (and those the journal changes), when the
+    /// snapshot carries sluice's spec index; the rest stay unread on disk.
+    public func load(selecting selection: StateSelection) async throws(StateStoreError) -> SluiceState? {
+        try loadSync(selecting: selection)
+    }
+
+    /// The state (the snapshot with the journal replayed over it), or `nil` when there is none yet; with
+    /// `selection`, possibly partial (see `load(selecting:)`).
+    public func loadSync(selecting selection: StateSelection? = nil) throws(StateStoreError) -> SluiceState? {
         // A writer compacting meanwhile replaces the snapshot before it removes the journal: read the
         // journal between two looks at the snapshot, and again if the snapshot changed under us.
         var attempt = 0
+        var selection = selection
         while true {
             attempt += 1
-            let (snapshot, snapshotFile) = try loadSnapshot()
+            var wanted: ((String, String) -> Bool)?
+            if let chosen = selection {
+                // The specs the journal changes are decoded too, so its lines replay onto them.
+                let changed = Set(try StateJournalFile.read(journalPath).entries.map(\.1.spec))
+                wanted = { name, provider in chosen.wants(spec: name, provider: provider) || changed.contains(name) }
+            }
+            let (snapshot, snapshotFile) = try loadSnapshot(selecting: wanted)
             let journal = try StateJournalFile.read(journalPath)
             if attempt < 5 && FileIO.identity(path) != snapshotFile { continue }
             guard let snapshot else {
@@ -78,6 +92,14 @@ public struct FileStateStore: StateStore, StateImporting {
                 }
                 return nil
             }
+            if snapshot.isPartial {
+                // A line appended since, for a spec left out: read again, whole.
+                let left = Set(snapshot.omitted.map(\.name))
+                if journal.entries.contains(where: { left.contains($0.1.spec) }) {
+                    selection = nil
+                    continue
+                }
+            }
             let state = try replay(journal, onto: snapshot)
             known.setJournal(journal.file, validLength: journal.validLength, identity: state.identity)
             return state
@@ -85,11 +107,13 @@ public struct FileStateStore: StateStore, StateImporting {
     }
 
     /// The snapshot alone and the file it was read from (`nil`, `nil` when there is none): the one this
-    /// store last read or wrote when the file is still the same, else decoded.
+    /// store last read or wrote when the file is still the same, else decoded; with `wanted`, only the
+    /// specs it accepts when the file has sluice's index (the rest listed as omitted).
     ///
     /// The file is mapped rather than read, and the pages behind the reader are released after each
-    /// spec, so a million windows never sit in memory twice (as text and as columns).
-    func loadSnapshot() throws(StateStoreError) -> (SluiceState?, FileIO.FileIdentity?) {
+    /// spec, so a million windows never sit in memory twice (as text and as columns). A whole read of an
+    /// indexed file decodes its specs on up to four threads.
+    func loadSnapshot(selecting wanted: ((String, String) -> Bool)? = nil) throws(StateStoreError) -> (SluiceState?, FileIO.FileIdentity?) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             guard errno == ENOENT else { throw FileIO.error("read", path, errno) }
@@ -112,12 +136,29 @@ public struct FileStateStore: StateStore, StateImporting {
                 throw FileIO.error("map", path, errno)
             }
             defer { munmap(base, size) }
-            _ = madvise(base, size, MADV_SEQUENTIAL)
             let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-            var released = 0
+            let address = Int(bitPattern: base)
+            // Drops the whole pages inside a decoded spec (they are the file's, read again on demand).
+            let release: @Sendable (Range<Int>) -> Void = { range in
+                let lo = (range.lowerBound + page - 1) / page * page, hi = range.upperBound / page * page
+                if hi > lo { _ = madvise(UnsafeMutableRawPointer(bitPattern: address + lo), hi - lo, MADV_DONTNEED) }
+            }
+            // Maps a spec's pages before it is read: one call instead of a fault per page. Linux's
+            // MADV_POPULATE_READ (5.14); elsewhere or earlier the pages fault in as they are read.
+            let populate: @Sendable (Range<Int>) -> Void = { range in
+                let lo = range.lowerBound / page * page
+                _ = madvise(UnsafeMutableRawPointer(bitPattern: address + lo), range.upperBound - lo, 22 /* MADV_POPULATE_READ */)
+            }
             let buffer = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: size)
+            let threads = size >= 8 << 20 ? Swift.min(4, Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)) : 1
             decoded = Result { () throws(StateCodec.DecodingError) -> SluiceState in
-                try StateCodec.decode(buffer) { offset in
+                if let state = try StateCodec.decode(buffer, selecting: wanted ?? { _, _ in true }, threads: threads, willDecode: populate, decoded: release) {
+                    return state
+                }
+                // No usable index: the whole file, in order.
+                _ = madvise(base, size, MADV_SEQUENTIAL)
+                var released = 0
+                return try StateCodec.decode(buffer) { offset in
                     let upTo = offset / page * page
                     if upTo > released {
                         _ = madvise(base + released, upTo - released, MADV_DONTNEED)
@@ -128,7 +169,7 @@ public struct FileStateStore: StateStore, StateImporting {
         }
         do {
             let state = try decoded.get()
-            known.setSnapshot(identity, state: state)
+            known.setSnapshot(identity, state: state.isPartial ? nil : state)
             return (state, identity)
         } catch {
             switch error {
@@ -259,6 +300,15 @@ public struct FileStateStore: StateStore, StateImporting {
     /// The whole state as the snapshot, then no journal: a reader that finds the old journal beside the
     /// new snapshot (killed in between) skips its lines, whose serials the snapshot has reached.
     func writeSnapshot(_ state: SluiceState) throws(StateStoreError) {
+        var state = state
+        if state.isPartial {
+            // The specs a partial read left out are taken from the state as stored (the journal holds
+            // every change made to the partial value, so nothing recorded is lost).
+            guard let whole = try loadSync() else {
+                throw StateStoreError(.changedSinceRead, "\(path) no longer exists; nothing was written. Restore it (e.g. from \(backupPath)) and run again")
+            }
+            state = state.merged(into: whole)
+        }
         try writeAtomically { write throws(StateStoreError) in
             do {
                 try StateCodec.encode(state) { chunk in try write(chunk) }
@@ -410,7 +460,9 @@ final class KnownFile: @unchecked Sendable {
     private var identity: StateIdentity?
     private let lock = NSLock()
 
-    func setSnapshot(_ file: FileIO.FileIdentity?, state: SluiceState) {
+    /// `state` `nil`: the file is known (its identity goes with the journal's) but its state was read
+    /// only in part, so it is not kept.
+    func setSnapshot(_ file: FileIO.FileIdentity?, state: SluiceState?) {
         lock.lock()
         defer { lock.unlock() }
         snapshotFile = file
@@ -429,7 +481,8 @@ final class KnownFile: @unchecked Sendable {
     func snapshot(ifStill current: FileIO.FileIdentity) -> SluiceState? {
         lock.lock()
         defer { lock.unlock() }
-        return snapshotFile == current ? snapshot : nil
+        guard snapshotFile == current else { return nil }
+        return snapshot
     }
 
     func identity(snapshot current: FileIO.FileIdentity, journal: FileIO.FileIdentity?) -> StateIdentity? {

@@ -12,6 +12,11 @@ public protocol StateStore: Sendable {
     /// The current state, or `nil` when none has been written yet.
     func load() async throws(StateStoreError) -> SluiceState?
 
+    /// The current state with only the specs `selection` wants decoded, the others listed in its
+    /// `omitted` (see `SluiceState.isPartial`); what plan and apply read, so a run over a few specs of a
+    /// large state does not decode the rest. A store that cannot read part of a state returns it whole.
+    func load(selecting selection: StateSelection) async throws(StateStoreError) -> SluiceState?
+
     /// Writes `state` as the next version and returns it with its new serial.
     ///
     /// `state.serial` must be the serial it was loaded with (0 for a new state): when the stored state
@@ -44,6 +49,10 @@ public protocol StateStore: Sendable {
 }
 
 extension StateStore {
+    public func load(selecting selection: StateSelection) async throws(StateStoreError) -> SluiceState? {
+        try await load()
+    }
+
     public func save(_ state: SluiceState, changed: Set<WindowKey>) async throws(StateStoreError) -> SluiceState {
         try await save(state)
     }
@@ -72,6 +81,27 @@ func checkImport(stored: StateIdentity, importing state: StateIdentity, location
     }
     if stored.serial > state.serial {
         throw StateStoreError(.changedSinceRead, "\(location) holds serial \(stored.serial) of this state, newer than the serial \(state.serial) being copied; nothing was written. Copy the other way, or pass --force to overwrite it")
+    }
+}
+
+/// The specs a command works on, for a partial read of the state: those named, and every spec of their
+/// providers (apply must know all the job ids its providers' specs recorded, so it never adopts another
+/// spec's job as a lost submit's).
+public struct StateSelection: Sendable, Hashable {
+    public var specs: Set<String>
+    public var providers: Set<String>
+
+    public init(specs: Set<String>, providers: Set<String>) {
+        self.specs = specs
+        self.providers = providers
+    }
+
+    public init(_ specs: [JobSpec]) {
+        self.init(specs: Set(specs.map(\.name)), providers: Set(specs.map(\.provider.rawValue)))
+    }
+
+    public func wants(spec name: String, provider: String) -> Bool {
+        specs.contains(name) || providers.contains(provider)
     }
 }
 

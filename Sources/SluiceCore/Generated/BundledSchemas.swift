@@ -649,6 +649,20 @@ public enum BundledSchemas {
       "type": "array",
       "description": "Per spec, sorted by name.",
       "items": { "$ref": "#/$defs/spec" }
+    },
+    "specIndex": {
+      "type": "array",
+      "description": "Written by sluice after `specs`, on one line: per spec, in the order of `specs`, [name, provider, byte offset of the spec's object in the file, its length in bytes, window count, first window's start, first window's end, last window's start, last window's end] (the four times null when the spec has no window). A reader that needs a few specs of a large state decodes only theirs (plan and apply of some specs), and a whole read decodes specs in parallel. Derived from `specs`: a reader checks it against the file's layout and reads the file whole when it does not match (edited by hand, or written by an older sluice), so it is never the only record of anything.",
+      "items": {
+        "type": "array",
+        "prefixItems": [
+          { "type": "string", "minLength": 1 }, { "type": "string" },
+          { "type": "integer", "minimum": 0 }, { "type": "integer", "minimum": 1 }, { "type": "integer", "minimum": 0 },
+          { "type": ["string", "null"] }, { "type": ["string", "null"] }, { "type": ["string", "null"] }, { "type": ["string", "null"] }
+        ],
+        "minItems": 9,
+        "maxItems": 9
+      }
     }
   },
   "$defs": {

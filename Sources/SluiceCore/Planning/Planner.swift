@@ -98,6 +98,12 @@ public struct Planner: Sendable {
                     first: recorded.record(at: 0).window, last: recorded.record(at: recorded.count - 1).window,
                     specRemoved: true))
             }
+            // Specs a partial read left out are never the ones planned (the caller selected those).
+            for left in state.omitted where !planned.contains(left.name) && options.targets.isEmpty {
+                guard let first = left.first, let last = left.last, left.count > 0 else { continue }
+                orphans.append(OrphanedWindows(spec: left.name, provider: left.provider, count: left.count,
+                                               first: first, last: last, specRemoved: true))
+            }
         }
         orphans.sort { $0.spec < $1.spec }
         summary.orphaned = orphans.reduce(0) { $0 + $1.count }

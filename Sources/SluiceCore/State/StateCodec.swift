@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads and writes the state file format (`schemas/state.schema.json`), version 1.
 ///
 /// The file is JSON, one window per line, each window a positional array whose fields the spec's
@@ -47,10 +49,18 @@ public enum StateCodec {
     /// Encodes `state` in chunks of about `chunkSize` bytes handed to `sink` in order, so a writer can
     /// send each to the file while the next is encoded (and a million windows are never all in memory
     /// as text).
+    ///
+    /// After the specs comes `specIndex`, one line: per spec its name, provider, byte offset and length in
+    /// the file, window count and first and last windows. A reader that wants a few specs of a large
+    /// state decodes only theirs (`decode(_:selecting:)`), and a whole read decodes specs in parallel.
+    /// A whole state only: a partial one must first be merged into the stored state.
     public static func encode(_ state: SluiceState, chunkSize: Int = 4 << 20, sink: ([UInt8]) throws -> Void) rethrows {
+        assert(!state.isPartial, "a partial state is merged into the stored one before it is written")
         var out: [UInt8] = []
         out.reserveCapacity(Swift.min(chunkSize, 64 << 20) + 4_096)
+        var flushed = 0
         func flush(_ out: inout [UInt8]) throws {
+            flushed += out.count
             try sink(out)
             out.removeAll(keepingCapacity: true)
         }
@@ -59,16 +69,42 @@ public enum StateCodec {
         out.append(contentsOf: ",\n  \"serial\": ".utf8)
         JSONWriting.appendInt(Int64(state.serial), to: &out)
         out.append(contentsOf: ",\n  \"specs\": [".utf8)
+        var index: [(offset: Int, length: Int)] = []
+        index.reserveCapacity(state.specs.count)
         for (k, spec) in state.specs.enumerated() {
-            out.append(contentsOf: (k == 0 ? "\n" : ",\n").utf8)
+            out.append(contentsOf: (k == 0 ? "\n    " : ",\n    ").utf8)
+            let offset = flushed + out.count
             try encode(spec, into: &out, chunkSize: chunkSize, flush: flush)
+            index.append((offset, flushed + out.count - offset))
         }
-        out.append(contentsOf: (state.specs.isEmpty ? "]\n}\n" : "\n  ]\n}\n").utf8)
+        out.append(contentsOf: (state.specs.isEmpty ? "],\n  \"specIndex\": [" : "\n  ],\n  \"specIndex\": [").utf8)
+        for (k, spec) in state.specs.enumerated() {
+            if out.count >= chunkSize { try flush(&out) }
+            out.append(contentsOf: (k == 0 ? "[" : ",[").utf8)
+            JSONWriting.appendString(spec.name, to: &out)
+            out.append(UInt8(ascii: ","))
+            JSONWriting.appendString(spec.provider, to: &out)
+            for n in [index[k].offset, index[k].length, spec.count] {
+                out.append(UInt8(ascii: ","))
+                JSONWriting.appendInt(Int64(n), to: &out)
+            }
+            if spec.isEmpty {
+                out.append(contentsOf: ",null,null,null,null]".utf8)
+            } else {
+                for t in [spec.starts[0], spec.ends[0], spec.starts[spec.count - 1], spec.ends[spec.count - 1]] {
+                    out.append(contentsOf: ",\"".utf8)
+                    TimeText.append(t, .secondsZOptionalMillis, to: &out)
+                    out.append(UInt8(ascii: "\""))
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+        }
+        out.append(contentsOf: "]\n}\n".utf8)
         try flush(&out)
     }
 
     static func encode(_ spec: SpecState, into out: inout [UInt8], chunkSize: Int, flush: (inout [UInt8]) throws -> Void) rethrows {
-        out.append(contentsOf: "    {\n      \"name\": ".utf8)
+        out.append(contentsOf: "{\n      \"name\": ".utf8)
         JSONWriting.appendString(spec.name, to: &out)
         out.append(contentsOf: ",\n      \"provider\": ".utf8)
         JSONWriting.appendString(spec.provider, to: &out)
@@ -165,6 +201,148 @@ public enum StateCodec {
             }
         }()
         return try result.get()
+    }
+
+    /// Decodes only the specs `wanted` accepts (by name and provider) of a state file that carries the
+    /// `specIndex` sluice writes; the others are listed in `omitted` with their counts and first and last
+    /// windows, their bytes untouched (a mapped file need not even read them). `nil` when the file has no
+    /// usable index (written by hand or by an older sluice, or edited since): decode it whole then, which
+    /// also reports where it is corrupt. A version this build does not know is an error either way.
+    ///
+    /// The index is trusted only as far as it is checked: the specs must fill the `specs` list exactly
+    /// (only separators between them, so none was added beside the index), and each spec decoded must
+    /// end where the index says, with its name, provider and window count.
+    ///
+    /// `threads` > 1 decodes the wanted specs on that many threads; `willDecode(range)` and
+    /// `decoded(range)` are called (from any of them) with each spec's bytes before and after they are
+    /// decoded, so a caller can map those pages in one go and release them after.
+    public static func decode(_ p: UnsafeBufferPointer<UInt8>, selecting wanted: (_ name: String, _ provider: String) -> Bool,
+                              threads: Int = 1, willDecode: (@Sendable (Range<Int>) -> Void)? = nil,
+                              decoded: (@Sendable (Range<Int>) -> Void)? = nil) throws(DecodingError) -> SluiceState? {
+        var reader = Reader(p: p)
+        var probe = reader
+        if let version = try? probe.readHeaderVersion(), version != SluiceState.currentVersion {
+            throw DecodingError.unknownVersion(version)
+        }
+        let layout: (lineage: String, serial: Int, entries: [IndexEntry])
+        do { layout = try reader.readIndexedLayout() } catch { return nil }
+        var picked: [IndexEntry] = []
+        var omitted: [OmittedSpec] = []
+        for entry in layout.entries {
+            if wanted(entry.name, entry.provider) {
+                picked.append(entry)
+            } else {
+                // A spec left out is still checked to be the one the index names (its first members).
+                guard Self.startsAsIndexed(p, entry) else { return nil }
+                omitted.append(OmittedSpec(name: entry.name, provider: entry.provider, count: entry.count,
+                                           first: entry.first, last: entry.last))
+            }
+        }
+        let specs: [SpecState?]
+        if threads > 1 && picked.count > 1 {
+            let box = SpecSlots(count: picked.count)
+            // Contiguous runs of specs per thread, balanced by bytes.
+            let total = picked.reduce(0) { $0 + $1.length }
+            var bounds = [0]
+            var acc = 0
+            for (k, e) in picked.enumerated() {
+                acc += e.length
+                if bounds.count < threads && acc >= total * bounds.count / threads && k + 1 < picked.count { bounds.append(k + 1) }
+            }
+            bounds.append(picked.count)
+            let runs = Array(zip(bounds, bounds.dropFirst()))
+            let entries = picked
+            let bytes = ReadOnlyBytes(p: p) // read, never written, while the threads run
+            DispatchQueue.concurrentPerform(iterations: runs.count) { r in
+                for k in runs[r].0..<runs[r].1 {
+                    willDecode?(entries[k].offset..<(entries[k].offset + entries[k].length))
+                    let spec = Self.decodeSpec(bytes.p, entries[k])
+                    box.set(k, spec)
+                    if spec != nil { decoded?(entries[k].offset..<(entries[k].offset + entries[k].length)) }
+                }
+            }
+            specs = box.values
+        } else {
+            specs = picked.map { entry in
+                willDecode?(entry.offset..<(entry.offset + entry.length))
+                let spec = Self.decodeSpec(p, entry)
+                if spec != nil { decoded?(entry.offset..<(entry.offset + entry.length)) }
+                return spec
+            }
+        }
+        var kept: [SpecState] = []
+        kept.reserveCapacity(specs.count)
+        for spec in specs {
+            guard let spec else { return nil } // the whole read says what is wrong
+            kept.append(spec)
+        }
+        var state = SluiceState(lineage: layout.lineage, serial: layout.serial, specs: kept)
+        state.omitted = omitted
+        return state
+    }
+
+    /// One spec at the place the index gives, or `nil` when it is not there as the index describes it.
+    static func decodeSpec(_ p: UnsafeBufferPointer<UInt8>, _ entry: IndexEntry) -> SpecState? {
+        var reader = Reader(p: p)
+        reader.i = entry.offset
+        guard let spec = try? reader.readSpec(expectedCount: entry.count), reader.i == entry.offset + entry.length,
+              spec.name == entry.name, spec.provider == entry.provider, spec.count == entry.count else { return nil }
+        if let first = entry.first, let last = entry.last, spec.count > 0 {
+            guard spec.record(at: 0).window == first, spec.record(at: spec.count - 1).window == last else { return nil }
+        }
+        return spec
+    }
+
+    /// Whether the spec at the index's offset opens with the name and provider the index gives (sluice
+    /// writes them first).
+    static func startsAsIndexed(_ p: UnsafeBufferPointer<UInt8>, _ entry: IndexEntry) -> Bool {
+        var reader = Reader(p: p)
+        reader.i = entry.offset
+        do {
+            try reader.expect(123, "'{'")
+            guard try reader.readString() == "name" else { return false }
+            try reader.expect(58, "':'")
+            guard try reader.readString() == entry.name else { return false }
+            try reader.expect(44, "','")
+            guard try reader.readString() == "provider" else { return false }
+            try reader.expect(58, "':'")
+            return try reader.readString() == entry.provider
+        } catch {
+            return false
+        }
+    }
+
+    /// One line of `specIndex`.
+    struct IndexEntry {
+        var name: String
+        var provider: String
+        var offset: Int
+        var length: Int
+        var count: Int
+        var first: ExportWindow?
+        var last: ExportWindow?
+    }
+
+    /// A buffer that several threads read at once and none writes.
+    struct ReadOnlyBytes: @unchecked Sendable {
+        let p: UnsafeBufferPointer<UInt8>
+    }
+
+    /// Decoded specs by position, filled from several threads (each slot by one).
+    final class SpecSlots: @unchecked Sendable {
+        private var slots: [SpecState?]
+        private let lock = NSLock()
+        init(count: Int) { slots = Array(repeating: nil, count: count) }
+        func set(_ k: Int, _ spec: SpecState?) {
+            lock.lock()
+            slots[k] = spec
+            lock.unlock()
+        }
+        var values: [SpecState?] {
+            lock.lock()
+            defer { lock.unlock() }
+            return slots
+        }
     }
 
     /// The members before `specs` of a state file (sluice writes them first), read from a prefix of the
@@ -268,6 +446,18 @@ public enum StateCodec {
         mutating func readStringRange() throws(Failure) -> (start: Int, end: Int, escaped: String?) {
             try expect(34, "a string")
             let start = i
+            // Eight bytes at a time while none is a quote, a backslash or a control character.
+            if let base = p.baseAddress {
+                let raw = UnsafeRawPointer(base)
+                while i + 8 <= p.count {
+                    let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                    let quote = x ^ (ones &* 34), slash = x ^ (ones &* 92)
+                    let special = ((quote &- ones) & ~quote) | ((slash &- ones) & ~slash) | ((x &- ones &* 0x20) & ~x)
+                    if special & highs != 0 { break }
+                    i += 8
+                }
+            }
             while i < p.count {
                 let c = p[i]
                 if c == 34 { i += 1; return (start, i - 1, nil) }
@@ -364,6 +554,13 @@ public enum StateCodec {
         }
 
         mutating func readTime(_ what: String) throws(Failure) -> Int64 {
+            // The usual shapes, "YYYY-MM-DDTHH:MM:SSZ" and with ".sss": parsed in place (a range parseUTC
+            // accepts holds no quote, backslash or control character).
+            skipSpace()
+            if i + 22 <= p.count, p[i] == 34 {
+                if p[i + 21] == 34, let ms = TimeText.parseUTC(p, i + 1, i + 21) { i += 22; return ms }
+                if i + 26 <= p.count, p[i + 25] == 34, let ms = TimeText.parseUTC(p, i + 1, i + 25) { i += 26; return ms }
+            }
             let r = try readStringRange()
             guard r.escaped == nil, let ms = TimeText.parseUTC(p, r.start, r.end) else {
                 throw fail("\(what) must be a UTC time like \"2025-01-01T00:00:00Z\"", at: r.start - 1)
@@ -412,6 +609,102 @@ public enum StateCodec {
                 try skipValue()
             } while accept(44)
             return nil
+        }
+
+        /// The header members (which sluice writes before `specs`), then the index from the file's last
+        /// line, checked against the layout of the `specs` list; throws when any of it is not as sluice
+        /// writes it (the caller then decodes the file whole).
+        mutating func readIndexedLayout() throws(Failure) -> (lineage: String, serial: Int, entries: [IndexEntry]) {
+            try expect(123, "'{'")
+            var format: String?, lineage: String?, serial: Int64?, sawVersion = false
+            while true {
+                let key = try readString()
+                try expect(58, "':'")
+                switch key {
+                case "format": format = try readString()
+                case "version": _ = try readInt(); sawVersion = true
+                case "lineage": lineage = try readString()
+                case "serial": serial = try readInt()
+                case "specs": break
+                default: try skipValue()
+                }
+                if key == "specs" { break }
+                try expect(44, "','")
+            }
+            guard format == StateCodec.formatName, sawVersion, let lineage, !lineage.isEmpty, let serial, serial >= 0 else {
+                throw fail("no header before \"specs\"")
+            }
+            try expect(91, "'['")
+            skipSpace()
+            let listStart = i
+
+            // The index: the last line, `  "specIndex": [...]`, then `}`.
+            var end = p.count
+            while end > 0, p[end - 1] == 10 || p[end - 1] == 32 || p[end - 1] == 13 || p[end - 1] == 9 { end -= 1 }
+            guard end > listStart, p[end - 1] == 125 else { throw fail("no closing brace") }
+            var lineStart = end - 1 // the closing brace, on a line of its own; the index ends the line before
+            while lineStart > listStart, p[lineStart - 1] == 10 || p[lineStart - 1] == 32 || p[lineStart - 1] == 13 || p[lineStart - 1] == 9 { lineStart -= 1 }
+            while lineStart > listStart, p[lineStart - 1] != 10 { lineStart -= 1 }
+            var tail = Reader(p: p)
+            tail.i = lineStart
+            tail.skipSpace()
+            let indexKey = tail.i
+            guard try tail.readString() == "specIndex" else { throw fail("no specIndex") }
+            try tail.expect(58, "':'")
+            try tail.expect(91, "'['")
+            var entries: [IndexEntry] = []
+            if !tail.accept(93) {
+                repeat {
+                    try tail.expect(91, "'['")
+                    let name = try tail.readString()
+                    try tail.expect(44, "','")
+                    let provider = try tail.readString()
+                    var numbers: [Int] = []
+                    for _ in 0..<3 {
+                        try tail.expect(44, "','")
+                        let n = try tail.readInt()
+                        guard n >= 0, n <= p.count else { throw fail("index out of range") }
+                        numbers.append(Int(n))
+                    }
+                    var times: [Int64?] = []
+                    for _ in 0..<4 {
+                        try tail.expect(44, "','")
+                        times.append(tail.acceptNull() ? nil : try tail.readTime("a time"))
+                    }
+                    try tail.expect(93, "']'")
+                    var entry = IndexEntry(name: name, provider: provider, offset: numbers[0], length: numbers[1], count: numbers[2])
+                    if let a = times[0], let b = times[1], let c = times[2], let d = times[3] {
+                        entry.first = ExportWindow(start: Timestamp(millisecondsSinceEpoch: a), end: Timestamp(millisecondsSinceEpoch: b))
+                        entry.last = ExportWindow(start: Timestamp(millisecondsSinceEpoch: c), end: Timestamp(millisecondsSinceEpoch: d))
+                    } else if times.contains(where: { $0 != nil }) || entry.count > 0 {
+                        throw fail("index entry without its windows")
+                    }
+                    entries.append(entry)
+                } while tail.accept(44)
+                try tail.expect(93, "']'")
+            }
+            try tail.expect(125, "'}'")
+            tail.skipSpace()
+            guard tail.i == p.count else { throw fail("text after the index") }
+
+            // The specs fill the list exactly: only separators between them, then `]`, `,` and the index.
+            var names = Set<String>()
+            var cursor = Reader(p: p)
+            cursor.i = listStart
+            for (k, entry) in entries.enumerated() {
+                guard names.insert(entry.name).inserted, entry.offset == cursor.i, entry.length > 0,
+                      entry.offset + entry.length <= lineStart else { throw fail("index does not match the specs") }
+                cursor.i = entry.offset + entry.length
+                if k + 1 < entries.count {
+                    try cursor.expect(44, "','")
+                    cursor.skipSpace()
+                }
+            }
+            try cursor.expect(93, "']'")
+            try cursor.expect(44, "','")
+            cursor.skipSpace()
+            guard cursor.i == indexKey else { throw fail("index does not match the specs") }
+            return (lineage, Int(serial), entries)
         }
 
         mutating func readState() throws -> SluiceState {
@@ -468,7 +761,8 @@ public enum StateCodec {
             return SluiceState(lineage: lineage, serial: Int(serial), specs: specs)
         }
 
-        mutating func readSpec() throws(Failure) -> SpecState {
+        /// One spec; `expectedCount` (from the index) sizes its columns up front.
+        mutating func readSpec(expectedCount: Int = 0) throws(Failure) -> SpecState {
             let specStart = i
             try expect(123, "'{' (a spec's state)")
             var name: String?, provider: String?
@@ -477,6 +771,7 @@ public enum StateCodec {
             var sawFingerprints = false
             var windowsStart: Int?
             var spec = SpecState(name: "", provider: "")
+            if expectedCount > 0 { spec.reserve(windows: expectedCount) }
             if !accept(125) {
                 repeat {
                     let key = try readString()
@@ -554,6 +849,8 @@ public enum StateCodec {
         }
 
         mutating func readDigest(_ what: String) throws(Failure) -> SHA256Digest {
+            skipSpace()
+            if i + 66 <= p.count, p[i] == 34, p[i + 65] == 34, let d = SHA256Digest.parse(p, i + 1) { i += 66; return d }
             let r = try readStringRange()
             guard r.escaped == nil, r.end - r.start == 64, let d = SHA256Digest.parse(p, r.start) else {
                 throw fail("\(what) must be 64 hex digits", at: r.start - 1)

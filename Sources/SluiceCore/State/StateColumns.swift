@@ -64,10 +64,13 @@ struct StringColumn: Sendable {
 
     /// A copy holding only the live bytes, with no spare capacity.
     func compacted() -> StringColumn {
-        var out = StringColumn()
-        out.spans.reserveCapacity(spans.count)
         var live = 0
         for s in spans where s != Self.nilSpan { live += Int(s & 0xFF_FFFF) }
+        // Nothing dead and little spare (as decoding leaves a column): already as small as it gets.
+        if live == pool.count && pool.capacity - pool.count <= pool.count / 16 + 64
+            && spans.capacity - spans.count <= spans.count / 16 + 8 { return self }
+        var out = StringColumn()
+        out.spans.reserveCapacity(spans.count)
         out.pool.reserveCapacity(live)
         pool.withUnsafeBufferPointer { p in
             for s in spans {
@@ -121,9 +124,11 @@ struct FileColumns: Sendable {
 }
 
 extension Array {
-    /// A copy with no spare capacity (growth by doubling can leave up to half unused).
+    /// A copy with no spare capacity (growth by doubling can leave up to half unused), or the array
+    /// itself when its spare capacity is small already (a sixteenth at most).
     func exactCopy() -> [Element] {
-        withUnsafeBufferPointer { source in
+        if capacity - count <= count / 16 { return self }
+        return withUnsafeBufferPointer { source in
             Array(unsafeUninitializedCapacity: source.count) { buffer, count in
                 _ = buffer.initialize(fromContentsOf: source)
                 count = source.count

@@ -324,6 +324,22 @@ public struct SpecState: Sendable {
     }
 
     /// The same records with no spare capacity and no dead bytes, after bulk reading or many edits.
+    /// Room for `windows` windows (of one file each) in every column, so reading them regrows nothing.
+    mutating func reserve(windows: Int) {
+        starts.reserveCapacity(windows)
+        ends.reserveCapacity(windows)
+        statuses.reserveCapacity(windows)
+        fingerprintIndices.reserveCapacity(windows)
+        attemptCounts.reserveCapacity(windows)
+        updatedTimes.reserveCapacity(windows)
+        jobIDs.reserveCapacity(entries: windows, bytes: 0)
+        errors.reserveCapacity(entries: windows, bytes: 0)
+        fileOffsets.reserveCapacity(windows + 1)
+        files.paths.reserveCapacity(entries: windows, bytes: 0)
+        files.sizes.reserveCapacity(windows)
+        files.hashes.reserveCapacity(windows)
+    }
+
     mutating func compact() {
         starts = starts.exactCopy()
         ends = ends.exactCopy()
@@ -383,6 +399,11 @@ public struct SluiceState: Sendable {
     public var serial: Int
     /// Per spec, sorted by name.
     public private(set) var specs: [SpecState]
+    /// The stored specs this value leaves out, sorted by name: empty for a whole state, else the result
+    /// of a partial read (`StateStore.load(selecting:)`), which decodes only the specs asked for. A store
+    /// writes a partial state back by merging it into the stored one, so the specs left out keep every
+    /// window.
+    public var omitted: [OmittedSpec] = []
 
     public init(lineage: String, serial: Int = 0, specs: [SpecState] = []) {
         self.version = Self.currentVersion
@@ -417,8 +438,30 @@ public struct SluiceState: Sendable {
         specs.first { $0.name == name }
     }
 
-    /// The total number of recorded windows.
+    /// The total number of recorded windows (of the specs this value holds).
     public var windowCount: Int { specs.reduce(0) { $0 + $1.count } }
+
+    /// Whether this value leaves stored specs out (see `omitted`).
+    public var isPartial: Bool { !omitted.isEmpty }
+
+    /// `self` (a partial state) carried onto `whole`, the state as stored: the specs this value holds
+    /// replace whole's, and those it left out stay as `whole` has them. A window recorded here for a spec
+    /// that was left out (which a caller should not do) is added to that spec, never replaces it.
+    public func merged(into whole: SluiceState) -> SluiceState {
+        guard isPartial else { return self }
+        let left = Set(omitted.map(\.name))
+        var out = SluiceState(lineage: lineage, serial: serial,
+                              specs: whole.specs.filter { left.contains($0.name) })
+        out.version = version
+        for spec in specs {
+            if left.contains(spec.name) {
+                for i in 0..<spec.count { out.record(spec.record(at: i), spec: spec.name, provider: spec.provider) }
+            } else {
+                out.insert(spec)
+            }
+        }
+        return out
+    }
 
     /// Records `record` for spec `name` (of `provider`), replacing the record of the same window.
     public mutating func record(_ record: WindowRecord, spec name: String, provider: String) {
@@ -449,5 +492,25 @@ public struct SluiceState: Sendable {
         let n = specs[i].remove(startsIn: range)
         if specs[i].isEmpty { specs.remove(at: i) }
         return n
+    }
+}
+
+/// A stored spec that a partial read left undecoded: what the planner reports about it (its windows as
+/// orphans, when the spec is gone from the project), without its windows.
+public struct OmittedSpec: Sendable, Hashable {
+    public var name: String
+    public var provider: String
+    /// How many windows it records.
+    public var count: Int
+    /// Its first and last windows (`nil` when it records none).
+    public var first: ExportWindow?
+    public var last: ExportWindow?
+
+    public init(name: String, provider: String, count: Int, first: ExportWindow?, last: ExportWindow?) {
+        self.name = name
+        self.provider = provider
+        self.count = count
+        self.first = first
+        self.last = last
     }
 }
