@@ -371,14 +371,8 @@ public enum StateCodec {
                 repeat {
                     let key = try reader.readString()
                     try reader.expect(58, "':'")
-                    switch key {
-                    case "format": header.format = try reader.readString()
-                    case "version": header.version = Int(try reader.readInt())
-                    case "lineage": header.lineage = try reader.readString()
-                    case "serial": header.serial = Int(try reader.readInt())
-                    case "specs": return header
-                    default: try reader.skipValue()
-                    }
+                    if key == "specs" { return header }
+                    if try !reader.readHeaderMember(key, into: &header) { try reader.skipValue() }
                 } while reader.accept(44)
                 return header
             } catch {
@@ -616,22 +610,16 @@ public enum StateCodec {
         /// writes it (the caller then decodes the file whole).
         mutating func readIndexedLayout() throws(Failure) -> (lineage: String, serial: Int, entries: [IndexEntry]) {
             try expect(123, "'{'")
-            var format: String?, lineage: String?, serial: Int64?, sawVersion = false
+            var header = Header()
             while true {
                 let key = try readString()
                 try expect(58, "':'")
-                switch key {
-                case "format": format = try readString()
-                case "version": _ = try readInt(); sawVersion = true
-                case "lineage": lineage = try readString()
-                case "serial": serial = try readInt()
-                case "specs": break
-                default: try skipValue()
-                }
                 if key == "specs" { break }
+                if try !readHeaderMember(key, into: &header) { try skipValue() }
                 try expect(44, "','")
             }
-            guard format == StateCodec.formatName, sawVersion, let lineage, !lineage.isEmpty, let serial, serial >= 0 else {
+            guard header.format == StateCodec.formatName, header.version != nil, let lineage = header.lineage, !lineage.isEmpty,
+                  let serial = header.serial, serial >= 0 else {
                 throw fail("no header before \"specs\"")
             }
             try expect(91, "'['")
@@ -704,7 +692,20 @@ public enum StateCodec {
             try cursor.expect(44, "','")
             cursor.skipSpace()
             guard cursor.i == indexKey else { throw fail("index does not match the specs") }
-            return (lineage, Int(serial), entries)
+            return (lineage, serial, entries)
+        }
+
+        /// Reads the value of `key` into `header` when it is one of the header members; `false` (and
+        /// nothing read) for any other key.
+        mutating func readHeaderMember(_ key: String, into header: inout Header) throws(Failure) -> Bool {
+            switch key {
+            case "format": header.format = try readString()
+            case "version": header.version = Int(try readInt())
+            case "lineage": header.lineage = try readString()
+            case "serial": header.serial = Int(try readInt())
+            default: return false
+            }
+            return true
         }
 
         mutating func readState() throws -> SluiceState {
@@ -715,19 +716,15 @@ public enum StateCodec {
             if let version, version != SluiceState.currentVersion { throw DecodingError.unknownVersion(version) }
 
             try expect(123, "'{' (a state file is a JSON object)")
-            var format: String?, lineage: String?, serial: Int64?
+            var header = Header()
             var specs: [SpecState] = []
-            var sawVersion = false, sawSpecs = false
+            var sawSpecs = false
             if !accept(125) {
                 repeat {
-                    let keyStart = i
                     let key = try readString()
                     try expect(58, "':'")
+                    if try readHeaderMember(key, into: &header) { continue }
                     switch key {
-                    case "format": format = try readString()
-                    case "version": _ = try readInt(); sawVersion = true
-                    case "lineage": lineage = try readString()
-                    case "serial": serial = try readInt()
                     case "specs":
                         sawSpecs = true
                         try expect(91, "'[' (the list of specs)")
@@ -739,7 +736,6 @@ public enum StateCodec {
                             try expect(93, "',' or ']'")
                         }
                     default:
-                        _ = keyStart
                         try skipValue()
                     }
                 } while accept(44)
@@ -747,12 +743,12 @@ public enum StateCodec {
             }
             skipSpace()
             guard i == p.count else { throw fail("unexpected text after the state object") }
-            guard format == StateCodec.formatName else {
+            guard header.format == StateCodec.formatName else {
                 throw fail("not a sluice state file: \"format\" must be \"\(StateCodec.formatName)\"", at: 0)
             }
-            guard sawVersion else { throw fail("missing \"version\"", at: 0) }
-            guard let lineage, !lineage.isEmpty else { throw fail("missing \"lineage\"", at: 0) }
-            guard let serial, serial >= 0 else { throw fail("missing or negative \"serial\"", at: 0) }
+            guard header.version != nil else { throw fail("missing \"version\"", at: 0) }
+            guard let lineage = header.lineage, !lineage.isEmpty else { throw fail("missing \"lineage\"", at: 0) }
+            guard let serial = header.serial, serial >= 0 else { throw fail("missing or negative \"serial\"", at: 0) }
             guard sawSpecs else { throw fail("missing \"specs\"", at: 0) }
             var names = Set<String>()
             for spec in specs where !names.insert(spec.name).inserted {

@@ -53,15 +53,24 @@ public struct SHA256Digest: Sendable, Hashable, CustomStringConvertible {
     }
 
     func appendHex(to out: inout [UInt8]) {
-        let hex: StaticString = "0123456789abcdef"
-        hex.withUTF8Buffer { digits in
-            for word in [w0, w1, w2, w3] {
+        // 64 digits into a stack buffer, then one append: a state of a million files writes two million
+        // digests, so no per-digit capacity check and no branch on the digit's value.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
+            var k = 0
+            @inline(__always) func put(_ word: UInt64) {
                 var shift: UInt64 = 60
                 for _ in 0..<16 {
-                    out.append(digits[Int((word >> shift) & 0xF)])
+                    let n = UInt8(truncatingIfNeeded: (word >> shift) & 0xF)
+                    buffer[k] = 48 &+ n &+ 39 &* ((9 &- n) >> 7) // '0'...'9', then 'a'...'f'
+                    k &+= 1
                     shift &-= 4
                 }
             }
+            put(w0)
+            put(w1)
+            put(w2)
+            put(w3)
+            out.append(contentsOf: UnsafeBufferPointer(buffer))
         }
     }
 
