@@ -50,6 +50,18 @@ import Testing
         #expect(StateCodec.encode(ordered) == bytes)
     }
 
+    /// Specs encoded on several threads give the same bytes (and so the same index offsets), with any
+    /// chunk size the writer flushes at.
+    @Test(arguments: [(2, 64), (4, 64), (2, 4 << 20), (3, 1)])
+    func aParallelEncodingIsTheSerialOne(threads: Int, chunkSize: Int) {
+        let state = Self.state()
+        var parallel: [UInt8] = []
+        var chunks = 0
+        StateCodec.encode(state, chunkSize: chunkSize, threads: threads) { parallel.append(contentsOf: $0); chunks += 1 }
+        #expect(parallel == StateCodec.encode(state))
+        #expect(chunkSize > 64 || chunks > 4)
+    }
+
     @Test func aPartialReadDecodesOnlyWhatItWantsAndCountsTheRest() throws {
         let whole = Self.state()
         let read = try #require(try Self.partial(StateCodec.encode(whole)) { name, _ in name == "openweb-comments" })

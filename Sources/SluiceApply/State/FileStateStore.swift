@@ -311,7 +311,9 @@ public struct FileStateStore: StateStore, StateImporting {
         }
         try writeAtomically { write throws(StateStoreError) in
             do {
-                try StateCodec.encode(state) { chunk in try write(chunk) }
+                // Large states are encoded on up to four threads (the bytes are the same).
+                let threads = state.windowCount >= 20_000 ? Swift.min(4, Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)) : 1
+                try StateCodec.encode(state, threads: threads) { chunk in try write(chunk) }
             } catch let error as StateStoreError {
                 throw error
             } catch {

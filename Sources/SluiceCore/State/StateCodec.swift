@@ -54,7 +54,11 @@ public enum StateCodec {
     /// the file, window count and first and last windows. A reader that wants a few specs of a large
     /// state decodes only theirs (`decode(_:selecting:)`), and a whole read decodes specs in parallel.
     /// A whole state only: a partial one must first be merged into the stored state.
-    public static func encode(_ state: SluiceState, chunkSize: Int = 4 << 20, sink: ([UInt8]) throws -> Void) rethrows {
+    ///
+    /// `threads` > 1 encodes runs of specs of at most 16 MiB each on that many threads at once (a larger
+    /// spec is encoded alone, in chunks); the bytes are the same.
+    public static func encode(_ state: SluiceState, chunkSize: Int = 4 << 20, threads: Int = 1,
+                              sink: ([UInt8]) throws -> Void) rethrows {
         assert(!state.isPartial, "a partial state is merged into the stored one before it is written")
         var out: [UInt8] = []
         out.reserveCapacity(Swift.min(chunkSize, 64 << 20) + 4_096)
@@ -71,11 +75,26 @@ public enum StateCodec {
         out.append(contentsOf: ",\n  \"specs\": [".utf8)
         var index: [(offset: Int, length: Int)] = []
         index.reserveCapacity(state.specs.count)
-        for (k, spec) in state.specs.enumerated() {
-            out.append(contentsOf: (k == 0 ? "\n    " : ",\n    ").utf8)
-            let offset = flushed + out.count
-            try encode(spec, into: &out, chunkSize: chunkSize, flush: flush)
-            index.append((offset, flushed + out.count - offset))
+        let specs = state.specs
+        var k = 0
+        while k < specs.count {
+            var run = k
+            while threads > 1, run < specs.count, run - k < 2 * threads, estimatedSize(specs[run]) <= 16 << 20 { run += 1 }
+            if run - k >= 2 {
+                for (j, bytes) in encodeInParallel(specs[k..<run], threads: threads).enumerated() {
+                    out.append(contentsOf: (k + j == 0 ? "\n    " : ",\n    ").utf8)
+                    index.append((flushed + out.count, bytes.count))
+                    out.append(contentsOf: bytes)
+                    if out.count >= chunkSize { try flush(&out) }
+                }
+                k = run
+            } else {
+                out.append(contentsOf: (k == 0 ? "\n    " : ",\n    ").utf8)
+                let offset = flushed + out.count
+                try encode(specs[k], into: &out, chunkSize: chunkSize, flush: flush)
+                index.append((offset, flushed + out.count - offset))
+                k += 1
+            }
         }
         out.append(contentsOf: (state.specs.isEmpty ? "],\n  \"specIndex\": [" : "\n  ],\n  \"specIndex\": [").utf8)
         for (k, spec) in state.specs.enumerated() {
@@ -101,6 +120,26 @@ public enum StateCodec {
         }
         out.append(contentsOf: "]\n}\n".utf8)
         try flush(&out)
+    }
+
+    /// About how many bytes `spec` encodes to.
+    static func estimatedSize(_ spec: SpecState) -> Int {
+        1_024 + spec.count * 110 + spec.jobIDs.pool.count + spec.errors.pool.count + spec.files.paths.pool.count + spec.files.count * 90
+    }
+
+    /// Each spec's bytes, encoded on up to `threads` threads.
+    static func encodeInParallel(_ specs: ArraySlice<SpecState>, threads: Int) -> [[UInt8]] {
+        let items = Array(specs)
+        let slots = Slots<[UInt8]>(count: items.count)
+        DispatchQueue.concurrentPerform(iterations: Swift.min(threads, items.count)) { worker in
+            for k in stride(from: worker, to: items.count, by: threads) {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(estimatedSize(items[k]))
+                encode(items[k], into: &bytes, chunkSize: Int.max) { _ in }
+                slots.set(k, bytes)
+            }
+        }
+        return slots.values.map { $0 ?? [] }
     }
 
     static func encode(_ spec: SpecState, into out: inout [UInt8], chunkSize: Int, flush: (inout [UInt8]) throws -> Void) rethrows {
@@ -240,7 +279,7 @@ public enum StateCodec {
         }
         let specs: [SpecState?]
         if threads > 1 && picked.count > 1 {
-            let box = SpecSlots(count: picked.count)
+            let box = Slots<SpecState>(count: picked.count)
             // Contiguous runs of specs per thread, balanced by bytes.
             let total = picked.reduce(0) { $0 + $1.length }
             var bounds = [0]
@@ -328,17 +367,17 @@ public enum StateCodec {
         let p: UnsafeBufferPointer<UInt8>
     }
 
-    /// Decoded specs by position, filled from several threads (each slot by one).
-    final class SpecSlots: @unchecked Sendable {
-        private var slots: [SpecState?]
+    /// Results by position, filled from several threads (each slot by one).
+    final class Slots<Value>: @unchecked Sendable {
+        private var slots: [Value?]
         private let lock = NSLock()
         init(count: Int) { slots = Array(repeating: nil, count: count) }
-        func set(_ k: Int, _ spec: SpecState?) {
+        func set(_ k: Int, _ value: Value?) {
             lock.lock()
-            slots[k] = spec
+            slots[k] = value
             lock.unlock()
         }
-        var values: [SpecState?] {
+        var values: [Value?] {
             lock.lock()
             defer { lock.unlock() }
             return slots
