@@ -8,7 +8,14 @@ import SluiceCore
 /// many windows finishing together cost one write, not one each.
 public actor StateJournal {
     private let store: any StateStore
-    private(set) public var state: SluiceState
+    /// The state as saved, plus what arrived during the save running now (see `arrived`).
+    public var state: SluiceState {
+        guard !arrived.isEmpty else { return current }
+        var state = current
+        for item in arrived { state.record(item.record, spec: item.spec, provider: item.provider) }
+        return state
+    }
+    private var current: SluiceState
     /// Bumped on every change; a change is durable once `savedGeneration` reaches its generation.
     private var generation = 0
     /// The windows changed since the last save, for stores that write windows as rows.
@@ -18,16 +25,36 @@ public actor StateJournal {
     private var waiters: [CheckedContinuation<Void, Never>] = []
     /// The error of the last save, if it failed; the changes it carried are still pending.
     private var lastError: StateStoreError?
+    /// Records that arrived while a save was writing a copy of `state`: applied to `state` once that
+    /// save is over, so the copy it holds is never shared with a state being changed (changing it then
+    /// would copy the spec's columns once per save, a cost growing with the spec).
+    private var arrived: [(record: WindowRecord, spec: String, provider: String)] = []
 
     public init(store: any StateStore, state: SluiceState) {
         self.store = store
-        self.state = state
+        self.current = state
     }
 
     /// The record of a window, if the state has one.
     public func record(spec: String, start: Timestamp) -> WindowRecord? {
-        guard let specState = state.spec(named: spec), let i = specState.index(of: start) else { return nil }
+        if let latest = arrived.last(where: { $0.spec == spec && $0.record.window.start == start }) { return latest.record }
+        guard let specState = current.spec(named: spec), let i = specState.index(of: start) else { return nil }
         return specState.record(at: i)
+    }
+
+    /// Records `record` in `state`, or, while a save holds a copy of it, once that save is over.
+    private func apply(_ record: WindowRecord, spec: String, provider: String) {
+        if saving {
+            arrived.append((record, spec, provider))
+        } else {
+            current.record(record, spec: spec, provider: provider)
+        }
+    }
+
+    /// Applies what arrived during the last save (the caller has made sure none is running).
+    private func applyArrived() {
+        for item in arrived { current.record(item.record, spec: item.spec, provider: item.provider) }
+        arrived.removeAll()
     }
 
     /// Every provider job id the state records for `provider`'s specs: jobs known to be some window's,
@@ -42,7 +69,10 @@ public actor StateJournal {
                 }
             }
         }
-        collect(state)
+        collect(current)
+        for item in arrived where item.provider == provider {
+            if let id = item.record.providerJobID { ids.insert(id) }
+        }
         if includingStored, let stored = try await store.load() { collect(stored) }
         return ids
     }
@@ -51,13 +81,13 @@ public actor StateJournal {
     /// finished it since this worker loaded the state). Nothing is written.
     public func reload(_ key: WindowKey, provider: String) async throws(StateStoreError) -> WindowRecord? {
         let fresh = try await store.loadRecord(key)
-        if let fresh { state.record(fresh, spec: key.spec, provider: provider) }
+        if let fresh { apply(fresh, spec: key.spec, provider: provider) }
         return fresh
     }
 
     /// Records `record` and returns once a save including it has been written.
     public func write(_ record: WindowRecord, spec: String, provider: String) async throws(StateStoreError) {
-        state.record(record, spec: spec, provider: provider)
+        apply(record, spec: spec, provider: provider)
         changed.insert(WindowKey(spec: spec, start: record.window.start))
         generation += 1
         try await flush(upTo: generation)
@@ -69,14 +99,17 @@ public actor StateJournal {
                 await withCheckedContinuation { waiters.append($0) }
                 continue
             }
+            // The previous save's copy is gone (it lived in the last pass of this loop): what arrived
+            // meanwhile goes into the state without copying it.
+            applyArrived()
             saving = true
-            let snapshot = state
+            let snapshot = current
             let covers = generation
             let carried = changed
             changed.removeAll()
             do {
                 let saved = try await store.save(snapshot, changed: carried)
-                state.serial = saved.serial
+                current.serial = saved.serial
                 savedGeneration = covers
                 lastError = nil
             } catch {
