@@ -87,11 +87,40 @@ import Testing
         let destination = DirectoryDestination(root: s.url)
         let first = try destination.stage(target())
         try Data("x".utf8).write(to: first.downloads.appendingPathComponent("a.csv"))
-        // A crash here leaves a hidden staging folder; the next attempt sweeps it.
-        let second = try destination.stage(target())
+        // A crash here leaves a hidden staging folder; the next run sweeps it.
+        let nextRun = DirectoryDestination(root: s.url)
+        let second = try nextRun.stage(target())
         #expect(!FileManager.default.fileExists(atPath: first.directory.path))
-        destination.discard(second)
+        nextRun.discard(second)
         #expect(try visibleEntries(s.url.appendingPathComponent("ow")) == [])
+    }
+
+    /// A killed run leaves staging and swapped-out folders of several windows; the next run removes each
+    /// window's when it stages that window, listing the folder once, and leaves alone what another worker
+    /// is assembling for a window this run does not stage.
+    @Test func leftoversOfKilledRunsGoWindowByWindow() throws {
+        let s = try Scratch()
+        let folder = s.url.appendingPathComponent("ow")
+        let leftovers = [".2025-01-01.sluice-staging-0a1b2c3d", ".2025-01-01.sluice-old-99aa88bb",
+                         ".2025-01-02.sluice-staging-12345678", ".2025-01-03.sluice-staging-cafe0001"]
+        for name in leftovers {
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent(name).appendingPathComponent(".downloads"),
+                                                    withIntermediateDirectories: true)
+        }
+        let destination = DirectoryDestination(root: s.url)
+        var staged: [StagedWindow] = []
+        for day in ["2025-01-01", "2025-01-02"] {
+            staged.append(try destination.stage(target("ow/\(day)")))
+        }
+        let left = try visibleEntries(folder)
+        #expect(!left.contains(leftovers[0]) && !left.contains(leftovers[1]) && !left.contains(leftovers[2]))
+        #expect(left.contains(leftovers[3]), "a window this run did not stage keeps its folder")
+        #expect(staged.allSatisfy { FileManager.default.fileExists(atPath: $0.directory.path) }, "the run's own staging stays")
+        // Staged again in the same run (a resubmit after a discard), a window keeps its new staging.
+        destination.discard(staged[0])
+        let again = try destination.stage(target("ow/2025-01-01"))
+        #expect(FileManager.default.fileExists(atPath: again.directory.path))
+        #expect(FileManager.default.fileExists(atPath: staged[1].directory.path))
     }
 
     @Test func keepsArchivesWhenAsked() throws {

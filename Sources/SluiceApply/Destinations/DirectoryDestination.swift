@@ -9,6 +9,8 @@ import SluiceCore
 /// never half of one.
 public struct DirectoryDestination: Destination {
     public let root: URL
+    /// What killed runs left beside the windows is removed once per folder and run.
+    private let sweeper = LeftoverSweeper()
 
     public init(root: URL) {
         self.root = root.standardizedFileURL
@@ -20,9 +22,7 @@ public struct DirectoryDestination: Destination {
 
     public func stage(_ target: WindowTarget) throws -> StagedWindow {
         let final = targetURL(target)
-        let parent = final.deletingLastPathComponent()
-        LocalStaging.sweep(in: parent, prefixes: [".\(final.lastPathComponent).sluice-old-"])
-        return try LocalStaging.stage(target, in: parent, name: final.lastPathComponent)
+        return try LocalStaging.stage(target, in: final.deletingLastPathComponent(), name: final.lastPathComponent, sweeper: sweeper)
     }
 
     public func commit(_ staged: StagedWindow, manifest: @Sendable ([FileFacts]) throws -> Data) throws -> [FileFacts] {

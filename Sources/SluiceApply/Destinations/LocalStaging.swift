@@ -10,9 +10,15 @@ import SluiceProviders
 public enum LocalStaging {
     /// A fresh staging folder for `target` inside `parent`, named after `name`; leftovers of an
     /// interrupted run with the same name are removed first.
-    public static func stage(_ target: WindowTarget, in parent: URL, name: String) throws -> StagedWindow {
+    ///
+    /// `sweeper`: list `parent` once for the whole run instead of once per window (see `LeftoverSweeper`).
+    public static func stage(_ target: WindowTarget, in parent: URL, name: String, sweeper: LeftoverSweeper? = nil) throws -> StagedWindow {
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-        sweep(in: parent, prefixes: [".\(name).sluice-staging-"])
+        if let sweeper {
+            sweeper.sweep(parent, name: name)
+        } else {
+            sweep(in: parent, prefixes: [".\(name).sluice-staging-"])
+        }
         let staging = parent.appendingPathComponent(".\(name).sluice-staging-\(UUID().uuidString.prefix(8))")
         let downloads = staging.appendingPathComponent(".downloads")
         try FileManager.default.createDirectory(at: downloads, withIntermediateDirectories: true)
@@ -110,6 +116,18 @@ public enum LocalStaging {
         }
     }
 
+    /// The window `entry` was assembled or swapped out for, when it is such a folder
+    /// (`.NAME.sluice-staging-XXXX`, `.NAME.sluice-old-XXXX`): what a killed run leaves behind.
+    static func leftoverWindow(_ entry: String) -> String? {
+        guard entry.hasPrefix(".") else { return nil }
+        for marker in [".sluice-staging-", ".sluice-old-"] {
+            if let range = entry.range(of: marker, options: .backwards), range.lowerBound > entry.index(after: entry.startIndex) {
+                return String(entry[entry.index(after: entry.startIndex)..<range.lowerBound])
+            }
+        }
+        return nil
+    }
+
     /// Moves `source` to `destination` unless something is there: link(2), which refuses an existing
     /// path in one step (two files of a window ingested at once cannot both take it), then unlink.
     private static func moveRefusingExisting(_ source: URL, to destination: URL, name: String) throws {
@@ -118,5 +136,47 @@ public enum LocalStaging {
             throw DurableFiles.posixError(destination.path)
         }
         _ = unlink(source.path)
+    }
+}
+
+/// Removes what killed runs left beside a folder's windows with one listing per folder and run, where a
+/// listing per window made each window's staging cost grow with the folder (a spec folder of 20,000
+/// daily windows: a backfill quadratic).
+///
+/// The first stage in a folder lists it once and notes its leftovers by window; each window's stage then
+/// removes its own window's leftovers only, as the per-window sweep did. Another worker's staging of a
+/// different window in the same folder is never touched, and one found for this window was left by a
+/// worker whose claim on it lapsed.
+public final class LeftoverSweeper: @unchecked Sendable {
+    // Guarded by `lock`: per folder listed, its leftovers by window name not yet removed.
+    private var leftovers: [String: [String: [String]]] = [:]
+    private let lock = NSLock()
+
+    public init() {}
+
+    /// Removes the leftovers of window `name` in `parent` noted when `parent` was first listed.
+    public func sweep(_ parent: URL, name: String) {
+        let folder = parent.standardizedFileURL.path
+        let found: [String] = lock.withLock {
+            if leftovers[folder] == nil {
+                leftovers[folder] = Self.list(folder)
+            }
+            return leftovers[folder]?.removeValue(forKey: name) ?? []
+        }
+        for entry in found {
+            try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(entry))
+        }
+    }
+
+    /// Leftovers in `folder` by the window they belong to: `.NAME.sluice-staging-XXXX` and
+    /// `.NAME.sluice-old-XXXX` under `NAME`.
+    static func list(_ folder: String) -> [String: [String]] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [:] }
+        var byWindow: [String: [String]] = [:]
+        for entry in names {
+            guard let window = LocalStaging.leftoverWindow(entry) else { continue }
+            byWindow[window, default: []].append(entry)
+        }
+        return byWindow
     }
 }
