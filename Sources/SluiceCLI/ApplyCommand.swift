@@ -157,7 +157,7 @@ struct ApplyCommand: AsyncParsableCommand {
                 let id = planID
                 let outcome: Result<SluiceState?, CLIError> = try await coordinator.whileStarting(plan: id) {
                     let joining = try await coordinator.progress(plan: id, specs: nil).total > 0
-                    var state = try await store.load()
+                    var state = try await store.load(selecting: StateSelection(specs))
                     do {
                         try SavedPlanCheck.check(savedPlan, currentState: state?.identity ?? .none, currentSpecSetHash: specSet,
                                                  joining: joining)
@@ -196,7 +196,7 @@ struct ApplyCommand: AsyncParsableCommand {
                 planID = SharedPlanID.make(state: current?.identity ?? .none, specSetHash: Fingerprinter.specSetHash(specs), work: work)
                 let id = planID
                 current = try await coordinator.whileStarting(plan: id) {
-                    let state = try await store.load()
+                    let state = try await store.load(selecting: StateSelection(specs))
                     return state != nil ? state : try await store.save(SluiceState.new())
                 }
             }

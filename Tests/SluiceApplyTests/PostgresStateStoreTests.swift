@@ -256,6 +256,43 @@ struct PostgresStateStoreTests {
         }
     }
 
+    /// Plan and apply read only their specs' rows (and those of their providers): the others come back
+    /// as omitted, with their counts and first and last windows; a whole save of that partial state keeps
+    /// them as stored, and one window is read by its key.
+    @Test func aPartialReadHoldsTheSelectedSpecsAndCountsTheRest() async throws {
+        try await TestDatabase.with { database in
+            let store = try Self.store(database)
+            let whole = try await store.save(Self.richState())
+            var partial = try #require(try await store.load(selecting: StateSelection(specs: ["openweb-comments"], providers: ["userpilot"])))
+            #expect(partial.specs.map(\.name) == ["openweb-comments", "userpilot-events"])
+            #expect(partial.identity == whole.identity)
+            let coveo = try #require(whole.spec(named: "coveo-searches"))
+            #expect(partial.omitted == [OmittedSpec(name: "coveo-searches", provider: "coveo", count: coveo.count,
+                                                    first: coveo.record(at: 0).window, last: coveo.record(at: coveo.count - 1).window)])
+            for name in ["openweb-comments", "userpilot-events"] {
+                let stored = try #require(whole.spec(named: name))
+                let read = try #require(partial.spec(named: name))
+                #expect((0..<read.count).map(read.record(at:)) == (0..<stored.count).map(stored.record(at:)))
+            }
+            for i in 0..<coveo.count {
+                let record = coveo.record(at: i)
+                #expect(try await store.loadRecord(WindowKey(spec: "coveo-searches", start: record.window.start)) == record)
+            }
+            #expect(try await store.loadRecord(WindowKey(spec: "coveo-searches", start: Timestamp(millisecondsSinceEpoch: 1))) == nil)
+
+            // A whole save of the partial state: the omitted spec keeps every row.
+            let changed = WindowRecord(window: ExportWindow(start: Timestamp(millisecondsSinceEpoch: 0), end: Timestamp(millisecondsSinceEpoch: 3_600_000)),
+                                       status: .complete, fingerprints: StoreFixtures.fp, updated: Timestamp(millisecondsSinceEpoch: 7))
+            partial.record(changed, spec: "openweb-comments", provider: "openweb")
+            _ = try await store.save(partial)
+            var expected = whole
+            expected.record(changed, spec: "openweb-comments", provider: "openweb")
+            expected.serial += 1
+            let after = try #require(try await store.load())
+            #expect(StateCodec.encode(after) == StateCodec.encode(expected))
+        }
+    }
+
     @Test func aHundredThousandWindowsLoadQuickly() async throws {
         try await TestDatabase.with { database in
             var state = SluiceState(lineage: "big", serial: 3)

@@ -73,7 +73,9 @@ public actor StateJournal {
         for item in arrived where item.provider == provider {
             if let id = item.record.providerJobID { ids.insert(id) }
         }
-        if includingStored, let stored = try await store.load() { collect(stored) }
+        if includingStored, let stored = try await store.load(selecting: StateSelection(specs: [], providers: [provider])) {
+            collect(stored)
+        }
         return ids
     }
 

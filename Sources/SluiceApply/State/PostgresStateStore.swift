@@ -53,38 +53,129 @@ public struct PostgresStateStore: StateStore, StateImporting {
     // MARK: Reading
 
     public func load() async throws(StateStoreError) -> SluiceState? {
+        try await read(selecting: nil)
+    }
+
+    /// Reads only the rows of the selected specs (and of every spec of their providers); the other specs
+    /// are listed as omitted with their counts and first and last windows, counted over the primary key,
+    /// not read.
+    public func load(selecting selection: StateSelection) async throws(StateStoreError) -> SluiceState? {
+        try await read(selecting: selection)
+    }
+
+    /// One window's row, by its primary key.
+    public func loadRecord(_ key: WindowKey) async throws(StateStoreError) -> WindowRecord? {
+        try await perform("read the state") { connection, logger in
+            let rows = try await connection.query("""
+                SELECT \(unescaped: Self.columns) FROM sluice_windows
+                WHERE spec = \(key.spec) AND start_ms = \(key.start.millisecondsSinceEpoch)
+                """, logger: logger)
+            var digests = DigestCache()
+            for try await row in rows {
+                return try windowRecord(row.makeRandomAccess(), digests: &digests).2
+            }
+            return nil
+        }
+    }
+
+    private static let columns = """
+        spec, provider, start_ms, end_ms, status, data_fingerprint, destination_fingerprint, \
+        attempts, updated_ms, job_id, last_error, files::text
+        """
+
+    private func read(selecting selection: StateSelection?) async throws(StateStoreError) -> SluiceState? {
         try await perform("read the state") { connection, logger in
             try await PostgresSchema.transaction(connection, logger, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
                 guard let head = try await Self.head(connection, logger, forUpdate: false) else { return nil }
                 try checkFormat(head)
                 var state = SluiceState(lineage: head.lineage, serial: Int(head.serial))
-                let rows = try await connection.query("""
-                    SELECT spec, provider, start_ms, end_ms, status, data_fingerprint, destination_fingerprint,
-                           attempts, updated_ms, job_id, last_error, files::text
-                    FROM sluice_windows ORDER BY spec, start_ms
-                    """, logger: logger)
+                // With a selection: the stored specs first (one index probe each), then the rows of the
+                // wanted ones by the primary key (all rows in order when every spec is wanted), and counts
+                // for the rest.
+                var omitted: [OmittedSpec] = []
+                var wanted: [String] = []
+                let rows: PostgresRowSequence
+                if let selection {
+                    let stored = try await Self.storedSpecs(connection, logger)
+                    wanted = stored.filter { selection.wants(spec: $0.name, provider: $0.provider) }.map(\.name)
+                    omitted = try await Self.omitted(stored.filter { !selection.wants(spec: $0.name, provider: $0.provider) }, connection, logger)
+                }
+                if selection != nil, !omitted.isEmpty {
+                    rows = try await connection.query("""
+                        SELECT \(unescaped: Self.columns) FROM sluice_windows WHERE spec = ANY(\(wanted)) ORDER BY spec, start_ms
+                        """, logger: logger)
+                } else {
+                    rows = try await connection.query("SELECT \(unescaped: Self.columns) FROM sluice_windows ORDER BY spec, start_ms", logger: logger)
+                }
                 var spec: SpecState?
                 var digests = DigestCache()
                 for try await row in rows {
                     // Column by column: decoding the row as one 12-tuple costs several times more.
                     let cells = row.makeRandomAccess()
-                    let name = try cells[0].decode(String.self)
+                    let (name, provider, record) = try windowRecord(cells, digests: &digests)
                     if spec?.name != name {
                         if let done = spec { state.insert(done) }
-                        spec = SpecState(name: name, provider: try cells[1].decode(String.self))
+                        spec = SpecState(name: name, provider: provider)
                     }
-                    let record = try windowRecord(
-                        spec: name, start: try cells[2].decode(Int64.self), end: try cells[3].decode(Int64.self),
-                        status: try cells[4].decode(String.self), data: try cells[5].decode(String.self),
-                        destination: try cells[6].decode(String.self), attempts: try cells[7].decode(Int32.self),
-                        updated: try cells[8].decode(Int64.self), job: try cells[9].decode(String?.self),
-                        error: try cells[10].decode(String?.self), files: try cells[11].decode(String.self), digests: &digests)
                     spec?.upsert(record)
                 }
                 if let done = spec { state.insert(done) }
+                state.omitted = omitted
                 return state
             }
         }
+    }
+
+    /// Every spec the table holds, with its provider and first window: a walk over the primary key
+    /// that probes the index once per spec, however many windows each has.
+    private static func storedSpecs(_ connection: PostgresConnection, _ logger: Logger) async throws -> [(name: String, provider: String, first: ExportWindow)] {
+        let rows = try await connection.query("""
+            WITH RECURSIVE names(spec) AS (
+                SELECT min(spec) FROM sluice_windows
+                UNION ALL
+                SELECT (SELECT min(w.spec) FROM sluice_windows w WHERE w.spec > names.spec) FROM names WHERE names.spec IS NOT NULL)
+            SELECT names.spec, f.provider, f.start_ms, f.end_ms FROM names
+            CROSS JOIN LATERAL (SELECT provider, start_ms, end_ms FROM sluice_windows w
+                                WHERE w.spec = names.spec ORDER BY w.start_ms LIMIT 1) f
+            WHERE names.spec IS NOT NULL ORDER BY names.spec
+            """, logger: logger)
+        var out: [(name: String, provider: String, first: ExportWindow)] = []
+        for try await (spec, provider, start, end) in rows.decode((String, String, Int64, Int64).self) {
+            out.append((spec, provider, ExportWindow(start: Timestamp(millisecondsSinceEpoch: start), end: Timestamp(millisecondsSinceEpoch: end))))
+        }
+        return out
+    }
+
+    /// The specs a selection leaves out, with their counts and last windows (their first came with them).
+    private static func omitted(_ specs: [(name: String, provider: String, first: ExportWindow)], _ connection: PostgresConnection,
+                                _ logger: Logger) async throws -> [OmittedSpec] {
+        guard !specs.isEmpty else { return [] }
+        let rows = try await connection.query("""
+            SELECT g.spec, g.n, l.start_ms, l.end_ms
+            FROM (SELECT spec, count(*) AS n, max(start_ms) AS hi FROM sluice_windows
+                  WHERE spec = ANY(\(specs.map(\.name))) GROUP BY spec) g
+            JOIN sluice_windows l ON l.spec = g.spec AND l.start_ms = g.hi
+            """, logger: logger)
+        var counted: [String: (Int, ExportWindow)] = [:]
+        for try await (spec, count, start, end) in rows.decode((String, Int64, Int64, Int64).self) {
+            counted[spec] = (Int(count), ExportWindow(start: Timestamp(millisecondsSinceEpoch: start), end: Timestamp(millisecondsSinceEpoch: end)))
+        }
+        // By name as Swift orders it (the database's collation may not); both queries run in one snapshot.
+        return specs.compactMap { spec in
+            counted[spec.name].map { OmittedSpec(name: spec.name, provider: spec.provider, count: $0.0, first: spec.first, last: $0.1) }
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// A `sluice_windows` row (selected as `columns`) as its spec, provider and record.
+    private func windowRecord(_ cells: PostgresRandomAccessRow, digests: inout DigestCache) throws -> (String, String, WindowRecord) {
+        let name = try cells[0].decode(String.self)
+        let record = try windowRecord(
+            spec: name, start: try cells[2].decode(Int64.self), end: try cells[3].decode(Int64.self),
+            status: try cells[4].decode(String.self), data: try cells[5].decode(String.self),
+            destination: try cells[6].decode(String.self), attempts: try cells[7].decode(Int32.self),
+            updated: try cells[8].decode(Int64.self), job: try cells[9].decode(String?.self),
+            error: try cells[10].decode(String?.self), files: try cells[11].decode(String.self), digests: &digests)
+        return (name, try cells[1].decode(String.self), record)
     }
 
     /// One `sluice_windows` row as a record; a row sluice cannot read is reported with its key.
@@ -116,8 +207,10 @@ public struct PostgresStateStore: StateStore, StateImporting {
                 let head = try await Self.head(connection, logger, forUpdate: true)
                 if let head { try checkFormat(head) }
                 try checkSuccession(stored: head?.identity ?? .none, writing: state)
-                // Windows of specs no longer in the state, then windows gone from each spec.
-                try await connection.query("DELETE FROM sluice_windows WHERE NOT (spec = ANY(\(state.specs.map(\.name))))", logger: logger)
+                // Windows of specs no longer in the state, then windows gone from each spec. The specs a
+                // partial read left out are kept as they are stored.
+                let kept = state.specs.map(\.name) + state.omitted.map(\.name)
+                try await connection.query("DELETE FROM sluice_windows WHERE NOT (spec = ANY(\(kept)))", logger: logger)
                 for spec in state.specs {
                     try await connection.query("DELETE FROM sluice_windows WHERE spec = \(spec.name) AND NOT (start_ms = ANY(\(spec.starts)))", logger: logger)
                 }
