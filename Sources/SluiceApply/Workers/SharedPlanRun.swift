@@ -29,7 +29,10 @@ extension ApplyRunner {
                 }
                 let left = try await coordinator.progress(plan: planID, specs: specs)
                 if left.left == 0 { return .noneLeft }
-                try await Task.sleep(for: pause)
+                // Windows this worker runs end here: look again soon rather than a lease's quarter later
+                // (every apply waited up to 2 s after its last window for its idle lanes).
+                let oursRunning = running.withLock { $0.contains { specs.contains($0.spec) } }
+                try await Task.sleep(for: oursRunning ? min(pause, .milliseconds(50)) : pause)
             }
         } catch {
             if Task.isCancelled { return .noneLeft }
