@@ -135,6 +135,13 @@ struct ApplyCommand: AsyncParsableCommand {
         }
     }
 
+    /// The state as stored now: `read` again unless the store still holds that version (a state of a
+    /// million rows is not read twice for one apply).
+    private static func reread(_ read: SluiceState?, _ store: any StateStore, _ specs: [JobSpec]) async throws(StateStoreError) -> SluiceState? {
+        if let read, try await store.currentIdentity() == read.identity { return read }
+        return try await store.load(selecting: StateSelection(specs))
+    }
+
     private func apply(savedPlan: PlanDocument?, specs: [JobSpec], store: any StateStore, coordinator: PostgresCoordinator?,
                        environment: [String: String], format: ApplyLogFormat, out: FileHandleOutput,
                        events: FileHandleOutput) async throws -> Int32 {
@@ -155,9 +162,10 @@ struct ApplyCommand: AsyncParsableCommand {
                 // register the windows, before the next worker looks.
                 planID = SharedPlanID.make(state: savedPlan.state, specSetHash: specSet, work: work)
                 let id = planID
+                let loaded = current
                 let outcome: Result<SluiceState?, CLIError> = try await coordinator.whileStarting(plan: id) {
                     let joining = try await coordinator.progress(plan: id, specs: nil).total > 0
-                    var state = try await store.load(selecting: StateSelection(specs))
+                    var state = try await Self.reread(loaded, store, specs)
                     do {
                         try SavedPlanCheck.check(savedPlan, currentState: state?.identity ?? .none, currentSpecSetHash: specSet,
                                                  joining: joining)
@@ -195,8 +203,9 @@ struct ApplyCommand: AsyncParsableCommand {
             if let coordinator {
                 planID = SharedPlanID.make(state: current?.identity ?? .none, specSetHash: Fingerprinter.specSetHash(specs), work: work)
                 let id = planID
+                let planned = current
                 current = try await coordinator.whileStarting(plan: id) {
-                    let state = try await store.load(selecting: StateSelection(specs))
+                    let state = try await Self.reread(planned, store, specs)
                     return state != nil ? state : try await store.save(SluiceState.new())
                 }
             }

@@ -81,6 +81,18 @@ struct PostgresStateStoreTests {
         }
     }
 
+    @Test func theCurrentIdentityIsTheHeadRowsNow() async throws {
+        try await TestDatabase.with { database in
+            let writer = try Self.store(database)
+            let reader = try Self.store(database)
+            #expect(try await reader.currentIdentity() == .none)
+            let first = try await writer.save(Self.richState())
+            #expect(try await reader.currentIdentity() == first.identity)
+            let second = try await writer.save(first)
+            #expect(try await reader.currentIdentity() == second.identity && second.serial == 2)
+        }
+    }
+
     @Test func anotherLineageIsRefused() async throws {
         try await TestDatabase.with { database in
             let store = try Self.store(database)

@@ -69,6 +69,22 @@ enum StoreFixtures {
         #expect(leftovers.isEmpty)
     }
 
+    /// An apply reads the state once and asks again only whether it is still current: a write by
+    /// another process (another store instance) must show as a new serial.
+    @Test func theCurrentIdentitySeesAnotherWritersSave() async throws {
+        let dir = TemporaryDirectory()
+        let writer = FileStateStore(path: dir.file("state.json"))
+        let reader = FileStateStore(path: dir.file("state.json"))
+        #expect(try await reader.currentIdentity() == .none)
+        let first = try await writer.save(StoreFixtures.state())
+        #expect(try await reader.currentIdentity() == first.identity)
+        let read = try #require(try await reader.load())
+        #expect(try await reader.currentIdentity() == read.identity)
+        let second = try await writer.save(first)
+        #expect(second.serial == 2)
+        #expect(try await reader.currentIdentity() == second.identity)
+    }
+
     @Test func aStaleWriteIsRefused() async throws {
         let dir = TemporaryDirectory()
         let store = FileStateStore(path: dir.file("state.json"))

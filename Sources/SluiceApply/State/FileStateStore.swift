@@ -199,6 +199,10 @@ public struct FileStateStore: StateStore, StateImporting {
         return state
     }
 
+    public func currentIdentity() async throws(StateStoreError) -> StateIdentity {
+        try storedIdentity()
+    }
+
     /// What is stored now, proven readable before it may be overwritten: the files this store last
     /// read or wrote (same device, inode, size and modification time), or else a full read.
     func storedIdentity() throws(StateStoreError) -> StateIdentity {

@@ -63,6 +63,12 @@ public struct PostgresStateStore: StateStore, StateImporting {
         try await read(selecting: selection)
     }
 
+    public func currentIdentity() async throws(StateStoreError) -> StateIdentity {
+        try await perform("read the state") { connection, logger in
+            try await Self.head(connection, logger, forUpdate: false)?.identity ?? .none
+        }
+    }
+
     /// One window's row, by its primary key.
     public func loadRecord(_ key: WindowKey) async throws(StateStoreError) -> WindowRecord? {
         try await perform("read the state") { connection, logger in

@@ -34,6 +34,11 @@ public protocol StateStore: Sendable {
     /// The record of one window as stored now (another worker may have written it since `load`).
     func loadRecord(_ key: WindowKey) async throws(StateStoreError) -> WindowRecord?
 
+    /// The lineage and serial stored now (`.none` when there is no state yet): whether a state read
+    /// earlier is still current. The default reads the whole state; the file store knows the files it
+    /// last read, PostgreSQL reads its one head row.
+    func currentIdentity() async throws(StateStoreError) -> StateIdentity
+
     /// Takes the writers' lock, waiting up to `timeout` for a holder to release it.
     func lock(operation: String, timeout: Duration) async throws(StateStoreError) -> StateLock
 
@@ -55,6 +60,10 @@ extension StateStore {
 
     public func save(_ state: SluiceState, changed: Set<WindowKey>) async throws(StateStoreError) -> SluiceState {
         try await save(state)
+    }
+
+    public func currentIdentity() async throws(StateStoreError) -> StateIdentity {
+        try await load()?.identity ?? .none
     }
 
     public func loadRecord(_ key: WindowKey) async throws(StateStoreError) -> WindowRecord? {
