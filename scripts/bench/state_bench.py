@@ -5,7 +5,10 @@
    windows (10 and 100 enterpret-v2 specs x 10,000 hourly windows, scripts/bench/gen_plan_workload.py);
 2. plan 1M windows against the full 1M state;
 3. a backfill from an empty state: 2k, 5k, 10k, 20k daily OpenWeb windows, total time and the state's
-   time per change (SLUICE_STATE_TIMINGS, which the file store fills when it releases its lock).
+   time per change (SLUICE_STATE_TIMINGS, which the file store fills when it releases its lock);
+4. with PostgreSQL (SLUICE_TEST_POSTGRES_URL, as scripts/test-services.sh sets it, and psql): 1 and 2 again with
+   the same states copied into PostgreSQL by `sluice state migrate`, runs alternating with the file store's,
+   and plan at every size for both.
 
 With --baseline OTHER_SLUICE the same workloads run with that binary too (a build of the commit before),
 so ratios come from one run; the baseline's backfill stops at BENCH_BASELINE_BACKFILL_MAX windows (its
@@ -68,8 +71,11 @@ def timed(cmd, cwd, env=None):
     return wall, rss
 
 
-def apply(binary, folder, env, parallelism=4):
-    cmd = [binary, "apply", "ow", "--auto-approve", "--now", NOW, "--output", "out", "--state", "state.json",
+PG_URL = os.environ.get("SLUICE_TEST_POSTGRES_URL") if shutil.which("psql") else None
+
+
+def apply(binary, folder, env, parallelism=4, state="state.json"):
+    cmd = [binary, "apply", "ow", "--auto-approve", "--now", NOW, "--output", "out", "--state", state,
            "--log-format", "json", "--parallelism", str(parallelism), "--poll-interval", ms(1 / SPEED),
            "--poll-max", ms(10 / SPEED), "--limit-window", ms(60 / SPEED)]
     return timed(cmd, folder, env)
@@ -159,9 +165,59 @@ def apply_against_states(work, sandbox):
                     rsss.append(rss)
                     log(f"plan 1M ({label}): {wall:.2f} s, {rss:.0f} MiB")
                 rows[("plan", label)] = (statistics.median(walls), statistics.median(rsss), None)
+        if PG_URL:
+            rows.update(postgres_against(size, folder, template, gen if size else None, sandbox))
         if template and not template.startswith(reuse or "//"):
             shutil.rmtree(os.path.dirname(template))
     return rows
+
+
+def psql(sql):
+    subprocess.run(["psql", PG_URL, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True)
+
+
+def postgres_against(size, folder, template, gen, sandbox):
+    """The same 12-window apply with the state in PostgreSQL (a copy of `template` made by `sluice state
+    migrate`), runs alternating with the file store's; and plan of the generated specs from both."""
+    env = dict(os.environ, BENCH_TOKEN="sandbox-token", SLUICE_STATE_URL=PG_URL)
+    psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    if template:
+        subprocess.run([BIN, "state", "migrate", "--state", template, "--to", "postgres", "--force"], env=env,
+                       check=True, capture_output=True)
+    out = {}
+    walls = {"file": [], "postgres": []}
+    for _ in range(RUNS):
+        for store in ("file", "postgres"):
+            shutil.rmtree(os.path.join(folder, "out"), ignore_errors=True)
+            if store == "file":
+                for leftover in ("state.json", "state.json.backup", "state.json.journal"):
+                    if os.path.exists(os.path.join(folder, leftover)):
+                        os.remove(os.path.join(folder, leftover))
+                if template:
+                    shutil.copyfile(template, os.path.join(folder, "state.json"))
+            else:
+                # The 12 windows the last run added go; the shared plan's tables start empty.
+                psql("DO $$ BEGIN IF to_regclass('sluice_windows') IS NOT NULL THEN "
+                     "DELETE FROM sluice_windows WHERE spec = 'bench-openweb'; END IF; "
+                     "IF to_regclass('sluice_claims') IS NOT NULL THEN DELETE FROM sluice_claims; DELETE FROM sluice_plans; END IF; END $$")
+            sandbox.reset()
+            wall, _ = apply(BIN, folder, env, state="state.json" if store == "file" else "postgres")
+            walls[store].append(wall)
+            log(f"apply 12 against {size} windows, {store} state: {wall:.2f} s")
+    for store in walls:
+        out[("pg-apply", size, store)] = statistics.median(walls[store])
+    if gen:
+        plans = {"file": [], "postgres": []}
+        for _ in range(RUNS):
+            for store in plans:
+                wall, rss = timed([BIN, "plan", "specs", "--state", "state.json" if store == "file" else "postgres",
+                                   "--now", NOW], gen, env)
+                plans[store].append((wall, rss))
+                log(f"plan {size} windows, {store} state: {wall:.2f} s, {rss:.0f} MiB")
+        for store in plans:
+            out[("pg-plan", size, store)] = (statistics.median(w for w, _ in plans[store]),
+                                             statistics.median(r for _, r in plans[store]))
+    return out
 
 
 def backfill(work, sandbox):
@@ -219,6 +275,17 @@ def main():
             wall, rss, _ = applied[("plan", label)]
             cells += [f"{wall:.2f} s", f"{rss:.0f} MiB"]
         out.append("| plan 1,000,000 windows, full state | " + " | ".join(cells) + " | - |")
+    if PG_URL:
+        out += ["", "PostgreSQL state against the file state (same states, runs alternating; the server as "
+                "scripts/test-services.sh starts it):", "",
+                "| workload | file | PostgreSQL | ratio |", "|---|---|---|---|"]
+        for size in SIZES:
+            f, p = applied[("pg-apply", size, "file")], applied[("pg-apply", size, "postgres")]
+            out.append(f"| apply 12 new OpenWeb windows, state of {size:,} windows | {f:.2f} s | {p:.2f} s | {p / f:.2f} |")
+        for size in SIZES:
+            if ("pg-plan", size, "file") in applied:
+                (f, fr), (p, pr) = applied[("pg-plan", size, "file")], applied[("pg-plan", size, "postgres")]
+                out.append(f"| plan {size:,} windows, full state | {f:.2f} s, {fr:.0f} MiB | {p:.2f} s, {pr:.0f} MiB | {p / f:.2f} |")
     out += ["", "Backfill from an empty state (daily OpenWeb windows, --parallelism 16):", "",
             "| windows | " + " | ".join(f"{label}: total" for label in labels) + " | after: state per change |",
             "|---|" + "---|" * len(labels) + "---|"]
