@@ -97,7 +97,7 @@ struct PlanCommand: AsyncParsableCommand {
     func execute() async throws {
         let instant = now.flatMap { Timestamp(rfc3339: $0) } ?? Timestamp.systemNow()
         let specs = try Self.validSpecs(paths)
-        let current = try await state.load(for: specs)
+        let current = try await state.loadForPlanning(for: specs)
         let planner = Planner(options: .init(targets: target, replacements: replace.compactMap(ReplaceTarget.init)))
         let plan: Plan
         do {

@@ -74,6 +74,17 @@ struct StateOptions: ParsableArguments {
             throw CLIError(error.message, exitStatus: 1)
         }
     }
+
+    /// What `sluice plan` reads: `load(for:)`, or less where the store can (see
+    /// `StateStore.loadForPlanning`); never saved.
+    func loadForPlanning(for specs: [JobSpec]) async throws -> SluiceState? {
+        let store = try store()
+        do {
+            return try await store.loadForPlanning(selecting: StateSelection(specs))
+        } catch {
+            throw CLIError(error.message, exitStatus: 1)
+        }
+    }
 }
 
 extension StateBackend {

@@ -58,7 +58,7 @@ struct PostgresStateStoreTests {
             // Real columns: progress is one SQL query away.
             #expect(try await database.value("SELECT count(*) FROM sluice_windows WHERE status = 'complete'") == "5")
             #expect(try await database.value("SELECT jsonb_array_length(files) FROM sluice_windows WHERE spec = 'openweb-comments' AND start_ms = 1735689600000") == "1")
-            #expect(try await database.value("SELECT version FROM sluice_schema") == "1")
+            #expect(try await database.value("SELECT max(version) FROM sluice_schema") == "2")
         }
     }
 
@@ -229,7 +229,7 @@ struct PostgresStateStoreTests {
                 Issue.record("read tables of a newer schema")
             } catch let error as StateStoreError {
                 #expect(error.kind == .unknownVersion)
-                #expect(error.message.contains("schema version 99") && error.message.contains("knows version 1"))
+                #expect(error.message.contains("schema version 99") && error.message.contains("knows version 2"))
             }
             #expect(try await database.value("SELECT count(*) FROM sluice_windows") == "15")
         }
@@ -302,6 +302,128 @@ struct PostgresStateStoreTests {
             expected.serial += 1
             let after = try #require(try await store.load())
             #expect(StateCodec.encode(after) == StateCodec.encode(expected))
+        }
+    }
+
+    /// Plan's read (packed cells over an index-only scan) holds, window by window, what the planner and
+    /// the estimate read: start, end, status, fingerprints, update time and file count; attempts, job id
+    /// and error of the windows not complete. It omits what a full read omits, and no store writes it.
+    @Test func thePlanningReadHoldsWhatThePlannerReadsAndIsNeverWritten() async throws {
+        try await TestDatabase.with { database in
+            let store = try Self.store(database)
+            let whole = try await store.save(Self.richState())
+            let selection = StateSelection(specs: ["openweb-comments"], providers: ["userpilot"])
+            let full = try #require(try await store.load(selecting: selection))
+            let read = try #require(try await store.loadForPlanning(selecting: selection))
+            #expect(read.isAbridged && !full.isAbridged)
+            #expect(read.identity == whole.identity)
+            #expect(read.omitted == full.omitted && read.omitted.map(\.name) == ["coveo-searches"])
+            #expect(read.specs.map(\.name) == full.specs.map(\.name))
+            for spec in full.specs {
+                let got = try #require(read.spec(named: spec.name))
+                #expect(got.provider == spec.provider)
+                #expect(got.fingerprintTable == spec.fingerprintTable)
+                #expect(got.count == spec.count)
+                for i in 0..<spec.count {
+                    let want = spec.record(at: i), have = got.record(at: i)
+                    #expect(have.window == want.window && have.status == want.status && have.fingerprints == want.fingerprints)
+                    #expect(have.updated == want.updated && have.files.count == want.files.count)
+                    if want.status == .complete {
+                        #expect(have.providerJobID == nil && have.lastError == nil && have.attempts == 1)
+                    } else {
+                        #expect(have.providerJobID == want.providerJobID && have.lastError == want.lastError && have.attempts == want.attempts)
+                    }
+                }
+            }
+            // Every way of writing refuses it, and the rows stay as they were.
+            let key = WindowKey(spec: "openweb-comments", start: try #require(read.spec(named: "openweb-comments")).record(at: 0).window.start)
+            let dir = TemporaryDirectory()
+            let file = FileStateStore(path: dir.file("state.json"))
+            let attempts: [(String, () async throws -> Void)] = [
+                ("save", { _ = try await store.save(read) }),
+                ("save changed", { _ = try await store.save(read, changed: [key]) }),
+                ("import", { try await store.importState(read, force: true) }),
+                ("file save", { _ = try file.saveSync(read) }),
+                ("file import", { try await file.importState(read, force: true) }),
+            ]
+            for (name, attempt) in attempts {
+                do {
+                    try await attempt()
+                    Issue.record("\(name) wrote a planning read")
+                } catch let error as StateStoreError {
+                    #expect(error.kind == .abridged, "\(name): \(error)")
+                }
+            }
+            let after = try #require(try await store.load())
+            #expect(StateCodec.encode(after) == StateCodec.encode(whole))
+            #expect(!FileManager.default.fileExists(atPath: file.path))
+        }
+    }
+
+    /// A row plan cannot read is named with what to do, and nothing is changed.
+    @Test func aRowThePlanningReadCannotTrustIsNamed() async throws {
+        try await TestDatabase.with { database in
+            let store = try Self.store(database)
+            _ = try await store.save(Self.richState())
+            let first = "spec = 'openweb-comments' AND start_ms = 1735689600000"
+            for (broken, expected) in [("files = '{}'", "files that are not an array"), ("data_fingerprint = 'zz'", "a fingerprint that is not 64 hex digits")] {
+                try await database.execute("UPDATE sluice_windows SET \(broken) WHERE \(first)")
+                do {
+                    _ = try await store.loadForPlanning(selecting: StateSelection(specs: ["openweb-comments"], providers: []))
+                    Issue.record("read \(broken) for planning")
+                } catch let error as StateStoreError {
+                    #expect(error.kind == .corrupt)
+                    #expect(error.message.contains("openweb-comments starting at 2025-01-01T00:00:00Z") && error.message.contains(expected), "\(error.message)")
+                    #expect(error.message.contains("sluice state rm openweb-comments@2025-01-01T00:00:00Z"))
+                }
+                #expect(try await database.value("SELECT count(*) FROM sluice_windows") == "15")
+                try await database.execute("UPDATE sluice_windows SET files = '[]', data_fingerprint = destination_fingerprint WHERE \(first)")
+            }
+        }
+    }
+
+    /// A database sluice left at schema version 1 (before plan's packed column) is migrated on first use:
+    /// its rows get their packed cells and plan reads them.
+    @Test func aVersionOneDatabaseIsMigratedAndPlanned() async throws {
+        try await TestDatabase.with { database in
+            // Statement by statement: the extended protocol takes one at a time.
+            let statements = """
+                CREATE TABLE sluice_schema (version integer PRIMARY KEY, migrated timestamptz NOT NULL DEFAULT now());
+                INSERT INTO sluice_schema (version) VALUES (1);
+                CREATE TABLE sluice_state (id boolean PRIMARY KEY DEFAULT true CHECK (id), lineage text NOT NULL, serial bigint NOT NULL,
+                    format_version integer NOT NULL, created timestamptz NOT NULL DEFAULT now(), updated timestamptz NOT NULL DEFAULT now());
+                CREATE TABLE sluice_windows (spec text NOT NULL, provider text NOT NULL, start_ms bigint NOT NULL, end_ms bigint NOT NULL,
+                    status text NOT NULL CHECK (status IN ('submitted', 'complete', 'failed')), data_fingerprint text NOT NULL,
+                    destination_fingerprint text NOT NULL, attempts integer NOT NULL, updated_ms bigint NOT NULL, job_id text, last_error text,
+                    files jsonb NOT NULL DEFAULT '[]', PRIMARY KEY (spec, start_ms));
+                CREATE TABLE sluice_locks (id text PRIMARY KEY, pid integer NOT NULL, host text NOT NULL, created_ms bigint NOT NULL,
+                    operation text NOT NULL, exclusive boolean NOT NULL, backend_pid integer NOT NULL);
+                INSERT INTO sluice_state (lineage, serial, format_version) VALUES ('old', 7, 1);
+                INSERT INTO sluice_windows VALUES
+                    ('ow', 'openweb', 0, 86400000, 'complete', '\(StoreFixtures.fp.data.hex)', '\(StoreFixtures.fp.destination.hex)', 1, 5, 'j1',
+                     NULL, '[{"path": "ow/a.csv", "bytes": 3, "sha256": "\(StoreFixtures.fp.data.hex)"}]'),
+                    ('ow', 'openweb', 86400000, 172800000, 'failed', '\(StoreFixtures.fp.data.hex)', '\(StoreFixtures.fp.destination.hex)', 4, 6,
+                     NULL, 'HTTP 503', '[]');
+                """
+            for statement in statements.components(separatedBy: ";\n") {
+                try await database.execute(statement)
+            }
+            let store = try Self.store(database)
+            let read = try #require(try await store.loadForPlanning(selecting: StateSelection(specs: ["ow"], providers: [])))
+            #expect(try await database.value("SELECT max(version) FROM sluice_schema") == "2")
+            #expect(read.identity == StateIdentity(lineage: "old", serial: 7))
+            let ow = try #require(read.spec(named: "ow"))
+            #expect(ow.count == 2 && ow.fingerprintTable == [StoreFixtures.fp])
+            #expect(ow.record(at: 0).status == .complete && ow.record(at: 0).files.count == 1 && ow.record(at: 0).updated.millisecondsSinceEpoch == 5)
+            #expect(ow.record(at: 1).status == .failed && ow.record(at: 1).attempts == 4 && ow.record(at: 1).lastError == "HTTP 503")
+            // A write after the migration keeps the packed cell current.
+            var whole = try #require(try await store.load())
+            let done = WindowRecord(window: ow.record(at: 1).window, status: .complete, fingerprints: StoreFixtures.fp,
+                                    updated: Timestamp(millisecondsSinceEpoch: 9), files: [])
+            whole.record(done, spec: "ow", provider: "openweb")
+            _ = try await store.save(whole, changed: [WindowKey(spec: "ow", start: done.window.start)])
+            let again = try #require(try await store.loadForPlanning(selecting: StateSelection(specs: ["ow"], providers: [])).flatMap { $0.spec(named: "ow") })
+            #expect(again.record(at: 1).status == .complete && again.record(at: 1).updated.millisecondsSinceEpoch == 9 && again.record(at: 1).files.isEmpty)
         }
     }
 

@@ -7,6 +7,12 @@ import Testing
 
     /// Three specs and a state that exercises every action and an orphan.
     static func scenario() throws -> Plan {
+        let (specs, state, now, planner) = try scenarioInputs()
+        return try planner.plan(specs: specs, state: state, now: now)
+    }
+
+    /// What `scenario()` plans: its specs, state, time and planner.
+    static func scenarioInputs() throws -> (specs: [JobSpec], state: SluiceState, now: Timestamp, planner: Planner) {
         let openweb = try F.spec("openweb-comments", .openweb, start: "2025-01-01T00:00:00Z", end: "2025-03-01T00:00:00Z",
                                  step: .hours(24), filters: .object([]), path: "{name}/{start:yyyy-MM-dd}")
         let v2 = try F.spec("enterpret-v2-feedback", .enterpretV2, start: "2025-02-28T00:00:00Z", end: nil,
@@ -47,8 +53,8 @@ import Testing
             let w = ExportWindow(start: F.t("\(day)T00:00:00Z"), end: F.t("\(day)T00:00:00Z") + .days(1))
             state.record(WindowRecord(window: w, status: .complete, fingerprints: current, updated: w.end), spec: "old-export", provider: "userpilot")
         }
-        return try Planner(options: .init(replacements: [ReplaceTarget(spec: "openweb-comments", start: F.t("2025-01-10T00:00:00Z"))]))
-            .plan(specs: [openweb, v2, coveo], state: state, now: now)
+        return ([openweb, v2, coveo], state, now,
+                Planner(options: .init(replacements: [ReplaceTarget(spec: "openweb-comments", start: F.t("2025-01-10T00:00:00Z"))])))
     }
 
     @Test func textGolden() throws {

@@ -62,6 +62,43 @@ struct PostgresStateCLITests {
         }
     }
 
+    /// Plan reads PostgreSQL through its packed column, not the rows: on a state with every action, two
+    /// fingerprint pairs, an orphan and files, it plans and estimates exactly as from the whole state.
+    @Test func thePlanningReadPlansAndEstimatesAsTheWholeStateDoes() async throws {
+        try await TestDatabase.with { database in
+            let (specs, scenario, now, planner) = try PlanOutputTests.scenarioInputs()
+            // Files per window vary, so the estimate's files per window come from the read too.
+            var state = SluiceState(lineage: scenario.lineage, serial: scenario.serial)
+            for spec in scenario.specs {
+                for i in 0..<spec.count {
+                    var record = spec.record(at: i)
+                    record.files = (0..<(i % 3)).map { StoredFile(path: "\(spec.name)/\(i)-\($0).csv", bytes: Int64($0), sha256: record.fingerprints.data) }
+                    state.record(record, spec: spec.name, provider: spec.provider)
+                }
+            }
+            let store = try PostgresStateStore(url: try PostgresURL(database.url))
+            try await store.importState(state, force: false)
+            let selection = StateSelection(specs)
+            let whole = try #require(try await store.load(selecting: selection))
+            let read = try #require(try await store.loadForPlanning(selecting: selection))
+            #expect(read.isAbridged && !whole.isAbridged)
+            func rendered(_ state: SluiceState) throws -> (String, String) {
+                let plan = try planner.plan(specs: specs, state: state, now: now)
+                var document = PlanDocument(plan)
+                document.estimate = ApplyEstimate(plan: plan, state: state)
+                var text = PlanDocument(plan, includeRequests: false)
+                text.estimate = document.estimate
+                return (document.jsonText, text.text())
+            }
+            let (wholeJSON, wholeText) = try rendered(whole)
+            let (readJSON, readText) = try rendered(read)
+            #expect(readJSON == wholeJSON)
+            #expect(readText == wholeText)
+            #expect(wholeText.contains("to replace") && wholeText.contains("to retry") && wholeText.contains("to resume"))
+            #expect(wholeJSON.contains("old-export"), "the orphaned spec is reported")
+        }
+    }
+
     @Test func aProjectFileChoosesPostgresAndFlagsOverrideIt() async throws {
         try await TestDatabase.with { database in
             let dir = try TemporaryDirectory()

@@ -237,6 +237,7 @@ public struct FileStateStore: StateStore, StateImporting {
     public func saveSync(_ state: SluiceState, changed: Set<WindowKey>) throws(StateStoreError) -> SluiceState {
         let started = StateTimings.shared.now()
         defer { StateTimings.shared.add(changes: changed.count, since: started) }
+        try checkWritable(state, location: path)
         // A state not written yet (or nothing to record) is written whole.
         guard !changed.isEmpty, state.serial > 0, FileIO.exists(path) else { return try saveSync(state) }
         var lines: [[UInt8]] = []
@@ -297,6 +298,7 @@ public struct FileStateStore: StateStore, StateImporting {
 
     /// Writes `state` as it is (no serial bump), atomically and with the usual backup.
     public func importState(_ state: SluiceState, force: Bool) async throws(StateStoreError) {
+        try checkWritable(state, location: path)
         if !force { try checkImport(stored: try storedIdentity(), importing: state.identity, location: path) }
         try writeSnapshot(state)
     }

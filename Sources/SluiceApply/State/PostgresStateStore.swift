@@ -63,6 +63,89 @@ public struct PostgresStateStore: StateStore, StateImporting {
         try await read(selecting: selection)
     }
 
+    /// Plan's read, a fraction of a full one: per spec one `string_agg` of the packed `plan_cell`
+    /// column (`PostgresSchema.planCell`: start, end, update time, hashes of the two fingerprints, file
+    /// count and status in 46 bytes) over an index-only scan, in start order; the windows not complete
+    /// through their partial index, with attempts, job id and error; and each distinct fingerprint pair
+    /// from one of its rows, which must match its hashes. One snapshot for all three.
+    public func loadForPlanning(selecting selection: StateSelection) async throws(StateStoreError) -> SluiceState? {
+        try await perform("read the state") { connection, logger in
+            try await PostgresSchema.transaction(connection, logger, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+                guard let head = try await Self.head(connection, logger, forUpdate: false) else { return nil }
+                try checkFormat(head)
+                var state = SluiceState(lineage: head.lineage, serial: Int(head.serial))
+                state.isAbridged = true
+                let stored = try await Self.storedSpecs(connection, logger)
+                let wanted = stored.filter { selection.wants(spec: $0.name, provider: $0.provider) }
+                state.omitted = try await Self.omitted(stored.filter { !selection.wants(spec: $0.name, provider: $0.provider) }, connection, logger)
+                guard !wanted.isEmpty else { return state }
+                let names = wanted.map(\.name)
+
+                // One range scan of the covering index per spec, each in start order.
+                var packed: [String: ByteBuffer] = [:]
+                let cells = try await connection.query("""
+                    SELECT s.spec, (SELECT string_agg(w.plan_cell, ''::bytea) FROM
+                                      (SELECT plan_cell FROM sluice_windows WHERE spec = s.spec ORDER BY start_ms) w)
+                    FROM unnest(\(names)::text[]) AS s(spec)
+                    """, logger: logger)
+                for try await row in cells {
+                    let columns = row.makeRandomAccess()
+                    packed[try columns[0].decode(String.self)] = columns[1].bytes
+                }
+                var open: [String: [Int64: OpenWindowDetails]] = [:]
+                let openRows = try await connection.query("""
+                    SELECT spec, start_ms, attempts, job_id, last_error FROM sluice_windows
+                    WHERE status <> 'complete' AND spec = ANY(\(names))
+                    """, logger: logger)
+                for try await (spec, start, attempts, job, error) in openRows.decode((String, Int64, Int32, String?, String?).self) {
+                    open[spec, default: [:]][start] = OpenWindowDetails(attempts: Int(attempts), jobID: job, lastError: error)
+                }
+
+                var columns: [PlanningColumns] = []
+                for spec in wanted {
+                    columns.append(try PlanningColumns(spec: spec.name, provider: spec.provider, packed: packed[spec.name], location: location))
+                }
+                // The fingerprint pairs, by one row each.
+                var pairSpecs: [String] = [], pairStarts: [Int64] = []
+                for c in columns { for start in c.pairExamples { pairSpecs.append(c.spec); pairStarts.append(start) } }
+                var pairs: [String: [Int64: (String, String)]] = [:]
+                let pairRows = try await connection.query("""
+                    SELECT w.spec, w.start_ms, w.data_fingerprint, w.destination_fingerprint,
+                           hashtextextended(w.data_fingerprint, 0), hashtextextended(w.destination_fingerprint, 0)
+                    FROM sluice_windows w JOIN unnest(\(pairSpecs)::text[], \(pairStarts)::int8[]) AS k(spec, start_ms)
+                      ON w.spec = k.spec AND w.start_ms = k.start_ms
+                    """, logger: logger)
+                for try await (spec, start, data, destination, dataHash, destinationHash) in pairRows.decode((String, Int64, String, String, Int64, Int64).self) {
+                    guard let c = columns.first(where: { $0.spec == spec }), let i = c.pairExamples.firstIndex(of: start),
+                          c.pairHashes[i] == PlanningColumns.Pair(data: dataHash, destination: destinationHash) else {
+                        throw PlanningColumns.corrupt(spec: spec, start: start, location: location, "fingerprints that do not match the hashes in its plan_cell")
+                    }
+                    pairs[spec, default: [:]][start] = (data, destination)
+                }
+                var digests = DigestCache()
+                for c in columns {
+                    var table: [WindowFingerprints] = []
+                    for start in c.pairExamples {
+                        guard let (data, destination) = pairs[c.spec]?[start] else {
+                            throw PlanningColumns.corrupt(spec: c.spec, start: start, location: location, "a plan_cell but could not be read back by its key")
+                        }
+                        guard let d = digests.digest(data), let e = digests.digest(destination) else {
+                            throw PlanningColumns.corrupt(spec: c.spec, start: start, location: location, "a fingerprint that is not 64 hex digits")
+                        }
+                        table.append(WindowFingerprints(data: d, destination: e))
+                    }
+                    guard let spec = SpecState(abridged: c.spec, provider: c.provider, fingerprintTable: table, starts: c.starts,
+                                               ends: c.ends, statuses: c.statuses, fingerprintIndices: c.fingerprintIndices,
+                                               updated: c.updated, fileCounts: c.fileCounts, details: open[c.spec] ?? [:]) else {
+                        throw StateStoreError(.corrupt, "\(location): the sluice_windows rows of \(c.spec) could not be read for planning (their packed columns disagree); they were not changed. Run `sluice state list` to read them whole")
+                    }
+                    state.insert(spec)
+                }
+                return state
+            }
+        }
+    }
+
     public func currentIdentity() async throws(StateStoreError) -> StateIdentity {
         try await perform("read the state") { connection, logger in
             try await Self.head(connection, logger, forUpdate: false)?.identity ?? .none
@@ -228,6 +311,7 @@ public struct PostgresStateStore: StateStore, StateImporting {
     }
 
     public func save(_ state: SluiceState, changed: Set<WindowKey>) async throws(StateStoreError) -> SluiceState {
+        try checkWritable(state, location: location)
         let serial: Int64 = try await perform("write the state") { connection, logger in
             try await PostgresSchema.transaction(connection, logger) {
                 var head = try await Self.head(connection, logger, forUpdate: true)
@@ -271,6 +355,7 @@ public struct PostgresStateStore: StateStore, StateImporting {
     }
 
     public func importState(_ state: SluiceState, force: Bool) async throws(StateStoreError) {
+        try checkWritable(state, location: location)
         try await perform("write the state") { connection, logger in
             try await PostgresSchema.transaction(connection, logger) {
                 let head = try await Self.head(connection, logger, forUpdate: true)
@@ -282,6 +367,9 @@ public struct PostgresStateStore: StateStore, StateImporting {
                 try await Self.upsert(Self.rows(of: state), connection, logger)
                 try await Self.writeHead(state, exists: head != nil, connection, logger)
             }
+            // After a bulk load, so plan's index-only scan need not visit the rows (autovacuum would get
+            // there later); a user who may not vacuum the table gets a warning from the server, no error.
+            try await connection.query("VACUUM (ANALYZE) sluice_windows", logger: logger)
         }
     }
 
@@ -679,7 +767,25 @@ enum PostgresSchema {
                 backend_pid integer NOT NULL)
             """,
         ],
+        [
+            // Version 2: what plan reads of a window, packed (see `planCell`), in a covering index with
+            // the windows not complete in a partial one, so a plan reads 46 bytes a window, not the row.
+            "ALTER TABLE sluice_windows ADD COLUMN plan_cell bytea GENERATED ALWAYS AS (\(planCell)) STORED",
+            "CREATE INDEX sluice_windows_plan ON sluice_windows (spec, start_ms) INCLUDE (plan_cell)",
+            "CREATE INDEX sluice_windows_open ON sluice_windows (spec, start_ms) WHERE status <> 'complete'",
+        ],
     ]
+
+    /// A window as plan reads it, computed by PostgreSQL on every write (big-endian): start_ms, end_ms,
+    /// updated_ms (8 bytes each), the 64-bit `hashtextextended` of each fingerprint (8 + 8), the number
+    /// of files (4; -1 when `files` is not an array) and the status (2: 1 submitted, 2 complete, 3 failed).
+    /// Every function in it is immutable and cannot fail on any row the table's constraints allow.
+    static let planCell = """
+        int8send(start_ms) || int8send(end_ms) || int8send(updated_ms) \
+        || int8send(hashtextextended(data_fingerprint, 0)) || int8send(hashtextextended(destination_fingerprint, 0)) \
+        || int4send(CASE jsonb_typeof(files) WHEN 'array' THEN jsonb_array_length(files) ELSE -1 END) \
+        || int2send(CASE status WHEN 'submitted' THEN 1::int2 WHEN 'complete' THEN 2::int2 ELSE 3::int2 END)
+        """
 
     /// The schema version this build creates and reads.
     static var version: Int { migrations.count }
@@ -813,5 +919,91 @@ enum WindowFilesJSON {
             guard take("]"), i == p.count else { return nil }
             return files
         }
+    }
+}
+
+/// One spec's packed `plan_cell`s (see `PostgresSchema.planCell`) as columns, with its distinct pairs of
+/// fingerprint hashes in order of first use and the start of a window that has each.
+struct PlanningColumns {
+    struct Pair: Hashable {
+        var data: Int64
+        var destination: Int64
+    }
+
+    static let cellBytes = 46
+
+    let spec: String
+    let provider: String
+    var starts: [Int64] = []
+    var ends: [Int64] = []
+    var updated: [Int64] = []
+    var statuses: [WindowStatus] = []
+    var fingerprintIndices: [Int32] = []
+    var fileCounts: [Int32] = []
+    var pairHashes: [Pair] = []
+    var pairExamples: [Int64] = []
+
+    init(spec: String, provider: String, packed: ByteBuffer?, location: String) throws(StateStoreError) {
+        self.spec = spec
+        self.provider = provider
+        guard let packed else { return }
+        guard packed.readableBytes % Self.cellBytes == 0 else {
+            throw StateStoreError(.corrupt, "\(location): the plan_cell column of \(spec)'s sluice_windows rows is not \(Self.cellBytes) bytes a row; nothing was changed. Is the table at the schema version sluice_schema says?")
+        }
+        let n = packed.readableBytes / Self.cellBytes
+        starts.reserveCapacity(n); ends.reserveCapacity(n); updated.reserveCapacity(n)
+        statuses.reserveCapacity(n); fingerprintIndices.reserveCapacity(n); fileCounts.reserveCapacity(n)
+        var indexOf: [Pair: Int32] = [:]
+        var last = Pair(data: 0, destination: 0), lastIndex: Int32 = -1
+        var bad: (start: Int64, what: String)?
+        packed.withUnsafeReadableBytes { raw in
+            for i in 0..<n {
+                let base = i * Self.cellBytes
+                func int64(_ offset: Int) -> Int64 { Int64(bigEndian: raw.loadUnaligned(fromByteOffset: base + offset, as: Int64.self)) }
+                let start = int64(0)
+                let files = Int32(bigEndian: raw.loadUnaligned(fromByteOffset: base + 40, as: Int32.self))
+                let code = Int16(bigEndian: raw.loadUnaligned(fromByteOffset: base + 44, as: Int16.self))
+                guard files >= 0 else { bad = (start, "files that are not an array of {\"path\", \"bytes\", \"sha256\"} objects"); return }
+                guard let status = (1...3).contains(code) ? WindowStatus(rawValue: UInt8(code)) : nil else { bad = (start, "a status sluice does not know"); return }
+                let pair = Pair(data: int64(24), destination: int64(32))
+                if lastIndex < 0 || pair != last {
+                    if let known = indexOf[pair] {
+                        lastIndex = known
+                    } else {
+                        lastIndex = Int32(pairHashes.count)
+                        indexOf[pair] = lastIndex
+                        pairHashes.append(pair)
+                        pairExamples.append(start)
+                    }
+                    last = pair
+                }
+                starts.append(start)
+                ends.append(int64(8))
+                updated.append(int64(16))
+                statuses.append(status)
+                fingerprintIndices.append(lastIndex)
+                fileCounts.append(files)
+            }
+        }
+        if let bad { throw Self.corrupt(spec: spec, start: bad.start, location: location, bad.what) }
+        sortIfNeeded()
+    }
+
+    /// `string_agg` over an ordered subquery keeps its order in every PostgreSQL sluice has met; should
+    /// one not, the columns are put in start order here (starts are unique: they are the key).
+    private mutating func sortIfNeeded() {
+        guard zip(starts, starts.dropFirst()).contains(where: { $0 >= $1 }) else { return }
+        let order = starts.indices.sorted { starts[$0] < starts[$1] }
+        starts = order.map { starts[$0] }
+        ends = order.map { ends[$0] }
+        updated = order.map { updated[$0] }
+        statuses = order.map { statuses[$0] }
+        fingerprintIndices = order.map { fingerprintIndices[$0] }
+        fileCounts = order.map { fileCounts[$0] }
+    }
+
+    static func corrupt(spec: String, start: Int64, location: String, _ what: String) -> StateStoreError {
+        let startTime = Timestamp(millisecondsSinceEpoch: start)
+        return StateStoreError(.corrupt, "\(location): the sluice_windows row of \(spec) starting at \(startTime.rfc3339) (start_ms \(start)) has \(what); it was not changed. Fix the row, or forget the window with `sluice state rm \(spec)@\(startTime.rfc3339)`")
     }
 }

@@ -17,6 +17,12 @@ public protocol StateStore: Sendable {
     /// large state does not decode the rest. A store that cannot read part of a state returns it whole.
     func load(selecting selection: StateSelection) async throws(StateStoreError) -> SluiceState?
 
+    /// What `sluice plan` reads: `load(selecting:)`, or less where a store can read less
+    /// (`SluiceState.isAbridged`: files as counts, job ids and errors only of windows not complete).
+    /// PostgreSQL reads a packed column per window; the default reads the same as `load(selecting:)`.
+    /// Nothing read this way can be saved.
+    func loadForPlanning(selecting selection: StateSelection) async throws(StateStoreError) -> SluiceState?
+
     /// Writes `state` as the next version and returns it with its new serial.
     ///
     /// `state.serial` must be the serial it was loaded with (0 for a new state): when the stored state
@@ -56,6 +62,10 @@ public protocol StateStore: Sendable {
 extension StateStore {
     public func load(selecting selection: StateSelection) async throws(StateStoreError) -> SluiceState? {
         try await load()
+    }
+
+    public func loadForPlanning(selecting selection: StateSelection) async throws(StateStoreError) -> SluiceState? {
+        try await load(selecting: selection)
     }
 
     public func save(_ state: SluiceState, changed: Set<WindowKey>) async throws(StateStoreError) -> SluiceState {
@@ -165,6 +175,8 @@ public struct StateStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         case lockNotFound
         /// The file system refused an operation.
         case io
+        /// The state being written is a planning read (`SluiceState.isAbridged`), which leaves files out.
+        case abridged
     }
 
     public var kind: Kind
@@ -219,8 +231,16 @@ extension SluiceState {
     }
 }
 
+/// Refuses to write a planning read (`SluiceState.isAbridged`): its files are placeholders.
+public func checkWritable(_ state: SluiceState, location: String) throws(StateStoreError) {
+    if state.isAbridged {
+        throw StateStoreError(.abridged, "\(location): refusing to write a state read for planning (its windows' files were not read); nothing was written. This is a bug in sluice: please report it")
+    }
+}
+
 /// Checks that `stored` (what the store holds now) is the version `state` was read from.
 public func checkSuccession(stored: StateIdentity, writing state: SluiceState, location: String) throws(StateStoreError) {
+    try checkWritable(state, location: location)
     if stored.lineage == nil {
         guard state.serial == 0 else {
             throw StateStoreError(.changedSinceRead, "\(location): the state was read at serial \(state.serial) but no longer exists; nothing was written. Restore it (e.g. from \(location).backup) or run again to start a new state.")

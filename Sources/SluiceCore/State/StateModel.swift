@@ -413,6 +413,11 @@ public struct SluiceState: Sendable {
     /// writes a partial state back by merging it into the stored one, so the specs left out keep every
     /// window.
     public var omitted: [OmittedSpec] = []
+    /// Whether this value is a planning read (`StateStore.loadForPlanning`): each window's start, end,
+    /// status, fingerprints and update time as stored, its files only as a count (placeholders with an
+    /// empty path), its job id, attempts and error only when it is not complete. What the planner and the
+    /// estimate read, and no more; no store writes such a value (it would lose the files).
+    public var isAbridged = false
 
     public init(lineage: String, serial: Int = 0, specs: [SpecState] = []) {
         self.version = Self.currentVersion
