@@ -50,7 +50,8 @@ struct StateListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let location = try state.store().location
-        guard let current = try await state.load() else {
+        // Counts and spans only: what a planning read holds (PostgreSQL reads its packed column).
+        guard let current = try await state.loadForPlanning(.all) else {
             FileHandleOutput.standardOutput.write(json ? "{\"lineage\": null, \"serial\": 0, \"specs\": []}\n" : "No state at \(location) yet.\n")
             return
         }
@@ -118,9 +119,11 @@ struct StateShowCommand: AsyncParsableCommand {
     var selector: WindowSelector
 
     func run() async throws {
-        guard let current = try await state.load() else { throw CLIError("no state at \(try state.store().location) yet", exitStatus: 1) }
+        // That spec's records only; the others are named, not read.
+        let selection = StateSelection(specs: [selector.spec], providers: [])
+        guard let current = try await state.load(selection) else { throw CLIError("no state at \(try state.store().location) yet", exitStatus: 1) }
         guard let spec = current.spec(named: selector.spec) else {
-            let names = current.specs.map(\.name)
+            let names = (current.specs.map(\.name) + current.omitted.map(\.name)).sorted()
             throw CLIError("the state has no windows of \(selector.spec.debugDescription)\(names.isEmpty ? "" : "; it has \(names.joined(separator: ", "))")", exitStatus: 1)
         }
         if let start = selector.single {

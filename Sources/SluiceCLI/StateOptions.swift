@@ -67,9 +67,14 @@ struct StateOptions: ParsableArguments {
     /// Loads what a plan of `specs` needs of the state: their specs (and those of their providers); the
     /// others only as names and counts, for the orphans it reports.
     func load(for specs: [JobSpec]) async throws -> SluiceState? {
+        try await load(StateSelection(specs))
+    }
+
+    /// The state with only `selection`'s specs read whole, the others listed as omitted.
+    func load(_ selection: StateSelection) async throws -> SluiceState? {
         let store = try store()
         do {
-            return try await store.load(selecting: StateSelection(specs))
+            return try await store.load(selecting: selection)
         } catch {
             throw CLIError(error.message, exitStatus: 1)
         }
@@ -78,9 +83,14 @@ struct StateOptions: ParsableArguments {
     /// What `sluice plan` reads: `load(for:)`, or less where the store can (see
     /// `StateStore.loadForPlanning`); never saved.
     func loadForPlanning(for specs: [JobSpec]) async throws -> SluiceState? {
+        try await loadForPlanning(StateSelection(specs))
+    }
+
+    /// The planning read of `selection`'s specs.
+    func loadForPlanning(_ selection: StateSelection) async throws -> SluiceState? {
         let store = try store()
         do {
-            return try await store.loadForPlanning(selecting: StateSelection(specs))
+            return try await store.loadForPlanning(selecting: selection)
         } catch {
             throw CLIError(error.message, exitStatus: 1)
         }

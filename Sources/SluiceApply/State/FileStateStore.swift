@@ -74,7 +74,7 @@ public struct FileStateStore: StateStore, StateImporting {
         // A writer compacting meanwhile replaces the snapshot before it removes the journal: read the
         // journal between two looks at the snapshot, and again if the snapshot changed under us.
         var attempt = 0
-        var selection = selection
+        var selection = selection?.everything == true ? nil : selection
         while true {
             attempt += 1
             var wanted: ((String, String) -> Bool)?

@@ -797,7 +797,7 @@ enum PostgresSchema {
 
     /// Creates the tables, or migrates them forward; refuses a schema newer than this build knows.
     static func migrate(_ connection: PostgresConnection, logger: Logger, location: String) async throws {
-        try await transaction(connection, logger) {
+        let from = try await transaction(connection, logger) { () async throws -> Int in
             // Two sluices opening a new database at once: the second waits, then finds the tables.
             try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger)
             try await connection.query("""
@@ -818,6 +818,12 @@ enum PostgresSchema {
                 }
                 try await connection.query("INSERT INTO sluice_schema (version) VALUES (\(Int32(step + 1)))", logger: logger)
             }
+            return found
+        }
+        // Version 2 rewrote the rows (their new plan_cell): until a vacuum marks the pages all-visible
+        // again, plan's index-only scan visits every row. Once, after the migration commits.
+        if (1..<2).contains(from) {
+            try await connection.query("VACUUM (ANALYZE) sluice_windows", logger: logger)
         }
     }
 

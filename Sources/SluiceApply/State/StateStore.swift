@@ -119,8 +119,18 @@ public struct StateSelection: Sendable, Hashable {
         self.init(specs: Set(specs.map(\.name)), providers: Set(specs.map(\.provider.rawValue)))
     }
 
+    /// Every spec, whatever its name and provider (`sluice state list`).
+    public static let all: StateSelection = {
+        var selection = StateSelection(specs: [], providers: [])
+        selection.everything = true
+        return selection
+    }()
+
+    /// Whether every spec is wanted.
+    public private(set) var everything = false
+
     public func wants(spec name: String, provider: String) -> Bool {
-        specs.contains(name) || providers.contains(provider)
+        everything || specs.contains(name) || providers.contains(provider)
     }
 }
 
