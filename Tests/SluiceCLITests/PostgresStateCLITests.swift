@@ -59,6 +59,9 @@ struct PostgresStateCLITests {
             let show = try CLIProcess.run(["state", "show", "openweb-comments@2025-01-02T00:00:00Z", "--state", "postgres"], in: dir.url,
                                           environment: Self.environment(url: database.url))
             #expect(show.status == 0 && show.stdout.contains("last error:    HTTP 503"), "\(show.stdout) \(show.stderr)")
+            // show reads the one spec; the others, not read, are still named.
+            let missing = try CLIProcess.run(["state", "show", "nope", "--state", "postgres"], in: dir.url, environment: Self.environment(url: database.url))
+            #expect(missing.status == 1 && missing.stderr.contains(#"the state has no windows of "nope"; it has coveo-searches, openweb-comments"#), "\(missing.stderr)")
         }
     }
 
