@@ -56,12 +56,7 @@ struct StateOptions: ParsableArguments {
     /// Loads the state; a corrupt, unknown-version or unreadable state is an error (exit 1) and is left
     /// as it is.
     func load() async throws -> SluiceState? {
-        let store = try store()
-        do {
-            return try await store.load()
-        } catch {
-            throw CLIError(error.message, exitStatus: 1)
-        }
+        try await reading { store throws(StateStoreError) in try await store.load() }
     }
 
     /// Loads what a plan of `specs` needs of the state: their specs (and those of their providers); the
@@ -72,12 +67,7 @@ struct StateOptions: ParsableArguments {
 
     /// The state with only `selection`'s specs read whole, the others listed as omitted.
     func load(_ selection: StateSelection) async throws -> SluiceState? {
-        let store = try store()
-        do {
-            return try await store.load(selecting: selection)
-        } catch {
-            throw CLIError(error.message, exitStatus: 1)
-        }
+        try await reading { store throws(StateStoreError) in try await store.load(selecting: selection) }
     }
 
     /// What `sluice plan` reads: `load(for:)`, or less where the store can (see
@@ -88,9 +78,14 @@ struct StateOptions: ParsableArguments {
 
     /// The planning read of `selection`'s specs.
     func loadForPlanning(_ selection: StateSelection) async throws -> SluiceState? {
+        try await reading { store throws(StateStoreError) in try await store.loadForPlanning(selecting: selection) }
+    }
+
+    /// `read` on this backend's store, a store error as one line and exit 1.
+    private func reading(_ read: (any StateStore) async throws(StateStoreError) -> SluiceState?) async throws -> SluiceState? {
         let store = try store()
         do {
-            return try await store.loadForPlanning(selecting: selection)
+            return try await read(store)
         } catch {
             throw CLIError(error.message, exitStatus: 1)
         }
