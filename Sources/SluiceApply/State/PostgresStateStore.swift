@@ -75,22 +75,22 @@ public struct PostgresStateStore: StateStore, StateImporting {
                 try checkFormat(head)
                 var state = SluiceState(lineage: head.lineage, serial: Int(head.serial))
                 state.isAbridged = true
-                let stored = try await Self.storedSpecs(connection, logger)
-                let wanted = stored.filter { selection.wants(spec: $0.name, provider: $0.provider) }
-                state.omitted = try await Self.omitted(stored.filter { !selection.wants(spec: $0.name, provider: $0.provider) }, connection, logger)
-                guard !wanted.isEmpty else { return state }
-                let names = wanted.map(\.name)
+                let names: [String]
+                (names, state.omitted) = try await Self.partition(selection, connection, logger)
+                guard !names.isEmpty else { return state }
 
                 // One range scan of the covering index per spec, each in start order.
-                var packed: [String: ByteBuffer] = [:]
+                var specs: [PlanningColumns] = []
                 let cells = try await connection.query("""
-                    SELECT s.spec, (SELECT string_agg(w.plan_cell, ''::bytea) FROM
-                                      (SELECT plan_cell FROM sluice_windows WHERE spec = s.spec ORDER BY start_ms) w)
+                    SELECT s.spec, (SELECT w.provider FROM sluice_windows w WHERE w.spec = s.spec LIMIT 1),
+                           (SELECT string_agg(w.plan_cell, ''::bytea) FROM
+                              (SELECT plan_cell FROM sluice_windows WHERE spec = s.spec ORDER BY start_ms) w)
                     FROM unnest(\(names)::text[]) AS s(spec)
                     """, logger: logger)
                 for try await row in cells {
                     let columns = row.makeRandomAccess()
-                    packed[try columns[0].decode(String.self)] = columns[1].bytes
+                    specs.append(try PlanningColumns(spec: try columns[0].decode(String.self), provider: try columns[1].decode(String.self),
+                                                     packed: columns[2].bytes, location: location))
                 }
                 var open: [String: [Int64: OpenWindowDetails]] = [:]
                 let openRows = try await connection.query("""
@@ -100,44 +100,35 @@ public struct PostgresStateStore: StateStore, StateImporting {
                 for try await (spec, start, attempts, job, error) in openRows.decode((String, Int64, Int32, String?, String?).self) {
                     open[spec, default: [:]][start] = OpenWindowDetails(attempts: Int(attempts), jobID: job, lastError: error)
                 }
-
-                var columns: [PlanningColumns] = []
-                for spec in wanted {
-                    columns.append(try PlanningColumns(spec: spec.name, provider: spec.provider, packed: packed[spec.name], location: location))
-                }
-                // The fingerprint pairs, by one row each.
-                var pairSpecs: [String] = [], pairStarts: [Int64] = []
-                for c in columns { for start in c.pairExamples { pairSpecs.append(c.spec); pairStarts.append(start) } }
-                var pairs: [String: [Int64: (String, String)]] = [:]
+                // Each distinct fingerprint pair from one row that has it, checked against its hashes.
+                let examples = specs.flatMap { c in c.pairs.map { (c.spec, $0.example) } }
+                var fingerprints: [WindowKey: (WindowFingerprints, PlanningColumns.Pair)] = [:]
+                var digests = DigestCache()
                 let pairRows = try await connection.query("""
                     SELECT w.spec, w.start_ms, w.data_fingerprint, w.destination_fingerprint,
                            hashtextextended(w.data_fingerprint, 0), hashtextextended(w.destination_fingerprint, 0)
-                    FROM sluice_windows w JOIN unnest(\(pairSpecs)::text[], \(pairStarts)::int8[]) AS k(spec, start_ms)
+                    FROM sluice_windows w JOIN unnest(\(examples.map(\.0))::text[], \(examples.map(\.1))::int8[]) AS k(spec, start_ms)
                       ON w.spec = k.spec AND w.start_ms = k.start_ms
                     """, logger: logger)
                 for try await (spec, start, data, destination, dataHash, destinationHash) in pairRows.decode((String, Int64, String, String, Int64, Int64).self) {
-                    guard let c = columns.first(where: { $0.spec == spec }), let i = c.pairExamples.firstIndex(of: start),
-                          c.pairHashes[i] == PlanningColumns.Pair(data: dataHash, destination: destinationHash) else {
-                        throw PlanningColumns.corrupt(spec: spec, start: start, location: location, "fingerprints that do not match the hashes in its plan_cell")
+                    guard let d = digests.digest(data), let e = digests.digest(destination) else {
+                        throw WindowRowFault.notHex.error(spec: spec, start: start, location: location)
                     }
-                    pairs[spec, default: [:]][start] = (data, destination)
+                    fingerprints[WindowKey(spec: spec, start: Timestamp(millisecondsSinceEpoch: start))] =
+                        (WindowFingerprints(data: d, destination: e), PlanningColumns.Pair(data: dataHash, destination: destinationHash))
                 }
-                var digests = DigestCache()
-                for c in columns {
-                    var table: [WindowFingerprints] = []
-                    for start in c.pairExamples {
-                        guard let (data, destination) = pairs[c.spec]?[start] else {
-                            throw PlanningColumns.corrupt(spec: c.spec, start: start, location: location, "a plan_cell but could not be read back by its key")
+                for c in specs {
+                    let table = try c.pairs.map { pair throws(StateStoreError) -> WindowFingerprints in
+                        guard let (found, hashes) = fingerprints[WindowKey(spec: c.spec, start: Timestamp(millisecondsSinceEpoch: pair.example))],
+                              hashes == pair.hashes else {
+                            throw WindowRowFault.hashesDiffer.error(spec: c.spec, start: pair.example, location: location)
                         }
-                        guard let d = digests.digest(data), let e = digests.digest(destination) else {
-                            throw PlanningColumns.corrupt(spec: c.spec, start: start, location: location, "a fingerprint that is not 64 hex digits")
-                        }
-                        table.append(WindowFingerprints(data: d, destination: e))
+                        return found
                     }
                     guard let spec = SpecState(abridged: c.spec, provider: c.provider, fingerprintTable: table, starts: c.starts,
                                                ends: c.ends, statuses: c.statuses, fingerprintIndices: c.fingerprintIndices,
                                                updated: c.updated, fileCounts: c.fileCounts, details: open[c.spec] ?? [:]) else {
-                        throw StateStoreError(.corrupt, "\(location): the sluice_windows rows of \(c.spec) could not be read for planning (their packed columns disagree); they were not changed. Run `sluice state list` to read them whole")
+                        throw StateStoreError(.corrupt, "\(location): the sluice_windows rows of \(c.spec) could not be read for planning (their packed plan_cell columns disagree); they were not changed. `sluice state show \(c.spec)` reads them whole and names a row it cannot read")
                     }
                     state.insert(spec)
                 }
@@ -185,9 +176,7 @@ public struct PostgresStateStore: StateStore, StateImporting {
                 var wanted: [String] = []
                 let rows: PostgresRowSequence
                 if let selection {
-                    let stored = try await Self.storedSpecs(connection, logger)
-                    wanted = stored.filter { selection.wants(spec: $0.name, provider: $0.provider) }.map(\.name)
-                    omitted = try await Self.omitted(stored.filter { !selection.wants(spec: $0.name, provider: $0.provider) }, connection, logger)
+                    (wanted, omitted) = try await Self.partition(selection, connection, logger)
                 }
                 if selection != nil, !omitted.isEmpty {
                     rows = try await connection.query("""
@@ -213,6 +202,14 @@ public struct PostgresStateStore: StateStore, StateImporting {
                 return state
             }
         }
+    }
+
+    /// The stored specs `selection` wants, by name, and the others counted as omitted.
+    private static func partition(_ selection: StateSelection, _ connection: PostgresConnection,
+                                  _ logger: Logger) async throws -> (wanted: [String], omitted: [OmittedSpec]) {
+        let stored = try await storedSpecs(connection, logger)
+        let omitted = try await Self.omitted(stored.filter { !selection.wants(spec: $0.name, provider: $0.provider) }, connection, logger)
+        return (stored.filter { selection.wants(spec: $0.name, provider: $0.provider) }.map(\.name), omitted)
     }
 
     /// Every spec the table holds, with its provider and first window: a walk over the primary key
@@ -272,16 +269,10 @@ public struct PostgresStateStore: StateStore, StateImporting {
                               attempts: Int32, updated: Int64, job: String?, error: String?, files: String,
                               digests: inout DigestCache) throws(StateStoreError) -> WindowRecord {
         let startTime = Timestamp(millisecondsSinceEpoch: start)
-        func corrupt(_ what: String) -> StateStoreError {
-            StateStoreError(.corrupt, "\(location): the sluice_windows row of \(spec) starting at \(startTime.rfc3339) (start_ms \(start)) has \(what); it was not changed. Fix the row, or forget the window with `sluice state rm \(spec)@\(startTime.rfc3339)`")
-        }
-        guard let status = WindowStatus(name: status) else { throw corrupt("status \(status.debugDescription), not submitted, complete or failed") }
-        guard let data = digests.digest(data), let destination = digests.digest(destination) else {
-            throw corrupt("a fingerprint that is not 64 hex digits")
-        }
-        guard let stored = WindowFilesJSON.decode(files) else {
-            throw corrupt("files that are not an array of {\"path\", \"bytes\", \"sha256\"} objects")
-        }
+        func corrupt(_ fault: WindowRowFault) -> StateStoreError { fault.error(spec: spec, start: start, location: location) }
+        guard let status = WindowStatus(name: status) else { throw corrupt(.status(status)) }
+        guard let data = digests.digest(data), let destination = digests.digest(destination) else { throw corrupt(.notHex) }
+        guard let stored = WindowFilesJSON.decode(files) else { throw corrupt(.filesNotArray) }
         return WindowRecord(window: ExportWindow(start: startTime, end: Timestamp(millisecondsSinceEpoch: end)), status: status,
                             fingerprints: WindowFingerprints(data: data, destination: destination), attempts: Int(attempts),
                             updated: Timestamp(millisecondsSinceEpoch: updated), providerJobID: job, lastError: error, files: stored)
@@ -822,7 +813,7 @@ enum PostgresSchema {
         }
         // Version 2 rewrote the rows (their new plan_cell): until a vacuum marks the pages all-visible
         // again, plan's index-only scan visits every row. Once, after the migration commits.
-        if (1..<2).contains(from) {
+        if from == 1 {
             try await connection.query("VACUUM (ANALYZE) sluice_windows", logger: logger)
         }
     }
@@ -928,8 +919,32 @@ enum WindowFilesJSON {
     }
 }
 
+/// What is wrong with a `sluice_windows` row sluice cannot read, for the message that names the row.
+enum WindowRowFault {
+    case status(String)
+    case notHex
+    case filesNotArray
+    case hashesDiffer
+    case unknownStatusCode
+
+    var text: String {
+        switch self {
+        case .status(let name): return "status \(name.debugDescription), not submitted, complete or failed"
+        case .notHex: return "a fingerprint that is not 64 hex digits"
+        case .filesNotArray: return "files that are not an array of {\"path\", \"bytes\", \"sha256\"} objects"
+        case .hashesDiffer: return "fingerprints that do not match the hashes in its plan_cell"
+        case .unknownStatusCode: return "a plan_cell status sluice does not know"
+        }
+    }
+
+    func error(spec: String, start: Int64, location: String) -> StateStoreError {
+        let startTime = Timestamp(millisecondsSinceEpoch: start)
+        return StateStoreError(.corrupt, "\(location): the sluice_windows row of \(spec) starting at \(startTime.rfc3339) (start_ms \(start)) has \(text); it was not changed. Fix the row, or forget the window with `sluice state rm \(spec)@\(startTime.rfc3339)`")
+    }
+}
+
 /// One spec's packed `plan_cell`s (see `PostgresSchema.planCell`) as columns, with its distinct pairs of
-/// fingerprint hashes in order of first use and the start of a window that has each.
+/// fingerprint hashes in order of first use, each with the start of a window that has it.
 struct PlanningColumns {
     struct Pair: Hashable {
         var data: Int64
@@ -946,8 +961,8 @@ struct PlanningColumns {
     var statuses: [WindowStatus] = []
     var fingerprintIndices: [Int32] = []
     var fileCounts: [Int32] = []
-    var pairHashes: [Pair] = []
-    var pairExamples: [Int64] = []
+    /// Indexed by `fingerprintIndices`.
+    var pairs: [(hashes: Pair, example: Int64)] = []
 
     init(spec: String, provider: String, packed: ByteBuffer?, location: String) throws(StateStoreError) {
         self.spec = spec
@@ -961,7 +976,7 @@ struct PlanningColumns {
         statuses.reserveCapacity(n); fingerprintIndices.reserveCapacity(n); fileCounts.reserveCapacity(n)
         var indexOf: [Pair: Int32] = [:]
         var last = Pair(data: 0, destination: 0), lastIndex: Int32 = -1
-        var bad: (start: Int64, what: String)?
+        var bad: (start: Int64, fault: WindowRowFault)?
         packed.withUnsafeReadableBytes { raw in
             for i in 0..<n {
                 let base = i * Self.cellBytes
@@ -969,17 +984,17 @@ struct PlanningColumns {
                 let start = int64(0)
                 let files = Int32(bigEndian: raw.loadUnaligned(fromByteOffset: base + 40, as: Int32.self))
                 let code = Int16(bigEndian: raw.loadUnaligned(fromByteOffset: base + 44, as: Int16.self))
-                guard files >= 0 else { bad = (start, "files that are not an array of {\"path\", \"bytes\", \"sha256\"} objects"); return }
-                guard let status = (1...3).contains(code) ? WindowStatus(rawValue: UInt8(code)) : nil else { bad = (start, "a status sluice does not know"); return }
+                guard files >= 0 else { bad = (start, .filesNotArray); return }
+                guard let status = (1...3).contains(code) ? WindowStatus(rawValue: UInt8(code)) : nil else { bad = (start, .unknownStatusCode); return }
+                // Runs of windows share a pair: the dictionary is asked only where the pair changes.
                 let pair = Pair(data: int64(24), destination: int64(32))
                 if lastIndex < 0 || pair != last {
                     if let known = indexOf[pair] {
                         lastIndex = known
                     } else {
-                        lastIndex = Int32(pairHashes.count)
+                        lastIndex = Int32(pairs.count)
                         indexOf[pair] = lastIndex
-                        pairHashes.append(pair)
-                        pairExamples.append(start)
+                        pairs.append((pair, start))
                     }
                     last = pair
                 }
@@ -991,12 +1006,13 @@ struct PlanningColumns {
                 fileCounts.append(files)
             }
         }
-        if let bad { throw Self.corrupt(spec: spec, start: bad.start, location: location, bad.what) }
+        if let bad { throw bad.fault.error(spec: spec, start: bad.start, location: location) }
         sortIfNeeded()
     }
 
-    /// `string_agg` over an ordered subquery keeps its order in every PostgreSQL sluice has met; should
-    /// one not, the columns are put in start order here (starts are unique: they are the key).
+    /// `string_agg` over an ordered subquery keeps its order in every PostgreSQL sluice has met, but the
+    /// documentation does not promise it: columns out of order are put in start order here (starts are
+    /// unique: they are the key).
     private mutating func sortIfNeeded() {
         guard zip(starts, starts.dropFirst()).contains(where: { $0 >= $1 }) else { return }
         let order = starts.indices.sorted { starts[$0] < starts[$1] }
@@ -1006,10 +1022,5 @@ struct PlanningColumns {
         statuses = order.map { statuses[$0] }
         fingerprintIndices = order.map { fingerprintIndices[$0] }
         fileCounts = order.map { fileCounts[$0] }
-    }
-
-    static func corrupt(spec: String, start: Int64, location: String, _ what: String) -> StateStoreError {
-        let startTime = Timestamp(millisecondsSinceEpoch: start)
-        return StateStoreError(.corrupt, "\(location): the sluice_windows row of \(spec) starting at \(startTime.rfc3339) (start_ms \(start)) has \(what); it was not changed. Fix the row, or forget the window with `sluice state rm \(spec)@\(startTime.rfc3339)`")
     }
 }
