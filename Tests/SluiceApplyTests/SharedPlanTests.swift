@@ -221,17 +221,21 @@ actor SharedRowsStateStore: StateStore {
 
 /// A coordinator that can die: afterwards it renews nothing and ends no claim, as a killed process.
 final class DyingCoordinator: WindowCoordinator, @unchecked Sendable {
-    let inner: PostgresCoordinator
+    let inner: any WindowCoordinator
     private let lock = NSLock()
     private var dead = false
 
-    init(_ inner: PostgresCoordinator) { self.inner = inner }
+    init(_ inner: any WindowCoordinator) { self.inner = inner }
 
     func die() { lock.withLock { dead = true } }
     var isDead: Bool { lock.withLock { dead } }
 
     var worker: String { inner.worker }
     var leaseDuration: Duration { inner.leaseDuration }
+    var sharesPlan: Bool { true }
+    func whileStarting<T: Sendable>(plan: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        try await inner.whileStarting(plan: plan, body)
+    }
     func register(plan: String, windows: [WindowKey]) async throws { try await inner.register(plan: plan, windows: windows) }
     func claimNext(plan: String, specs: [String]) async throws -> WindowKey? {
         if isDead { throw CancellationError() }

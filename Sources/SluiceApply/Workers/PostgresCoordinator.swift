@@ -19,6 +19,7 @@ public final class PostgresCoordinator: WindowCoordinator {
     /// How long a claim lasts without renewal; a dead worker's windows are taken over after this.
     public let lease: Duration
     public var leaseDuration: Duration { lease }
+    public var sharesPlan: Bool { true }
     let client: PostgresClient
     private let running: Task<Void, Never>
     static let logger = Logger(label: "sluice.coordinator")

@@ -7,10 +7,21 @@ import SluiceProviders
 /// another takes the window over, resuming the provider job recorded for it. The same place keeps the
 /// provider limits that must hold across workers (requests per minute, jobs in flight per token).
 ///
-/// Without a coordinator, apply runs every window of its plan itself (one process, file state).
+/// Every apply claims its windows through one: `PostgresCoordinator` when the state is in PostgreSQL
+/// (any number of workers), `InMemoryCoordinator` otherwise (one worker, or workers of one process in
+/// tests, with time under the test's control).
 public protocol WindowCoordinator: Sendable {
     /// Who this worker is, in claims and messages: `host:pid:random`.
     var worker: String { get }
+
+    /// Whether other workers may apply the plan too: then a claimed window is read back from the state
+    /// before it is exported (another worker may have done it), leases are renewed, and the summary
+    /// reports the plan's progress across workers.
+    var sharesPlan: Bool { get }
+
+    /// Runs `body` while no other worker starting `plan` runs its own: workers starting together take
+    /// turns to check the plan, create the state and register the windows.
+    func whileStarting<T: Sendable>(plan: String, _ body: @Sendable () async throws -> T) async throws -> T
 
     /// How long a claim lasts without renewal; a dead worker's windows are taken over after this.
     var leaseDuration: Duration { get }
