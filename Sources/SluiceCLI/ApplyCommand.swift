@@ -3,6 +3,7 @@ import Foundation
 import SluiceApply
 import SluiceCore
 import SluiceProviders
+import Synchronization
 import UnixSignals
 #if canImport(Glibc)
 import Glibc
@@ -86,9 +87,7 @@ struct ApplyCommand: AsyncParsableCommand {
         let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 && environment["CI"]?.lowercased() != "true" ? .live : .plain)
         // With JSON logs stdout carries only JSON lines; the plan and the summary text go to stderr.
         let out = format == .json ? FileHandleOutput.standardError : FileHandleOutput.standardOutput
-        let events = FileHandleOutput.standardOutput
         let backend = try state.backend()
-        let store = try backend.store(environment: environment)
 
         // Read the plan or the specs before taking the lock: a typo costs nothing.
         let savedPlan = try Self.savedPlan(paths)
@@ -97,122 +96,61 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         let specPaths = savedPlan.map { $0.specPaths ?? ["specs/"] } ?? (paths.isEmpty ? ["specs/"] : paths)
         let specs = try PlanCommand.validSpecs(specPaths)
-
-        let lock: StateLock
-        do {
-            lock = try await store.lock(operation: "apply", timeout: lockTimeout.duration)
-        } catch {
-            throw CLIError(error.message, exitStatus: 1)
-        }
-        var status: Int32 = 0
-        do {
-            let coordinator = try await Self.coordinator(backend, environment: environment, lease: lease.duration)
-            defer { if let coordinator { Task { await coordinator.close() } } }
-            status = try await apply(savedPlan: savedPlan, specs: specs, store: store, coordinator: coordinator,
-                                     environment: environment, format: format, out: out, events: events)
-        } catch {
-            try? await store.unlock(lock)
-            throw error
-        }
-        try? await store.unlock(lock)
-        if status != 0 { throw ExitCode(status) }
-    }
-
-    /// With the state in PostgreSQL, apply is one of any number of workers sharing the plan.
-    static func coordinator(_ backend: StateBackend, environment: [String: String], lease: Duration) async throws -> PostgresCoordinator? {
-        guard case .postgres(let variable) = backend, let text = environment[variable] else { return nil }
-        do {
-            let coordinator = PostgresCoordinator(configuration: try PostgresURL(text).clientConfiguration(), lease: lease)
-            do {
-                try await coordinator.prepare()
-            } catch {
-                await coordinator.close()
-                throw error
-            }
-            return coordinator
-        } catch {
-            throw CLIError("$\(variable): \(error)", exitStatus: 1)
-        }
-    }
-
-    /// The state as stored now: `read` again unless the store still holds that version (a state of a
-    /// million rows is not read twice for one apply).
-    private static func reread(_ read: SluiceState?, _ store: any StateStore, _ specs: [JobSpec]) async throws(StateStoreError) -> SluiceState? {
-        if let read, try await store.currentIdentity() == read.identity { return read }
-        return try await store.load(selecting: StateSelection(specs))
-    }
-
-    private func apply(savedPlan: PlanDocument?, specs: [JobSpec], store: any StateStore, coordinator: PostgresCoordinator?,
-                       environment: [String: String], format: ApplyLogFormat, out: FileHandleOutput,
-                       events: FileHandleOutput) async throws -> Int32 {
-        var current: SluiceState?
-        do {
-            current = try await store.load(selecting: StateSelection(specs))
-        } catch {
-            throw CLIError(error.message, exitStatus: 1)
-        }
-        let work: [ApplyRunner.SpecWork]
-        var planID = ""
+        let source: ApplySession.Source
         if let savedPlan {
-            work = try Self.work(from: savedPlan, specs: specs)
-            let specSet = Fingerprinter.specSetHash(specs)
-            if let coordinator {
-                // Workers starting together take turns: join a plan others already registered, or check
-                // the plan against the state as it was saved, create the state if there is none yet and
-                // register the windows, before the next worker looks.
-                planID = SharedPlanID.make(state: savedPlan.state, specSetHash: specSet, work: work)
-                let id = planID
-                let loaded = current
-                let outcome: Result<SluiceState?, CLIError> = try await coordinator.whileStarting(plan: id) {
-                    let joining = try await coordinator.progress(plan: id, specs: nil).total > 0
-                    var state = try await Self.reread(loaded, store, specs)
-                    do {
-                        try SavedPlanCheck.check(savedPlan, currentState: state?.identity ?? .none, currentSpecSetHash: specSet,
-                                                 joining: joining)
-                    } catch {
-                        return .failure(CLIError("\(error)", exitStatus: 1))
-                    }
-                    if state == nil { state = try await store.save(SluiceState.new()) }
-                    if !joining {
-                        try await coordinator.register(plan: id, windows: work.flatMap { item in
-                            item.actions.map { WindowKey(spec: item.spec.name, start: $0.window.start) }
-                        })
-                    }
-                    return .success(state)
-                }
-                current = try outcome.get()
-            } else {
-                do {
-                    try SavedPlanCheck.check(savedPlan, currentState: current?.identity ?? .none, currentSpecSetHash: specSet)
-                } catch {
-                    throw CLIError(error.message, exitStatus: 1)
-                }
-            }
-            out.write(savedPlan.summary.line + "\n")
-            guard savedPlan.summary.hasChanges else { return 0 }
+            source = .saved(savedPlan, specs: specs)
         } else {
-            let instant = now.flatMap { Timestamp(rfc3339: $0) } ?? Timestamp.systemNow()
-            let plan: Plan
-            do {
-                plan = try Planner(options: .init(targets: target)).plan(specs: specs, state: current, now: instant)
-            } catch {
-                throw CLIError(error.message, exitStatus: 1)
-            }
-            out.write(PlanDocument(plan, includeRequests: false).text())
-            work = plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }
-            if let coordinator {
-                planID = SharedPlanID.make(state: current?.identity ?? .none, specSetHash: Fingerprinter.specSetHash(specs), work: work)
-                let id = planID
-                let planned = current
-                current = try await coordinator.whileStarting(plan: id) {
-                    let state = try await Self.reread(planned, store, specs)
-                    return state != nil ? state : try await store.save(SluiceState.new())
-                }
-            }
+            source = .specs(specs, now: now.flatMap { Timestamp(rfc3339: $0) } ?? Timestamp.systemNow(), targets: target)
         }
-        guard work.contains(where: { !$0.actions.isEmpty }) else { return 0 }
 
-        let client = AsyncHTTPTransport.makeClient(idleTimeout: idleTimeout.duration)
+        let reporter = makeApplyReporter(format, output: FileHandleOutput.standardOutput)
+        var session = ApplySession(store: try backend.store(environment: environment),
+                                   coordination: .of(backend, lease: lease.duration), options: options(),
+                                   environment: environment, reporter: reporter)
+        session.lockTimeout = lockTimeout.duration
+        session.idleTimeout = idleTimeout.duration
+
+        let interrupts = InterruptWatch(reporter: reporter)
+        let autoApprove = self.autoApprove
+        let run = Task {
+            try await session.run(source, show: { preview in
+                switch preview {
+                case .planned(let plan): out.write(plan.text())
+                case .saved(let plan): out.write(plan.summary.line + "\n")
+                }
+            }, approve: {
+                guard try autoApprove || Self.confirm(out) else { return false }
+                out.write("\n")
+                await interrupts.arm()
+                return true
+            })
+        }
+        interrupts.target(run)
+        let outcome: ApplySession.Outcome
+        do {
+            outcome = try await run.value
+        } catch let error as ApplyError {
+            throw CLIError(error.message, exitStatus: 1)
+        }
+        let signal = await interrupts.disarm()
+        switch outcome {
+        case .noChanges:
+            return
+        case .declined:
+            out.write("Apply cancelled; nothing was sent.\n")
+            throw ExitCode(1)
+        case .applied(let summary):
+            out.write("\n" + applySummaryText(summary))
+            if let signal {
+                out.write("Interrupted: the state is saved; run apply again to resume.\n")
+                throw ExitCode(signal == .sigint ? 130 : 143)
+            }
+            if summary.failed > 0 { throw ExitCode(1) }
+        }
+    }
+
+    /// The apply options the flags set.
+    private func options() -> ApplyOptions {
         var options = ApplyOptions()
         options.maxFileBytes = maxFileSize.bytes
         options.maxWindowBytes = maxWindowSize.bytes
@@ -221,66 +159,16 @@ struct ApplyCommand: AsyncParsableCommand {
         options.limitInterval = limitWindow.duration
         options.retry.maxAttempts = maxAttempts
         options.outputRoot = URL(fileURLWithPath: output, isDirectory: true)
-        let journal = StateJournal(store: store, state: current ?? SluiceState.new())
-        let reporter = makeApplyReporter(format, output: events)
-        let runner: ApplyRunner
-        do {
-            runner = try ApplyRunner(work: work, journal: journal, transport: AsyncHTTPTransport(client: client, maxFileBytes: maxFileSize.bytes),
-                                     environment: environment, options: options, reporter: reporter,
-                                     coordinator: coordinator, planID: planID)
-        } catch {
-            try? await client.shutdown()
-            throw CLIError("\(error)", exitStatus: 1)
-        }
-        let summary: ApplySummary?
-        let signal: UnixSignal?
-        do {
-            (summary, signal) = try await confirmAndRun(runner, reporter: reporter, out: out,
-                                                        approved: autoApprove || savedPlan != nil)
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-        try? await client.shutdown()
-        guard let summary else { return 1 }
-        out.write("\n" + applySummaryText(summary))
-        if let signal {
-            out.write("Interrupted: the state is saved; run apply again to resume.\n")
-            return signal == .sigint ? 130 : 143
-        }
-        return summary.failed > 0 ? 1 : 0
+        return options
     }
 
-    /// Asks for confirmation (unless `approved`: --auto-approve, or a saved plan, which was reviewed when
-    /// it was saved, as with `terraform apply PLANFILE`), then runs, turning SIGINT/SIGTERM into a
-    /// cancel. `nil` summary: the person said no.
-    private func confirmAndRun(_ runner: ApplyRunner, reporter: any ApplyReporter, out: FileHandleOutput,
-                               approved: Bool) async throws -> (ApplySummary?, UnixSignal?) {
-        if !approved {
-            guard isatty(STDIN_FILENO) == 1 else {
-                throw CLIError("apply needs confirmation and there is no terminal to ask on; review the plan and pass --auto-approve (or save the plan with `sluice plan --out FILE` and apply that: `sluice apply FILE`)", exitStatus: 1)
-            }
-            out.write("\nApply these changes? Only 'yes' is accepted: ")
-            guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
-                out.write("Apply cancelled; nothing was sent.\n")
-                return (nil, nil)
-            }
+    /// Asks on the terminal whether to apply the plan just printed; only "yes" is yes.
+    private static func confirm(_ out: FileHandleOutput) throws -> Bool {
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw CLIError("apply needs confirmation and there is no terminal to ask on; review the plan and pass --auto-approve (or save the plan with `sluice plan --out FILE` and apply that: `sluice apply FILE`)", exitStatus: 1)
         }
-        out.write("\n")
-
-        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-        let run = Task { await runner.run() }
-        let watcher = Task { () -> UnixSignal? in
-            for await signal in signals {
-                reporter.report(.interrupted(signal: signal == .sigint ? "SIGINT" : "SIGTERM"))
-                run.cancel()
-                return signal
-            }
-            return nil
-        }
-        let summary = await run.value
-        watcher.cancel()
-        return (summary, await watcher.value)
+        out.write("\nApply these changes? Only 'yes' is accepted: ")
+        return readLine()?.trimmingCharacters(in: .whitespaces) == "yes"
     }
 
     /// The saved plan named by the single argument, or `nil` when the arguments are spec paths.
@@ -298,17 +186,37 @@ struct ApplyCommand: AsyncParsableCommand {
             throw CLIError("\(paths[0]): \(error.message)", exitStatus: 1)
         }
     }
+}
 
-    /// The saved plan's actions, matched to the specs (the spec set hash already matched).
-    static func work(from plan: PlanDocument, specs: [JobSpec]) throws -> [ApplyRunner.SpecWork] {
-        var work = specs.map { ApplyRunner.SpecWork(spec: $0, actions: []) }
-        for entry in plan.actions {
-            guard let i = specs.firstIndex(where: { $0.name == entry.spec }) else {
-                throw CLIError("the saved plan names spec \(entry.spec), which is not in the spec set; make the plan again", exitStatus: 1)
+/// Turns SIGINT and SIGTERM into cancellation of the apply, once it is approved (before that the
+/// default action stands: a person at the prompt can still press Ctrl-C to leave).
+final class InterruptWatch: Sendable {
+    private let reporter: any ApplyReporter
+    private let state = Mutex<(task: Task<ApplySession.Outcome, any Error>?, watcher: Task<UnixSignal?, Never>?)>((nil, nil))
+
+    init(reporter: any ApplyReporter) { self.reporter = reporter }
+
+    func target(_ task: Task<ApplySession.Outcome, any Error>) { state.withLock { $0.task = task } }
+
+    /// Starts trapping the signals.
+    func arm() async {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let reporter = self.reporter
+        let watcher = Task { [weak self] () -> UnixSignal? in
+            for await signal in signals {
+                reporter.report(.interrupted(signal: signal == .sigint ? "SIGINT" : "SIGTERM"))
+                self?.state.withLock { $0.task }?.cancel()
+                return signal
             }
-            work[i].actions.append(PlannedAction(action: entry.action, reason: .forced,
-                                                 window: ExportWindow(start: entry.window.start, end: entry.window.end)))
+            return nil
         }
-        return work
+        state.withLock { $0.watcher = watcher }
+    }
+
+    /// Stops watching; the signal that interrupted the apply, if one did.
+    func disarm() async -> UnixSignal? {
+        guard let watcher = state.withLock({ $0.watcher }) else { return nil }
+        watcher.cancel()
+        return await watcher.value
     }
 }

@@ -168,7 +168,8 @@ final class OrderLog: @unchecked Sendable {
         let runner = try ApplyRunner(
             work: specs.map { ApplyRunner.SpecWork(spec: $0, actions: []) },
             journal: StateJournal(store: InMemoryStateStore(nil), state: .new()), transport: AsyncHTTPTransport(client: client),
-            environment: ["TOKEN_A": "token-of-a", "TOKEN_B": "token-of-b"], options: options, reporter: NoReporter())
+            environment: ["TOKEN_A": "token-of-a", "TOKEN_B": "token-of-b"], options: options, reporter: NoReporter(),
+            coordinator: InMemoryCoordinator.alone(), planID: "test-plan")
         let path = RequestRenderer(spec: specs[0]).submitPath
         try await runner.contexts[0].provider.client.beforeRequest(path)
         let passed = PassedFlag()

@@ -86,27 +86,19 @@ final class EventLog: ApplyReporter, @unchecked Sendable {
     var submits: Int { all.filter { if case .submitted = $0 { return true } else { return false } }.count }
 }
 
-/// Plans `specs` against the state in `store` and applies the plan, as `sluice apply --auto-approve` does.
+/// Plans `specs` against the state in `store` and applies the plan, as `sluice apply --auto-approve` does
+/// (through the same `ApplySession`). With no change planned the summary is empty.
 @discardableResult
 func planAndApply(_ specs: [JobSpec], store: any StateStore, root: URL, now: Timestamp,
                   options: ApplyOptions? = nil, environment: [String: String] = ["TEST_TOKEN": "sandbox-token"],
                   log: EventLog = EventLog(),
-                  wrapTransport: (any HTTPTransport) -> any HTTPTransport = { $0 }) async throws -> (Plan, ApplySummary) {
-    let state = try await store.load()
-    let plan = try Planner().plan(specs: specs, state: state, now: now)
-    let journal = StateJournal(store: store, state: state ?? SluiceState.new())
-    let client = AsyncHTTPTransport.makeClient()
-    do {
-        let runner = try ApplyRunner(
-            work: plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }, journal: journal,
-            transport: wrapTransport(AsyncHTTPTransport(client: client)), environment: environment,
-            options: options ?? testApplyOptions(root: root), reporter: log)
-        let summary = await runner.run()
-        try await client.shutdown()
-        return (plan, summary)
-    } catch {
-        try? await client.shutdown()
-        throw error
+                  wrapTransport: @escaping @Sendable (any HTTPTransport) -> any HTTPTransport = { $0 }) async throws -> (Plan, ApplySummary) {
+    let plan = try Planner().plan(specs: specs, state: try await store.load(), now: now)
+    var session = ApplySession(store: store, options: options ?? testApplyOptions(root: root), environment: environment, reporter: log)
+    session.wrapTransport = wrapTransport
+    switch try await session.run(.specs(specs, now: now), show: { _ in }, approve: { true }) {
+    case .applied(let summary): return (plan, summary)
+    case .noChanges, .declined: return (plan, ApplySummary())
     }
 }
 

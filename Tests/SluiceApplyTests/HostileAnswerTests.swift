@@ -77,10 +77,13 @@ import ZIPFoundation
         let sampler = DiskSampler(folder)
         let started = ContinuousClock.now
         do {
+            let work = plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }
+            let coordinator = InMemoryCoordinator.alone()
+            try await coordinator.register(plan: "test-plan", windows: ApplySession.windows(work))
             let runner = try ApplyRunner(
-                work: plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }, journal: journal,
+                work: work, journal: journal,
                 transport: AsyncHTTPTransport(client: client, maxFileBytes: options.maxFileBytes), environment: environment,
-                options: options, reporter: log)
+                options: options, reporter: log, coordinator: coordinator, planID: "test-plan")
             let summary = await runner.run()
             let elapsed = ContinuousClock.now - started
             try await client.shutdown()

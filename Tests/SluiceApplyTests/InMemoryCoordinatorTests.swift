@@ -188,5 +188,6 @@ final class TestLocked<Value: Sendable>: @unchecked Sendable {
     private var stored: Value
     init(_ value: Value) { stored = value }
     var value: Value { lock.withLock { stored } }
+    func set(_ value: Value) { lock.withLock { stored = value } }
     func append<T>(_ element: T) where Value == [T] { lock.withLock { stored.append(element) } }
 }

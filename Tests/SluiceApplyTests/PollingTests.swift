@@ -39,15 +39,15 @@ import Testing
             var options = testApplyOptions(root: root)
             // Polls every 5 ms at first: a 50 ms job would be polled about ten times without the scout.
             options.poll = PollSchedule(initial: .milliseconds(5), growth: 0.1, cap: .milliseconds(80))
-            var counter: PollCounter?
+            let counter = TestLocked<PollCounter?>(nil)
             let (_, summary) = try await planAndApply([spec], store: InMemoryStateStore(nil), root: root, now: ApplyEndToEndTests.now,
                                                       options: options) { inner in
                 let c = PollCounter(inner)
-                counter = c
+                counter.set(c)
                 return c
             }
             #expect(summary.exported == 16 && summary.failed == 0, "\(summary.failures)")
-            let polls = try #require(counter?.perJob)
+            let polls = try #require(counter.value?.perJob)
             #expect(polls.count == 16)
             let scouts = polls.values.filter { $0 > 3 }
             #expect(scouts.count <= 1, "more than one job polled on the schedule: \(polls.values.sorted())")

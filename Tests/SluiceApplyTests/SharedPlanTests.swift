@@ -165,6 +165,8 @@ func runWorker(work: [ApplyRunner.SpecWork], store: SharedRowsStateStore, root: 
     var options = testApplyOptions(root: root)
     options.parallelism = parallelism
     options.limitInterval = .milliseconds(Int64(60_000 / testSpeed * 1.2))
+    // Every worker registers the plan, as `ApplySession` does (registering is idempotent).
+    try await coordinator.register(plan: "test-plan", windows: ApplySession.windows(work))
     let runner = try ApplyRunner(work: work, journal: journal, transport: AsyncHTTPTransport(client: client),
                                  environment: environment, options: options, reporter: log,
                                  coordinator: coordinator, planID: "test-plan")

@@ -32,14 +32,16 @@ public final class ApplyRunner: Sendable {
     let options: ApplyOptions
     let reporter: any ApplyReporter
     let contexts: [SpecContext]
-    /// With several workers on one plan: where windows are claimed and shared limits kept.
-    let coordinator: (any WindowCoordinator)?
+    /// Where windows are claimed and the limits across workers kept (one worker: in memory).
+    let coordinator: any WindowCoordinator
     /// The plan's id in the coordinator (the same for every worker applying it).
     let planID: String
     let tally = Locked(ApplySummary())
     let labels = LabelCache()
-    /// Windows of a shared plan running in this worker now.
+    /// Windows claimed by this worker and running now.
     let running = Locked(Set<WindowKey>())
+    /// Windows this worker started and gave back unfinished (interrupted): started, so not "not started".
+    let released = Locked(0)
     let destinations: DestinationRegistry
     /// File downloads in flight across all windows, at most `parallelism`: a window with several files
     /// (Enterpret v1) downloads them at once while other windows are polling, never more than that.
@@ -51,7 +53,7 @@ public final class ApplyRunner: Sendable {
     /// naming every missing or unusable variable (never a value), before any request.
     public init(work: [SpecWork], journal: StateJournal, transport: any HTTPTransport, environment: [String: String],
                 options: ApplyOptions, reporter: any ApplyReporter,
-                coordinator: (any WindowCoordinator)? = nil, planID: String = "") throws {
+                coordinator: any WindowCoordinator, planID: String) throws {
         try Self.checkEnvironment(work.filter { !$0.actions.isEmpty }.map(\.spec), environment)
         try ApplySecrets.checkPrintable(work.filter { !$0.actions.isEmpty }.map(\.spec), environment)
         let redactor = ApplySecrets.redactor(work.map(\.spec), environment)
@@ -106,7 +108,7 @@ public final class ApplyRunner: Sendable {
             if let jobs = quota.jobsInFlight {
                 gate = gates[lane.0] ?? JobGate(limit: jobs)
                 gates[lane.0] = gate
-                sharedSlots = coordinator?.jobSlots(key: lane.0, limit: jobs)
+                sharedSlots = coordinator.jobSlots(key: lane.0, limit: jobs)
             }
             let destination = try destinations.destination(for: spec)
             contexts.append(SpecContext(
@@ -200,58 +202,34 @@ public final class ApplyRunner: Sendable {
                 continue
             }
             if let i = lanes.firstIndex(where: { $0.key == context.laneKey }) {
-                lanes[i].queue.append(contentsOf: item.actions.map { (index, $0) })
+                lanes[i].specs.append(item.spec.name)
             } else {
-                lanes.append(Lane(key: context.laneKey, limit: context.laneLimit, queue: item.actions.map { (index, $0) }))
+                lanes.append(Lane(key: context.laneKey, limit: context.laneLimit, specs: [item.spec.name]))
             }
         }
-        // Interleave windows within a shared lane by start, so specs sharing a token progress together.
-        for i in lanes.indices where Set(lanes[i].queue.map(\.0)).count > 1 {
-            lanes[i].queue.sort { ($0.1.window.start, $0.0) < ($1.1.window.start, $1.0) }
-        }
-
-        // Several workers on one plan: every worker registers the plan's windows, then claims them.
+        // The windows this run may claim. Within a lane they are claimed by start, so specs sharing a
+        // token progress together.
         var claimable: [WindowKey: (index: Int, action: PlannedAction)] = [:]
-        if let coordinator {
-            for lane in lanes {
-                for (index, action) in lane.queue {
-                    claimable[WindowKey(spec: work[index].spec.name, start: action.window.start)] = (index, action)
-                }
-            }
-            do {
-                try await coordinator.register(plan: planID, windows: Array(claimable.keys))
-                for i in lanes.indices { lanes[i].shared = true }
-            } catch {
-                let message = redactor.clean(Self.describe(error))
-                reporter.report(.specFailed(spec: "all specs", error: message))
-                tally.withLock {
-                    $0.failed += claimable.count
-                    $0.failures.append("the shared plan: \(message)")
-                }
-                lanes.removeAll()
+        for (index, item) in work.enumerated() where lanes.contains(where: { $0.specs.contains(item.spec.name) }) {
+            for action in item.actions {
+                claimable[WindowKey(spec: item.spec.name, start: action.window.start)] = (index, action)
             }
         }
 
         let parallelism = max(1, options.parallelism)
+        var stopping = false
         await withTaskGroup(of: (Int, WindowOutcome).self) { group in
             var inFlight = 0
             var cursor = 0
-            var stopping = false
             while true {
                 if Task.isCancelled { stopping = true }
                 while !stopping && inFlight < parallelism {
                     guard let i = Self.nextLane(&lanes, cursor: &cursor) else { break }
                     inFlight += 1
-                    if lanes[i].shared {
-                        lanes[i].inFlight += 1
-                        let specs = Array(Set(lanes[i].queue.map { work[$0.0].spec.name })).sorted()
-                        let actions = claimable
-                        group.addTask { (i, await self.claimAndExport(specs, actions)) }
-                        continue
-                    }
-                    let (specIndex, action) = lanes[i].take()
-                    let context = contexts[specIndex]
-                    group.addTask { (i, await self.export(action, context)) }
+                    lanes[i].inFlight += 1
+                    let specs = lanes[i].specs
+                    let actions = claimable
+                    group.addTask { (i, await self.claimAndExport(specs, actions)) }
                 }
                 guard inFlight > 0, let (i, outcome) = await group.next() else { break }
                 inFlight -= 1
@@ -262,13 +240,20 @@ public final class ApplyRunner: Sendable {
                     group.cancelAll()
                 }
             }
-            let skipped = lanes.filter { !$0.shared }.reduce(0) { $0 + $1.pending }
-            tally.withLock { $0.skipped += skipped }
+        }
+        // Stopped early (a fatal error, or cancelled): the windows of the lanes that ran which no worker
+        // holds now, less those this worker started and gave back, were not started.
+        if stopping || Task.isCancelled {
+            let specs = lanes.flatMap(\.specs)
+            if let left = try? await Self.unblocked({ [coordinator, planID] in try await coordinator.progress(plan: planID, specs: specs) }) {
+                let released = self.released.withLock { $0 }
+                tally.withLock { $0.skipped += max(0, left.left - left.claimed - released) }
+            }
         }
 
         await destinations.closeAll()
-        if let coordinator {
-            let progress = try? await coordinator.progress(plan: planID, specs: nil)
+        if coordinator.sharesPlan {
+            let progress = try? await Self.unblocked({ [coordinator, planID] in try await coordinator.progress(plan: planID, specs: nil) })
             tally.withLock { $0.plan = progress }
         }
         var summary = tally.withLock { $0 }
@@ -279,26 +264,17 @@ public final class ApplyRunner: Sendable {
         return summary
     }
 
+    /// Windows that share a limit of windows in flight (one spec, or the specs on one token of a
+    /// provider that runs few jobs at a time), claimed from the coordinator by start.
     struct Lane {
         var key: String
         var limit: Int
-        var queue: [(Int, PlannedAction)]
-        var next = 0
+        var specs: [String]
         var inFlight = 0
-        /// Windows are claimed from a shared plan rather than taken from `queue` in order.
-        var shared = false
-        /// A shared lane with nothing left to claim.
+        /// Nothing left to claim in this lane.
         var exhausted = false
 
-        var pending: Int { shared ? (exhausted ? 0 : 1) : queue.count - next }
-
-        mutating func take() -> (Int, PlannedAction) {
-            defer {
-                next += 1
-                inFlight += 1
-            }
-            return queue[next]
-        }
+        var pending: Int { exhausted ? 0 : 1 }
     }
 
     /// The next lane, round-robin, with a window waiting and room under its limit.
@@ -312,6 +288,11 @@ public final class ApplyRunner: Sendable {
             }
         }
         return nil
+    }
+
+    /// Runs `body` in a task of its own, so a cancelled run still reads the coordinator's answer.
+    static func unblocked<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task.detached(operation: body).value
     }
 
     static func describe(_ error: any Error) -> String {
@@ -392,7 +373,7 @@ enum WindowOutcome: Sendable {
     case interrupted
     /// The state could not be written: stop everything rather than export what cannot be recorded.
     case fatal
-    /// A worker on a shared plan found no window of its lane left to claim.
+    /// The lane has no window left to claim.
     case noneLeft
 }
 
@@ -406,10 +387,10 @@ final class LimiterRegistry: Sendable {
 
     private let known = Mutex<[String: Limits]>([:])
     let interval: Duration
-    /// With several workers: the limits are counted in the coordinator, across all of them.
-    let coordinator: (any WindowCoordinator)?
+    /// The limits are counted in the coordinator, across all of its workers.
+    let coordinator: any WindowCoordinator
 
-    init(interval: Duration, coordinator: (any WindowCoordinator)? = nil) {
+    init(interval: Duration, coordinator: any WindowCoordinator) {
         self.interval = interval
         self.coordinator = coordinator
     }
@@ -425,14 +406,9 @@ final class LimiterRegistry: Sendable {
     func limits(provider: ProviderID, endpoint: Endpoint, token: String, _ limits: RequestLimits) -> Limits {
         let key = Self.key(provider, endpoint, token)
         let interval = self.interval
-        // Network jitter between our clock and the server's: a quarter second a minute, scaled.
-        let margin = interval / 240
         let coordinator = self.coordinator
         func limiter(_ kind: String) -> (Int) -> any RequestQuota {
-            { limit in
-                if let coordinator { return coordinator.rateLimit(key: "\(kind) \(key)", limit: limit, interval: interval) }
-                return SlidingWindowLimiter(limit: limit, interval: interval, margin: margin, clock: ContinuousClock())
-            }
+            { limit in coordinator.rateLimit(key: "\(kind) \(key)", limit: limit, interval: interval) }
         }
         return known.withLock { table in
             if let existing = table[key] { return existing }

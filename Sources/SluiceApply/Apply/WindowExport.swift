@@ -112,8 +112,8 @@ extension ApplyRunner {
 
         var jobID: String?
         var files: [RemoteFile]?
-        let gate = GateHold(context.jobGate, shared: context.sharedJobSlots.flatMap { slots in
-            coordinator.map { (slots, $0.holder(WindowKey(spec: spec.name, start: window.start))) }
+        let gate = GateHold(context.jobGate, shared: context.sharedJobSlots.map { slots in
+            (slots, coordinator.holder(WindowKey(spec: spec.name, start: window.start)))
         })
         defer { gate.give() }
         if action.action == .resume, let existing {

@@ -1,14 +1,14 @@
 import Foundation
 import SluiceCore
 
-/// Apply as one of several workers on a shared plan: windows are claimed from the coordinator rather
-/// than taken in order, each under a lease renewed while the window runs.
+/// How apply takes its windows: each is claimed from the coordinator, in start order per lane; on a
+/// shared plan under a lease renewed while the window runs.
 extension ApplyRunner {
     /// Claims the next window of `specs` and exports it. While every remaining window of these specs is
     /// held by other workers, waits and asks again: a worker that dies loses its lease, and one of the
-    /// workers still running takes its windows over. Returns `.noneLeft` once every window is done.
+    /// workers still running takes its windows over. Returns `.noneLeft` once no window is left that
+    /// this worker could take (all done, or the rest running here).
     func claimAndExport(_ specs: [String], _ actions: [WindowKey: (index: Int, action: PlannedAction)]) async -> WindowOutcome {
-        guard let coordinator else { return .noneLeft }
         let pause = min(coordinator.leaseDuration / 4, .seconds(2))
         do {
             while true {
@@ -28,11 +28,13 @@ extension ApplyRunner {
                     return outcome
                 }
                 let left = try await coordinator.progress(plan: planID, specs: specs)
-                if left.left == 0 { return .noneLeft }
+                // Read after the progress, so a window of ours ending in between is counted in neither or
+                // only in the progress: never a window left that is counted as ours.
+                let ours = running.withLock { $0.filter { specs.contains($0.spec) }.count }
+                if left.left - ours <= 0 { return .noneLeft }
                 // Windows this worker runs end here: look again soon rather than a lease's quarter later
                 // (every apply waited up to 2 s after its last window for its idle lanes).
-                let oursRunning = running.withLock { $0.contains { specs.contains($0.spec) } }
-                try await Task.sleep(for: oursRunning ? min(pause, .milliseconds(50)) : pause)
+                try await Task.sleep(for: ours > 0 ? min(pause, .milliseconds(50)) : pause)
             }
         } catch {
             if Task.isCancelled { return .noneLeft }
@@ -46,7 +48,8 @@ extension ApplyRunner {
     private func exportClaimed(_ key: WindowKey, _ planned: PlannedAction, _ context: SpecContext,
                                _ coordinator: any WindowCoordinator) async -> WindowOutcome {
         var action = planned
-        do {
+        // Alone, nobody else can have changed the window since the plan read it.
+        if coordinator.sharesPlan { do {
             let before = await journal.record(spec: key.spec, start: key.start)
             let fresh = try await journal.reload(key, provider: context.spec.provider.rawValue)
             if let fresh, fresh.status == .complete, fresh.fingerprints == context.fingerprints,
@@ -62,7 +65,7 @@ extension ApplyRunner {
             await Self.end(key, done: false, coordinator)
             reporter.report(.failed(spec: key.spec, window: planned.window, error: "the state could not be read: \(error.message)"))
             return .fatal
-        }
+        } }
         let renewal = Task {
             let every = coordinator.leaseDuration / 4
             while !Task.isCancelled {
@@ -74,8 +77,11 @@ extension ApplyRunner {
         let outcome = await export(action, context)
         renewal.cancel()
         switch outcome {
-        case .completed, .failed: await Self.end(key, done: true, coordinator)
-        case .interrupted, .fatal, .noneLeft: await Self.end(key, done: false, coordinator)
+        case .completed, .failed:
+            await Self.end(key, done: true, coordinator)
+        case .interrupted, .fatal, .noneLeft:
+            released.withLock { $0 += 1 }
+            await Self.end(key, done: false, coordinator)
         }
         return outcome
     }

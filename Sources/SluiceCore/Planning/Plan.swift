@@ -36,6 +36,8 @@ public enum ActionReason: Sendable, Hashable {
     case dataAndDestinationChanged
     case boundsChanged(recordedEnd: Timestamp)
     case withinLookback(ISODuration)
+    /// The reason a saved plan gave (its `reason_code` and `reason`), carried as it was reviewed.
+    case saved(code: String, message: String)
 
     /// A stable identifier for programs: `never-exported`, `data-changed`, …
     public var code: String {
@@ -49,6 +51,7 @@ public enum ActionReason: Sendable, Hashable {
         case .dataAndDestinationChanged: return "data-and-destination-changed"
         case .boundsChanged: return "bounds-changed"
         case .withinLookback: return "within-lookback"
+        case .saved(let code, _): return code
         }
     }
 
@@ -84,6 +87,8 @@ public enum ActionReason: Sendable, Hashable {
             return "window now ends at a different time (recorded end \(recordedEnd.rfc3339))"
         case .withinLookback(let lookback):
             return "ended within the lookback of \(lookback.iso8601): export again for late data"
+        case .saved(_, let message):
+            return message
         }
     }
 }
