@@ -19,7 +19,7 @@ import Testing
 
     @Test func workersShareOnePlanExactlyOnceWithinTheLimits() async throws {
         let scratch = try Scratch()
-        try await withSandbox(applySandboxConfiguration(faults: "429:rate=0.05,retry-after=0;reset:rate=0.05")) { sandbox in
+        try await withSandbox(applySandboxConfiguration(faults: "429:rate=0.05,retry-after=0")) { sandbox in
             var v2 = try testSpec(.enterpretV2, endpoint: sandbox.apiBaseURL, filters: defaultFilters(.enterpretV2))
             v2.window.end = day0 + .hours(24)
             let userpilot = try testSpec(.userpilot, endpoint: sandbox.apiBaseURL, days: 4, filters: defaultFilters(.userpilot))
