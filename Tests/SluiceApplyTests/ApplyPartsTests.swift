@@ -171,10 +171,10 @@ final class OrderLog: @unchecked Sendable {
             environment: ["TOKEN_A": "token-of-a", "TOKEN_B": "token-of-b"], options: options, reporter: NoReporter(),
             coordinator: InMemoryCoordinator.alone(), planID: "test-plan")
         let path = RequestRenderer(spec: specs[0]).submitPath
-        try await runner.contexts[0].provider.client.beforeRequest(path)
+        try await runner.contexts[0].api.beforeRequest(path)
         let passed = PassedFlag()
         let second = Task {
-            try await runner.contexts[1].provider.client.beforeRequest(path)
+            try await runner.contexts[1].api.beforeRequest(path)
             passed.set()
         }
         try await Task.sleep(for: .milliseconds(300))

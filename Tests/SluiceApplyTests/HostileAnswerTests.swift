@@ -461,7 +461,7 @@ import ZIPFoundation
         }
         let json = #"{"records": ["# + records.joined(separator: ",") + #"], "labelID": "top-level-not-me"}"#
         try Data(json.utf8).write(to: scratch.url.appendingPathComponent("records.json"))
-        #expect(try LabelIDScanner.ids(in: scratch.url) == Set((0..<7).map { "L\($0)" }))
+        #expect(try LabelIDScanner.ids(in: DirectoryFiles(directory: scratch.url)) == Set((0..<7).map { "L\($0)" }))
         for chunk in [1, 3, 4096] {
             var scanner = LabelIDScanner()
             let bytes = Array(json.utf8)

@@ -49,7 +49,7 @@ import Testing
         var out: [String: [String: Int]] = [:]
         for table in tables {
             let key = spec.provider == .coveo
-                ? TableKeys.coveo[String(table.dropFirst("coveo_".count))] ?? "id"
+                ? Coveo.tableKeys[String(table.dropFirst("coveo_".count))] ?? "id"
                 : (spec.provider == .enterpretV2 ? "record_id" : "id")
             let version = spec.provider == .enterpretV2 ? "CAST(version AS TEXT)" : "'1'"
             let rows = try await d.rows("SELECT CAST(\"\(key)\" AS TEXT), \(version) FROM \(h.name(table))")

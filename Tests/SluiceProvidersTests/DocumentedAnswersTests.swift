@@ -1,5 +1,5 @@
 import Foundation
-import SluiceCore
+@testable import SluiceCore
 import Testing
 @testable import SluiceProviders
 
@@ -79,7 +79,7 @@ import Testing
         (#"{"isCompleted": true, "responseFiles": "https://s3.example/a.json"}"#, "failed"),
     ])
     func enterpretV1(body: String, expected: String) async throws {
-        #expect(try await Self.read(body, EnterpretV1Provider.init) == expected, "\(body)")
+        #expect(try await Self.read(body, { EnterpretV1Provider(client: $0) }) == expected, "\(body)")
     }
 
     /// A failed v1 query answers 500 to every fetch; when the last retry meets a 429 instead, the query is

@@ -1,4 +1,4 @@
-import SluiceCore
+@testable import SluiceCore
 import Testing
 @testable import SluiceProviders
 

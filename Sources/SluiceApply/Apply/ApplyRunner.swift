@@ -37,7 +37,6 @@ public final class ApplyRunner: Sendable {
     /// The plan's id in the coordinator (the same for every worker applying it).
     let planID: String
     let tally = Locked(ApplySummary())
-    let labels = LabelCache()
     /// Windows claimed by this worker and running now.
     let running = Locked(Set<WindowKey>())
     /// Windows this worker started and gave back unfinished (interrupted): started, so not "not started".
@@ -79,20 +78,24 @@ public final class ApplyRunner: Sendable {
         var contexts: [SpecContext] = []
         var gates: [String: JobGate] = [:]
         let tally = self.tally
+        // What the providers' clients of this run share (Enterpret v1's labels).
+        let providerCache = ProviderRunCache()
         for item in work {
             let spec = item.spec
             let token = environment[spec.auth.tokenEnv] ?? ""
             let renderer = RequestRenderer(spec: spec)
             let exportPath = renderer.submitPath
+            let definition = spec.provider.definition
+            let discoveryPath = definition.discoveryPath
             let owner = Self.quotaOwner(spec, environment)
             let quota = shared[LimiterRegistry.key(spec.provider, spec.endpoint, owner)] ?? spec.limits
             let limits = limiters.limits(provider: spec.provider, endpoint: spec.endpoint, token: owner, quota)
             var client = APIClient(
-                endpoint: spec.endpoint, credential: Self.credential(spec.provider, token), transport: transport,
+                endpoint: spec.endpoint, credential: definition.credential(token), transport: transport,
                 retry: options.retry, requestTimeout: options.requestTimeout, downloadTimeout: options.downloadTimeout,
                 beforeRequest: { path in
                     if path == exportPath, let exports = limits.exports { try await exports.acquire() }
-                    if path == EnterpretV2Provider.objectsPath, let objects = limits.objects { try await objects.acquire() }
+                    if path == discoveryPath, let objects = limits.objects { try await objects.acquire() }
                 },
                 observe: { _, _, status in
                     tally.withLock {
@@ -112,7 +115,7 @@ public final class ApplyRunner: Sendable {
             }
             let destination = try destinations.destination(for: spec)
             contexts.append(SpecContext(
-                spec: spec, provider: Self.provider(spec, client: client), renderer: renderer,
+                spec: spec, provider: definition.client(api: client, spec: spec, run: providerCache), api: client, renderer: renderer,
                 destination: destination.destination, destinationKey: destination.key,
                 fingerprints: Fingerprinter.fingerprints(for: spec), laneKey: lane.0, laneLimit: lane.1, jobGate: gate,
                 sharedJobSlots: sharedSlots,
@@ -146,24 +149,6 @@ public final class ApplyRunner: Sendable {
     static func quotaOwner(_ spec: JobSpec, _ environment: [String: String]) -> String {
         if let organization = spec.auth.organization { return "organization:" + organization }
         return environment[spec.auth.tokenEnv] ?? ""
-    }
-
-    static func credential(_ provider: ProviderID, _ token: String) -> Credential {
-        switch provider {
-        case .enterpretV1, .enterpretV2, .coveo: return .bearer(token)
-        case .userpilot: return .tokenScheme(token)
-        case .openweb: return .apiKeyHeader(token)
-        }
-    }
-
-    static func provider(_ spec: JobSpec, client: APIClient) -> any ExportProvider {
-        switch spec.provider {
-        case .openweb: return OpenWebProvider(client: client)
-        case .userpilot: return UserpilotProvider(client: client, lookup: spec.lookup)
-        case .coveo: return CoveoProvider(client: client, org: spec.filters["org"]?.stringValue)
-        case .enterpretV1: return EnterpretV1Provider(client: client)
-        case .enterpretV2: return EnterpretV2Provider(client: client, objectID: spec.filters["objectID"]?.stringValue)
-        }
     }
 
     // MARK: Running
@@ -305,6 +290,9 @@ public final class ApplyRunner: Sendable {
 struct SpecContext: Sendable {
     let spec: JobSpec
     let provider: any ExportProvider
+    /// The provider's API with the spec's credential: the provider's client talks through it, and
+    /// downloads go through it too, so a credential only ever reaches the API's own host.
+    let api: APIClient
     let renderer: RequestRenderer
     let destination: any Destination
     /// Specs with the same key share their destination (and its `prepare`).
@@ -420,14 +408,6 @@ final class LimiterRegistry: Sendable {
             return made
         }
     }
-}
-
-/// Enterpret v1 labels looked up once per run.
-final class LabelCache: Sendable {
-    private let known = Mutex<[String: String]>([:])
-
-    func cached(_ id: String) -> String? { known.withLock { $0[id] } }
-    func store(_ id: String, _ json: String) { known.withLock { $0[id] = json } }
 }
 
 /// A value behind a lock that closures can share (a `Mutex` itself cannot be captured).

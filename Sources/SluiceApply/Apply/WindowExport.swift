@@ -413,10 +413,7 @@ extension ApplyRunner {
                 throw WindowFailure(message: "the provider named a file whose name holds a secret of this run; refusing to store it")
             }
             try await download(files, into: staged, context: context, window: window, run: &run)
-            if spec.provider == .enterpretV1, spec.filters["resolveLabels"]?.boolValue == true,
-               let v1 = context.provider as? EnterpretV1Provider {
-                try await resolveLabels(in: staged.directory, using: v1)
-            }
+            try await context.provider.finish(DirectoryFiles(directory: staged.directory))
             let now = options.now()
             let fingerprints = context.fingerprints
             let facts = try await context.destination.commit(staged) { facts in
@@ -447,7 +444,7 @@ extension ApplyRunner {
         // Files coming down at once share what is left of the window's limit, byte by byte.
         let maxBytes = min(options.maxFileBytes, options.maxWindowBytes - run.bytes)
         let budget = ByteBudget(limit: options.maxWindowBytes, used: run.bytes)
-        let (destination, client, keep, limits) = (context.destination, context.provider.client, spec.destination.keepArchives,
+        let (destination, client, keep, limits) = (context.destination, context.api, spec.destination.keepArchives,
                                                    UnpackLimits(spec.archives))
         let slots = downloadSlots
         var firstError: (any Error)?
@@ -549,25 +546,6 @@ extension ApplyRunner {
             throw StaleLinks(reason: "\(error.description); downloading again")
         }
         return (safe, result.bytesWritten)
-    }
-
-    /// Writes `labels.json` beside Enterpret v1 records: every label their predictions name, looked up
-    /// once per run through the labels API (`resolveLabels`).
-    private func resolveLabels(in directory: URL, using provider: EnterpretV1Provider) async throws {
-        let ids = try LabelIDScanner.ids(in: directory)
-        var entries: [String] = []
-        for id in ids.sorted() {
-            if let cached = labels.cached(id) {
-                entries.append(cached)
-                continue
-            }
-            guard let label = try await provider.label(id) else { continue }
-            let text = label.jsonText()
-            labels.store(id, text)
-            entries.append(text)
-        }
-        let document = "{\"labels\":[" + entries.joined(separator: ",") + "]}\n"
-        try Data(document.utf8).write(to: directory.appendingPathComponent("labels.json"))
     }
 
     /// A vendor's word, quoted, cut to 80 characters, and escaped as every printed vendor text is.

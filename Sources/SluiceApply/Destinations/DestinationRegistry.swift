@@ -47,7 +47,7 @@ public struct TableSettings: Sendable {
     public var table: String
     /// PostgreSQL schema (`nil`: `public`); unused by SQLite.
     public var schema: String?
-    /// The key columns as the spec gives them; `nil` takes the provider's default (`TableKeys`).
+    /// The key columns as the spec gives them; `nil` takes the provider's default (its `tables`).
     public var key: [String]?
     public var provider: ProviderID
 
@@ -56,31 +56,6 @@ public struct TableSettings: Sendable {
         self.schema = schema
         self.key = key
         self.provider = provider
-    }
-}
-
-/// The default key columns of each provider's records.
-public enum TableKeys {
-    /// Coveo's tables and their id columns.
-    public static let coveo = ["searches": "searchId", "clicks": "clickId", "custom_events": "customEventId",
-                               "keywords": "keywordId", "groups": "groupId"]
-
-    /// The key of the records in `fileName` of a `provider` window: record_id (Enterpret v2), id
-    /// (Enterpret v1, OpenWeb, Userpilot), the table's own id column (Coveo, by the file's stem).
-    public static func defaultKey(provider: ProviderID, fileName: String) -> [String]? {
-        switch provider {
-        case .enterpretV2: return ["record_id"]
-        // Userpilot's property lookups list properties by `key`; every other lookup and export has `id`.
-        case .userpilot where ["user_properties", "company_properties"].contains(stem(fileName)): return ["key"]
-        case .enterpretV1, .openweb, .userpilot: return ["id"]
-        case .coveo: return coveo[stem(fileName)].map { [$0] }
-        }
-    }
-
-    /// The file's name without folders and extensions (`searches.csv` → `searches`).
-    public static func stem(_ fileName: String) -> String {
-        let last = fileName.split(separator: "/").last.map(String.init) ?? fileName
-        return String(last.split(separator: ".", maxSplits: 1).first ?? Substring(last))
     }
 }
 

@@ -62,21 +62,6 @@ public struct ApplyEstimate: Sendable, Hashable, Codable {
     /// Completions further apart than this belong to different apply runs.
     public static let runGapSeconds = 1800.0
 
-    /// Calls per window besides polls: (fixed, per file). The minimum per window measured in
-    /// docs/benchmarks.md ("API calls per window") less its one poll: submit, plus per file the download.
-    /// Coveo's export is one download (a 302 and the GET it points to) however many table files it
-    /// unpacks into; Enterpret v1's poll answers with its files, each then downloaded.
-    static func callsBesidesPolls(_ provider: ProviderID) -> (fixed: Double, perFile: Double, polls: Bool) {
-        switch provider {
-        case .userpilot: return (1, 1, true)
-        case .openweb: return (1, 1, true)
-        case .coveo: return (3, 0, true)
-        case .enterpretV1: return (1, 1, true)
-        // No job to poll; the objects are listed once per spec and run.
-        case .enterpretV2: return (1, 1, false)
-        }
-    }
-
     /// Polls a schedule makes before it sees a job of `seconds` done: by default at 1 s, then every
     /// tenth of the time waited (at least 1 s, at most 60 s).
     public static func polls(forJobOf seconds: Double, schedule: PollSchedule = .default) -> Int {
@@ -128,7 +113,8 @@ public struct ApplyEstimate: Sendable, Hashable, Codable {
                     measured = true
                 }
             }
-            if provider == .enterpretV2 && !measured { jobSeconds = 1 } // an export answers with its files
+            let c = provider.definition.callsPerWindow
+            if !c.polls && !measured { jobSeconds = 1 } // the export answers with its files
             if measured { measuredAny = true } else { assumedAny = true }
             let jobs = Double(exports + resumes)
             var seconds = (jobs / Double(inFlight)).rounded(.up) * jobSeconds
@@ -139,7 +125,6 @@ public struct ApplyEstimate: Sendable, Hashable, Codable {
             // scout) polls on the schedule until it is done; the others wait for the duration it learns
             // and are seen done at their first poll. A resumed job polls on the schedule from the start.
             let files = history.isEmpty ? 1.0 : history.reduce(0.0) { $0 + $1.filesPerWindow } / Double(history.count)
-            let c = Self.callsBesidesPolls(provider)
             // A resumed window skips the submit (one of the fixed calls) and downloads as the others.
             let downloads = c.perFile * Swift.max(1, files)
             var calls = Double(exports) * (c.fixed + downloads) + Double(resumes) * (c.fixed - 1 + downloads)

@@ -92,8 +92,8 @@ public struct RenderedRequest: Sendable, Hashable {
 /// Turns a spec's windows into the provider-native requests that start their exports.
 ///
 /// Build one per spec (the filters are converted once), then call `render(_:)` per window. The
-/// boundary semantics are sluice's own, documented in docs/planning.md and implemented the same way by
-/// the sandbox:
+/// boundary semantics are sluice's own, documented in docs/planning.md, written in each provider's
+/// `ProviderDefinition.render` and implemented the same way by the sandbox:
 ///
 /// | provider | request for window [s, e) |
 /// |---|---|
@@ -123,87 +123,23 @@ public struct RequestRenderer: Sendable {
         self.init(provider: spec.provider, filters: RequestValue(spec.filters), lookup: spec.lookup)
     }
 
-    /// Where a Userpilot lookup is read: `GET /api/v1/analytics/exports/lookups/NAME`.
-    public static func lookupPath(_ name: String) -> String { "/api/v1/analytics/exports/lookups/" + name }
-
-    /// Filter keys that steer sluice itself and are not sent: enterpret-v1's `resolveLabels` asks the
-    /// client to look labels up through the labels API after the export.
-    static func isClientOption(_ key: String, provider: ProviderID) -> Bool {
-        provider == .enterpretV1 && key == "resolveLabels"
-    }
-
     /// The path every window's export request is sent to (rate limits count requests to it).
     public var submitPath: String {
-        if let lookup { return Self.lookupPath(lookup) }
-        switch provider {
-        case .openweb: return "/v2/export/comments"
-        case .enterpretV2: return "/export/external/v2/export"
-        case .userpilot: return "/api/v1/analytics/exports/"
-        case .coveo: return "/rest/ua/v15/exports"
-        case .enterpretV1: return "/export/external/v1/async/submit"
-        }
+        if let lookup, let path = provider.definition.lookupPath(lookup) { return path }
+        return provider.definition.submitPath
     }
 
     /// The request that exports `window`.
     public func render(_ window: ExportWindow) -> RenderedRequest {
-        let s = window.start.millisecondsSinceEpoch
-        let e = window.end.millisecondsSinceEpoch
-        if let lookup {
+        let definition = provider.definition
+        if let lookup, let path = definition.lookupPath(lookup) {
             // A snapshot of the present, whatever the period: the plan shows which lookup and period.
-            var request = RenderedRequest(method: "GET", path: Self.lookupPath(lookup))
-            request.queryFields = .object([("lookup", .string(lookup)), ("period", .string(TimeText.string(s, .millisecondsZ)))])
+            var request = RenderedRequest(method: "GET", path: path)
+            let period = TimeText.string(window.start.millisecondsSinceEpoch, .millisecondsZ)
+            request.queryFields = .object([("lookup", .string(lookup)), ("period", .string(period))])
             return request
         }
-        switch provider {
-        case .openweb:
-            // OpenWeb takes no filters (the schema refuses any), so the body is the range alone.
-            return RenderedRequest(method: "POST", path: submitPath, body: .object([
-                ("since", .string(TimeText.string(s, .secondsNoZone))),
-                ("to", .string(TimeText.string(e - 1000, .secondsNoZone))),
-            ]))
-        case .enterpretV2:
-            var members: [(key: String, value: RequestValue)] = []
-            if let objectID = filters.first(where: { $0.key == "objectID" }) { members.append(objectID) }
-            members.append(("startTime", .string(TimeText.string(s, .minutesZ))))
-            members.append(("endTime", .string(TimeText.string(e, .minutesZ))))
-            for member in filters where member.key != "objectID" { members.append(member) }
-            return RenderedRequest(method: "POST", path: submitPath, body: .object(members))
-        case .userpilot:
-            var members: [(key: String, value: RequestValue)] = [
-                ("from", .string(TimeText.string(s, .date))),
-                ("to", .string(TimeText.string(e - 86_400_000, .date))),
-            ]
-            members += filters.filter { $0.key != "from" && $0.key != "to" }
-            return RenderedRequest(method: "POST", path: submitPath, body: .object(members))
-        case .coveo:
-            let from = TimeText.string(s, .millisecondsZ), to = TimeText.string(e - 1, .millisecondsZ)
-            var query = [RenderedRequest.QueryItem(name: "from", value: from), RenderedRequest.QueryItem(name: "to", value: to)]
-            var fields: [(key: String, value: RequestValue)] = [("from", .string(from)), ("to", .string(to))]
-            for member in filters where member.key != "from" && member.key != "to" {
-                if case .array(let values) = member.value {
-                    let texts = values.compactMap(\.queryText)
-                    for text in texts { query.append(.init(name: member.key, value: text)) }
-                    fields.append((member.key, .array(texts.map(RequestValue.string))))
-                } else if let text = member.value.queryText {
-                    query.append(.init(name: member.key, value: text))
-                    fields.append((member.key, .string(text)))
-                }
-            }
-            var request = RenderedRequest(method: "POST", path: submitPath, query: query)
-            request.queryFields = .object(fields)
-            return request
-        case .enterpretV1:
-            var listRecords: [(key: String, value: RequestValue)] = []
-            if let filter = filters.first(where: { $0.key == "filter" }) { listRecords.append(filter) }
-            listRecords.append(("timerange", .object([
-                ("startTime", .integer(floorDiv(s, 1000))),
-                ("endTime", .integer(floorDiv(e, 1000))),
-            ])))
-            var members: [(key: String, value: RequestValue)] = [("listRecords", .object(listRecords))]
-            for member in filters where member.key != "filter" && !Self.isClientOption(member.key, provider: provider) {
-                members.append(member)
-            }
-            return RenderedRequest(method: "POST", path: submitPath, body: .object(members))
-        }
+        let options = definition.clientOptions
+        return definition.render(window, filters: options.isEmpty ? filters : filters.filter { !options.contains($0.key) })
     }
 }

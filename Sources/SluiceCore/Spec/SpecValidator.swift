@@ -314,23 +314,15 @@ struct SpecChecks {
         }
     }
 
-    /// What a provider's doc says about a spec's combination of settings.
-    /// - Coveo's `NO_NEWLINE` escapes `"` and `\\` with a backslash inside strings; the table loader reads
-    ///   RFC 4180 CSV (quotes doubled), so rows would be misread: refused with a table destination.
-    /// - OpenWeb "is not meant for incremental or repetitive queries": a `lookback`, which exports recent
-    ///   windows again, is allowed but warned about.
+    /// What a provider's doc says about a spec's combination of settings (`ProviderDefinition.check`).
     private mutating func checkProviderPairing(_ provider: ProviderID, window: WindowConfig, destination: DestinationSpec) {
-        if provider == .coveo, destination.type.templateField == nil,
-           root.node(at: JSONPointer(tokens: ["filters", "format"]))?.stringValue == "NO_NEWLINE" {
-            error(["filters", "format"], "format",
-                  "Coveo's NO_NEWLINE format escapes quotes and backslashes with a backslash, which a \(destination.type) table cannot be loaded from without misreading rows; use \"EXCEL\" (the default) with a table destination, or write NO_NEWLINE files to a directory or S3 destination")
-        }
-        if provider == .openweb, window.lookback.milliseconds > 0 {
-            let p = JSONPointer(tokens: ["window", "lookback"])
-            diagnostics.append(Diagnostic(
-                file: file, position: root.node(at: p)?.position ?? root.position, pointer: p, keyword: "repetitive-query",
-                message: "OpenWeb's doc says its Comment Export API \"is not meant for incremental or repetitive queries\", and a lookback exports recent windows again (each a new data set for OpenWeb); prefer a settle delay (e.g. \"settle\": \"PT1H\") so each window is exported once",
-                severity: .warning))
+        let root = self.root
+        let settings = SpecSettings(window: window, destination: destination) { root.node(at: JSONPointer(tokens: $0)) }
+        for note in provider.definition.check(settings) {
+            let p = JSONPointer(tokens: note.path)
+            guard !isSecret(p) else { continue }
+            diagnostics.append(Diagnostic(file: file, position: root.node(at: p)?.position ?? root.position, pointer: p,
+                                          keyword: note.keyword, message: note.message, severity: note.severity))
         }
     }
 

@@ -1,54 +1,13 @@
 import Foundation
 import SluiceCore
 
-/// The secret a provider's API wants and the header it goes in. Its `description` never shows the value.
-public struct Credential: Sendable, CustomStringConvertible {
-    public var headerName: String
-    public var headerValue: String
-
-    public init(headerName: String, headerValue: String) {
-        self.headerName = headerName
-        self.headerValue = headerValue
-    }
-
-    /// `Authorization: Bearer <token>` (Enterpret, Coveo).
-    public static func bearer(_ token: String) -> Credential { Credential(headerName: "Authorization", headerValue: "Bearer \(token)") }
-    /// `Authorization: Token <token>` (Userpilot).
-    public static func tokenScheme(_ token: String) -> Credential { Credential(headerName: "Authorization", headerValue: "Token \(token)") }
-    /// `apikey: <token>` (OpenWeb).
-    public static func apiKeyHeader(_ token: String) -> Credential { Credential(headerName: "apikey", headerValue: token) }
-
-    public var description: String { "\(headerName): <redacted>" }
-}
-
-/// An API call that failed for good: what was asked, what came back, and whether trying later may help.
-public struct APIError: Error, Sendable, CustomStringConvertible {
-    public var method: String
-    /// The URL without its query.
-    public var url: String
-    /// The last HTTP status, if any answer came.
-    public var status: Int?
-    /// The vendor's error message or the transport's, never a secret.
-    public var message: String
-    public var attempts: Int
-    /// Trying again cannot help: the answer was refused for what it is (a URL sluice does not open, a
-    /// file over the size limit), not for how it went.
-    public var permanent: Bool = false
-
-    public var description: String {
-        let what = status.map { "HTTP \($0)" } ?? "no answer"
-        let tries = attempts > 1 ? " after \(attempts) attempts" : ""
-        return "\(method) \(url): \(what)\(tries): \(message)"
-    }
-}
-
 /// Calls one provider's API: the endpoint's host only, with its credential, each request under a
 /// deadline, retried with backoff on 429, 5xx, timeouts and broken connections, honouring Retry-After.
 ///
 /// The credential is attached only to requests for the spec's own endpoint (scheme, host and port);
 /// files on other hosts (signed storage URLs) are fetched without it, and redirects are followed by
 /// hand so a credential never follows one to another host.
-public struct APIClient: Sendable {
+public struct APIClient: ProviderAPI {
     public var endpoint: Endpoint
     public var credential: Credential
     public var transport: any HTTPTransport
@@ -87,6 +46,12 @@ public struct APIClient: Sendable {
         self.now = now
         self.beforeRequest = beforeRequest
         self.observe = observe
+    }
+
+    public func once() -> any ProviderAPI {
+        var once = self
+        once.retry = RetryPolicy(maxAttempts: 1)
+        return once
     }
 
     /// The URL of a path on the endpoint, with query parameters in order (repeated names allowed).
@@ -222,18 +187,5 @@ public struct APIClient: Sendable {
     }
 
     /// RFC 3986 percent-encoding of everything but the unreserved characters.
-    public static func percentEncode(_ s: String) -> String {
-        var out = ""
-        for byte in s.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(Character(Unicode.Scalar(byte)))
-            default:
-                let hex = Array("0123456789ABCDEF")
-                out += "%\(hex[Int(byte >> 4)])\(hex[Int(byte & 0xF)])"
-            }
-        }
-        return out
-    }
+    public static func percentEncode(_ s: String) -> String { PercentEncoding.component(s) }
 }

@@ -21,9 +21,7 @@ public struct RetryPolicy: Sendable, Hashable {
 
     /// Statuses worth another try: rate limited, request timeout, and the server-side failures that
     /// are usually passing (500, 502, 503, 504).
-    public static func isRetryable(status: Int) -> Bool {
-        status == 429 || status == 408 || status == 500 || status == 502 || status == 503 || status == 504
-    }
+    public static func isRetryable(status: Int) -> Bool { HTTPResponse.isRetryable(status: status) }
 
     /// The wait before attempt `attempt + 1`, after `attempt` attempts (1-based) have failed; `nil` when
     /// no attempt is left.
@@ -107,5 +105,5 @@ public enum RetryAfter {
 }
 
 extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
 }

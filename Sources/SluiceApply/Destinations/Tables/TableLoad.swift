@@ -18,8 +18,8 @@ struct TableLoad: Sendable {
     /// were all NULL).
     var columns: [(name: String, type: ColumnType)]
 
-    /// Groups a staged window's data files by table: one table for the spec (`settings.table`), or for
-    /// Coveo one per file (`TABLE_<file stem>`, keyed by that file's id column). Reads each file's
+    /// Groups a staged window's data files by table (the provider's `tables`): one table for the spec
+    /// (`settings.table`), or one per file (`TABLE_<file stem>`, keyed by that file's id column: Coveo). Reads each file's
     /// columns once. Files that are not data (`_*`, `labels.json`, archives) are skipped.
     static func plan(_ staged: StagedWindow, files: [FileFacts], settings: TableSettings) throws -> [TableLoad] {
         var loads: [String: (key: [String], files: [RecordReader], columns: RecordColumns)] = [:]
@@ -29,16 +29,17 @@ struct TableLoad: Sendable {
             guard let reader = RecordReader(file: url) else { continue }
             let table: String
             let key: [String]
-            if settings.provider == .coveo {
-                let stem = TableKeys.stem(fact.path)
+            switch settings.provider.definition.tables {
+            case .tablePerFile(let keys):
+                let stem = TableLayout.stem(fact.path)
                 table = "\(settings.table)_\(stem)"
-                guard let k = settings.key ?? TableKeys.defaultKey(provider: .coveo, fileName: fact.path) else {
-                    throw DestinationError("\(fact.path): no key is known for Coveo table \(stem); give the spec a `key`")
+                guard let k = settings.key ?? keys[stem].map({ [$0] }) else {
+                    throw DestinationError("\(fact.path): no key is known for \(settings.provider) table \(stem); give the spec a `key`")
                 }
                 key = k
-            } else {
+            case let layout:
                 table = settings.table
-                key = settings.key ?? TableKeys.defaultKey(provider: settings.provider, fileName: fact.path) ?? ["id"]
+                key = settings.key ?? layout.defaultKey(fileName: fact.path) ?? ["id"]
             }
             let columns: RecordColumns
             do {
@@ -65,14 +66,13 @@ struct TableLoad: Sendable {
         }
     }
 
-    /// The tables a spec may write (for checks before any export): Coveo's known tables, or the one table.
+    /// The tables a spec may write (for checks before any export): each known per-file table, or the one table.
     static func expectedTables(_ settings: TableSettings) -> [(table: String, key: [String])] {
-        if settings.provider == .coveo {
-            return TableKeys.coveo.keys.sorted().map { stem in
-                ("\(settings.table)_\(stem)", settings.key ?? [TableKeys.coveo[stem] ?? "id"])
-            }
+        let layout = settings.provider.definition.tables
+        if case .tablePerFile(let keys) = layout {
+            return keys.keys.sorted().map { stem in ("\(settings.table)_\(stem)", settings.key ?? [keys[stem] ?? "id"]) }
         }
-        return [(settings.table, settings.key ?? TableKeys.defaultKey(provider: settings.provider, fileName: "") ?? ["id"])]
+        return [(settings.table, settings.key ?? layout.defaultKey(fileName: "") ?? ["id"])]
     }
 }
 

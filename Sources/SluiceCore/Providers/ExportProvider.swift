@@ -79,14 +79,14 @@ public struct ExportError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// One provider's export flow, on top of an `APIClient` that carries the credential, the retries and
+/// One provider's export flow, on top of a `ProviderAPI` that carries the credential, the retries and
 /// the rate limits. Each provider type follows its vendor's documented flow and sends each window's
 /// request exactly as `RequestRenderer` rendered it for the plan.
 public protocol ExportProvider: Sendable {
     var provider: ProviderID { get }
     /// The client the provider calls its API with; downloads go through it too, so a credential only
     /// ever reaches the API's own host.
-    var client: APIClient { get }
+    var client: any ProviderAPI { get }
 
     /// Checks once per run what the API lets a client check before exporting (Enterpret v2: that the
     /// spec's objectID is one of the exportable objects).
@@ -102,12 +102,26 @@ public protocol ExportProvider: Sendable {
     /// The job a lost submit of `window` started, if the provider shows one: never a job in `known` (the
     /// jobs the state already records), never one older than the newest of those.
     func findLostJob(for window: ExportWindow, known: Set<String>) async throws -> String?
+    /// Work on a window's downloaded files before they are committed, if the provider has any
+    /// (Enterpret v1 with `resolveLabels` writes the labels its records name into `labels.json`).
+    func finish(_ files: any WindowFiles) async throws
 }
 
 extension ExportProvider {
     public func prepare() async throws {}
     public var findsLostJobs: Bool { false }
     public func findLostJob(for window: ExportWindow, known: Set<String>) async throws -> String? { nil }
+    public func finish(_ files: any WindowFiles) async throws {}
+}
+
+/// A window's downloaded files, before they are committed, as a provider's `finish` step sees them.
+public protocol WindowFiles: Sendable {
+    /// The names of the window's files (no folders).
+    func names() throws -> [String]
+    /// Reads a file in chunks of up to a megabyte; `chunk` returns `false` to stop early.
+    func read(_ name: String, _ chunk: (UnsafeRawBufferPointer) throws -> Bool) throws
+    /// Writes a file of the window, replacing any of that name.
+    func write(_ name: String, _ bytes: [UInt8]) throws
 }
 
 /// A provider's documented status words, compared case-insensitively (`Processing`, `PENDING` and
@@ -153,11 +167,11 @@ extension ExportProvider {
     }
 }
 
-extension APIClient {
+extension ProviderAPI {
     /// Sends `request` (as the plan rendered it) and returns its answer.
     func send(_ request: RenderedRequest) async throws -> HTTPResponse {
         try await send(request.method, request.path, query: request.query.map { ($0.name, $0.value) },
-                       json: request.body.map { Array($0.jsonText.utf8) })
+                       json: request.body.map { Array($0.jsonText.utf8) }, headers: [])
     }
 }
 
@@ -219,7 +233,6 @@ struct FileListProblem: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-func quoted(_ s: String) -> String { "\"\(s)\"" }
 
 func missing(_ field: String, in what: String, provider: ProviderID) -> ExportError {
     ExportError(.unavailable, "\(provider): \(what) answered without \(field)")

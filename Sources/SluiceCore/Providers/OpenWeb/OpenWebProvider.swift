@@ -14,11 +14,11 @@ import SluiceCore
 /// key never goes to a host the answer names.
 public struct OpenWebProvider: ExportProvider {
     public let provider = ProviderID.openweb
-    public let client: APIClient
+    public let client: any ProviderAPI
     static let statusPath = "/v2/export/comments/status"
     static let words = StatusWords(done: ["done"])
 
-    public init(client: APIClient) { self.client = client }
+    public init(client: any ProviderAPI) { self.client = client }
 
     public func submit(_ request: RenderedRequest) async throws -> SubmittedExport {
         let response = try await client.send(request)

@@ -15,17 +15,17 @@ import SluiceCore
 ///   running; `ERROR`, `FAILED`, `EXPIRED`, `DELETED`, `CANCELLED` mean submit again.
 public struct CoveoProvider: ExportProvider {
     public let provider = ProviderID.coveo
-    public let client: APIClient
+    public let client: any ProviderAPI
     /// The organisation id, sent on every call when set.
     let org: String?
     static let words = StatusWords(done: ["available"])
 
-    public init(client: APIClient, org: String? = nil) {
+    public init(client: any ProviderAPI, org: String? = nil) {
         self.client = client
         self.org = org.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    static func exportPath(_ id: String) -> String { "/rest/ua/v15/exports/\(APIClient.percentEncode(id))" }
+    static func exportPath(_ id: String) -> String { "/rest/ua/v15/exports/\(PercentEncoding.component(id))" }
 
     private var orgQuery: [(String, String)] { org.map { [("org", $0)] } ?? [] }
 

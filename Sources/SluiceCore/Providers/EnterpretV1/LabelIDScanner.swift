@@ -1,5 +1,4 @@
-import Foundation
-import SluiceCore
+import Synchronization
 
 /// Finds the label ids Enterpret v1 records name (`records[*].predictions[*].labelID`) by reading each
 /// `.json` file once in chunks, never holding a file or its parsed tree: a 100 MB `records.json` costs a
@@ -7,7 +6,7 @@ import SluiceCore
 ///
 /// A key or an id longer than `maxStringBytes` is not one this scanner looks for and is skipped
 /// without being kept; a file that is not well-formed JSON yields the ids found before the damage.
-struct LabelIDScanner {
+public struct LabelIDScanner {
     /// More distinct labels than this in one window fails it: each would cost an API call.
     static let maxLabels = 100_000
     static let maxStringBytes = 1024
@@ -22,29 +21,28 @@ struct LabelIDScanner {
     private var escaped = false
     private var string: [UInt8] = []
     private var stringTooLong = false
-    private(set) var ids = Set<String>()
+    public private(set) var ids = Set<String>()
 
-    /// The ids named in every `.json` file of `directory` except `labels.json`.
-    static func ids(in directory: URL) throws -> Set<String> {
+    /// The ids named in every `.json` file of a window except `labels.json`.
+    public static func ids(in files: any WindowFiles) throws -> Set<String> {
         var all = Set<String>()
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        for name in names.sorted() where name.hasSuffix(".json") && name != "labels.json" {
-            guard let handle = FileHandle(forReadingAtPath: directory.appendingPathComponent(name).path) else { continue }
-            defer { try? handle.close() }
+        for name in try files.names().sorted() where name.hasSuffix(".json") && name != "labels.json" {
             var scanner = LabelIDScanner()
-            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-                chunk.withUnsafeBytes { scanner.feed($0) }
-                if all.count + scanner.ids.count > maxLabels { break }
+            try files.read(name) { chunk in
+                scanner.feed(chunk)
+                return all.count + scanner.ids.count <= maxLabels
             }
             all.formUnion(scanner.ids)
             guard all.count <= maxLabels else {
-                throw WindowFailure(message: "the records name more than \(maxLabels) distinct labels; resolveLabels would look each up; refusing it")
+                throw ExportError(.rejected, "enterpret-v1: the records name more than \(maxLabels) distinct labels; resolveLabels would look each up; refusing it")
             }
         }
         return all
     }
 
-    mutating func feed(_ buffer: UnsafeRawBufferPointer) {
+    public init() {}
+
+    public mutating func feed(_ buffer: UnsafeRawBufferPointer) {
         for byte in buffer { feed(byte) }
     }
 
@@ -109,4 +107,14 @@ struct LabelIDScanner {
             ids.insert(id)
         }
     }
+}
+
+/// Enterpret v1 labels looked up once per run, by id: the label's JSON text.
+public final class LabelCache: Sendable {
+    private let known = Mutex<[String: String]>([:])
+
+    public init() {}
+
+    func cached(_ id: String) -> String? { known.withLock { $0[id] } }
+    func store(_ id: String, _ json: String) { known.withLock { $0[id] = json } }
 }

@@ -1,50 +1,3 @@
-/// The export APIs sluice knows, by the id a spec names them with.
-public enum ProviderID: String, Sendable, Hashable, CaseIterable, Codable, CustomStringConvertible {
-    case enterpretV1 = "enterpret-v1"
-    case enterpretV2 = "enterpret-v2"
-    case userpilot
-    case coveo
-    case openweb
-
-    public var description: String { rawValue }
-
-    /// The window rules the vendor's API imposes on this provider's requests.
-    public var rules: WindowRules {
-        switch self {
-        case .openweb:
-            // "The duration between the since and to values must be ≤ 24 hours"; second precision.
-            return WindowRules(defaultStep: .hours(24), granularity: .seconds(1), maximumStep: .hours(24),
-                               alignment: .seconds(1))
-        case .enterpretV2:
-            // startTime/endTime are rounded to the hour by the API, so windows are whole hours.
-            return WindowRules(defaultStep: .hours(1), granularity: .hours(1), maximumStep: nil,
-                               alignment: .hours(1))
-        case .userpilot:
-            // from/to are calendar dates.
-            return WindowRules(defaultStep: .days(1), granularity: .days(1), maximumStep: nil,
-                               alignment: .days(1))
-        case .coveo:
-            // from/to carry milliseconds.
-            return WindowRules(defaultStep: .days(1), granularity: ISODuration(milliseconds: 1),
-                               maximumStep: nil, alignment: ISODuration(milliseconds: 1))
-        case .enterpretV1:
-            // timerange is in epoch seconds.
-            return WindowRules(defaultStep: .days(1), granularity: .seconds(1), maximumStep: nil,
-                               alignment: .seconds(1))
-        }
-    }
-
-    /// The vendor's documented API host, used when a spec names no `endpoint`.
-    public var defaultEndpoint: Endpoint {
-        switch self {
-        case .enterpretV1, .enterpretV2: return Endpoint(scheme: "https", host: "api.enterpret.com", port: nil)
-        case .userpilot: return Endpoint(scheme: "https", host: "appex.userpilot.io", port: nil)
-        case .coveo: return Endpoint(scheme: "https", host: "platform.cloud.coveo.com", port: nil)
-        case .openweb: return Endpoint(scheme: "https", host: "api-exporter.openweb.com", port: nil)
-        }
-    }
-}
-
 /// How a provider's time range may be cut into windows.
 public struct WindowRules: Sendable, Hashable {
     /// The step used when a spec gives none.
@@ -127,17 +80,5 @@ public struct RequestLimits: Sendable, Hashable {
         RequestLimits(exportsPerMinute: overrides.exportsPerMinute ?? exportsPerMinute,
                       objectsPerMinute: overrides.objectsPerMinute ?? objectsPerMinute,
                       jobsInFlight: overrides.jobsInFlight ?? jobsInFlight)
-    }
-}
-
-extension ProviderID {
-    /// The limits the vendor documents: Enterpret v2 allows 10 export and 60 objects requests a minute;
-    /// Userpilot runs one export job at a time per token.
-    public var documentedLimits: RequestLimits {
-        switch self {
-        case .enterpretV2: return RequestLimits(exportsPerMinute: 10, objectsPerMinute: 60)
-        case .userpilot: return RequestLimits(jobsInFlight: 1)
-        case .enterpretV1, .coveo, .openweb: return RequestLimits()
-        }
     }
 }

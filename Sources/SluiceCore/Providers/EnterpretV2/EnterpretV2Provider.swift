@@ -6,13 +6,13 @@ import SluiceCore
 /// 10 export and 60 objects requests a minute per token, enforced by the client's limiter.
 public struct EnterpretV2Provider: ExportProvider {
     public let provider = ProviderID.enterpretV2
-    public let client: APIClient
+    public let client: any ProviderAPI
     /// The spec's objectID, checked against the objects list before exporting.
     let objectID: String?
     public static let objectsPath = "/export/external/v2/objects"
     static let maxPages = 10_000
 
-    public init(client: APIClient, objectID: String?) {
+    public init(client: any ProviderAPI, objectID: String?) {
         self.client = client
         self.objectID = objectID
     }

@@ -25,13 +25,13 @@ import SluiceCore
 /// job covers the same months; give sluice a token of its own.
 public struct UserpilotProvider: ExportProvider {
     public let provider = ProviderID.userpilot
-    public let client: APIClient
+    public let client: any ProviderAPI
     /// For a lookup spec: which lookup it snapshots.
     let lookup: String?
     static let jobsPath = "/api/v1/analytics/exports/jobs/"
     static let words = StatusWords(done: ["completed", "complete", "done"])
 
-    public init(client: APIClient, lookup: String? = nil) {
+    public init(client: any ProviderAPI, lookup: String? = nil) {
         self.client = client
         self.lookup = lookup
     }
@@ -43,18 +43,16 @@ public struct UserpilotProvider: ExportProvider {
     public func submit(_ request: RenderedRequest) async throws -> SubmittedExport {
         if let lookup { return try await snapshot(lookup, request) }
         // Once: a retried create could start a second job; a lost answer is looked up instead.
-        var once = client
-        once.retry = RetryPolicy(maxAttempts: 1)
         let response: HTTPResponse
         do {
-            response = try await once.send(request)
+            response = try await client.once().send(request)
         } catch let error as APIError {
             throw ExportError(.answerLost, "userpilot: creating the export got no answer (\(error.message)); the job may have started")
         }
         if response.status == 409 {
             throw ExportError(.busy, "userpilot: another export job of this token is in progress (409)")
         }
-        if RetryPolicy.isRetryable(status: response.status) {
+        if HTTPResponse.isRetryable(status: response.status) {
             throw ExportError(.answerLost, "userpilot: creating the export answered HTTP \(response.status) (\(response.vendorMessage)); the job may have started")
         }
         guard response.isSuccess else { throw response.failure("creating the export", provider: provider) }
@@ -94,7 +92,7 @@ public struct UserpilotProvider: ExportProvider {
         }
     }
 
-    static func jobPath(_ id: String) -> String { "/api/v1/analytics/exports/jobs/\(APIClient.percentEncode(id))" }
+    static func jobPath(_ id: String) -> String { "/api/v1/analytics/exports/jobs/\(PercentEncoding.component(id))" }
 
     /// Reads a lookup to its end and gives it as one file, `NAME.json`: the API's own JSON array, or for
     /// a paginated lookup the `data` of every page in order as one array.

@@ -14,9 +14,14 @@ import SluiceCore
 ///   unrecognised answer and, if it never changes, fails the window at the job deadline.
 public struct EnterpretV1Provider: ExportProvider {
     public let provider = ProviderID.enterpretV1
-    public let client: APIClient
+    public let client: any ProviderAPI
+    /// With `resolveLabels`: the run's labels, each looked up once.
+    public let labels: LabelCache?
 
-    public init(client: APIClient) { self.client = client }
+    public init(client: any ProviderAPI, labels: LabelCache? = nil) {
+        self.client = client
+        self.labels = labels
+    }
 
     public func submit(_ request: RenderedRequest) async throws -> SubmittedExport {
         let response = try await client.send(request)
@@ -66,9 +71,30 @@ public struct EnterpretV1Provider: ExportProvider {
 
     /// The labels a downloaded file's predictions name, for `resolveLabels`.
     public func label(_ id: String) async throws -> JSONNode? {
-        let response = try await client.send("GET", "/export/external/v1/labels/\(APIClient.percentEncode(id))")
+        let response = try await client.send("GET", "/export/external/v1/labels/\(PercentEncoding.component(id))")
         if response.status == 404 { return nil }
         guard response.isSuccess else { throw response.failure("looking up label \(id)", provider: provider) }
         return try response.json("looking up label \(id)", provider: provider)["label"]
+    }
+
+    /// With `resolveLabels`: writes `labels.json`, `{"labels": [...]}`, the label of every id the
+    /// window's records name (`records[*].predictions[*].labelID`), each looked up once per run through
+    /// the labels API; an id the API does not know (404) is left out.
+    public func finish(_ files: any WindowFiles) async throws {
+        guard let labels else { return }
+        let ids = try LabelIDScanner.ids(in: files)
+        var entries: [String] = []
+        for id in ids.sorted() {
+            if let cached = labels.cached(id) {
+                entries.append(cached)
+                continue
+            }
+            guard let label = try await label(id) else { continue }
+            let text = label.jsonText()
+            labels.store(id, text)
+            entries.append(text)
+        }
+        let document = "{\"labels\":[" + entries.joined(separator: ",") + "]}\n"
+        try files.write("labels.json", Array(document.utf8))
     }
 }
