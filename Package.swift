@@ -25,15 +25,17 @@ let package = Package(
     ],
     targets: [
         // Spec model, JSON with source positions, JSON Schema validator, windows, planner, plan and
-        // state models. No networking and no argument parsing: everything here is pure and testable.
+        // state models, and the providers (Providers/<name>/: each API's rules, requests and the
+        // conversation its client holds through the ProviderAPI protocol, listed in ProviderCatalog).
+        // No networking, no disk and no argument parsing: everything here is pure and testable.
         .target(
             name: "SluiceCore",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // One client per provider behind one protocol, and the HTTP behaviour they share: deadlines,
-        // retries with backoff and jitter, Retry-After, token buckets, polling, URL redaction.
+        // The HTTP behaviour the providers' clients share (APIClient, the real ProviderAPI): credential
+        // pinning, deadlines, retries with backoff and jitter, Retry-After, rate limits, downloads.
         .target(
             name: "SluiceProviders",
             dependencies: [

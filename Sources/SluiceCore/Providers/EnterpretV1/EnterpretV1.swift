@@ -40,7 +40,8 @@ public struct EnterpretV1: ProviderDefinition {
     public func credential(_ token: String) -> Credential { .bearer(token) }
 
     public func client(api: any ProviderAPI, spec: JobSpec, run: ProviderRunCache) -> any ExportProvider {
+        // Labels belong to a workspace: specs share the lookups only on one endpoint with one token.
         EnterpretV1Provider(client: api, labels: spec.filters["resolveLabels"]?.boolValue == true
-                                ? run.value("enterpret-v1 labels \(spec.endpoint)") { LabelCache() } : nil)
+                                ? run.value("enterpret-v1 labels \(spec.endpoint) \(spec.auth.tokenEnv)") { LabelCache() } : nil)
     }
 }
