@@ -1,6 +1,6 @@
 import Foundation
 import SluiceApply
-import SluiceCore
+@testable import SluiceCore
 import SluiceProviders
 import SluiceSandbox
 import Testing

@@ -3,7 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import SluiceApply
-import SluiceCore
+@testable import SluiceCore
 import SluiceProviders
 import SluiceSandbox
 import Testing

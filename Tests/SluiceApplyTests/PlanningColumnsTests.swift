@@ -1,6 +1,6 @@
 import PostgresNIO
 @testable import SluiceApply
-import SluiceCore
+@testable import SluiceCore
 import Testing
 
 /// The parser of PostgreSQL's packed `plan_cell`s, without a server: what a row's 46 bytes say, the

@@ -1,6 +1,6 @@
 import Foundation
 import SluiceApply
-import SluiceCore
+@testable import SluiceCore
 import SluiceTestSupport
 import Testing
 

@@ -3,7 +3,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import SluiceCore
+@testable import SluiceCore
 import SluiceProviders
 import SluiceSandbox
 import SluiceTestSupport

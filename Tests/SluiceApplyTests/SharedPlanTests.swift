@@ -1,7 +1,7 @@
 import Foundation
 import PostgresNIO
 import SluiceApply
-import SluiceCore
+@testable import SluiceCore
 import SluiceProviders
 import SluiceSandbox
 import SluiceTestSupport

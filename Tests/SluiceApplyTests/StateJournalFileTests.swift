@@ -1,6 +1,6 @@
 import Foundation
 import SluiceApply
-import SluiceCore
+@testable import SluiceCore
 import Testing
 
 /// The file state's write-ahead journal: a change costs one appended line, every read replays the

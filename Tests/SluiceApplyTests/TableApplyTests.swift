@@ -1,6 +1,6 @@
 import Foundation
 @testable import SluiceApply
-import SluiceCore
+@testable import SluiceCore
 import SluiceProviders
 import SluiceSandbox
 import SluiceTestSupport

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 import SluiceApply
-import SluiceCore
+@testable import SluiceCore
 import SluiceSandbox
 import SluiceTestSupport
 import Testing

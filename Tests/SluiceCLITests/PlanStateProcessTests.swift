@@ -1,6 +1,6 @@
 import Foundation
 import SluiceApply
-import SluiceCore
+@testable import SluiceCore
 import Testing
 
 /// The state file under real processes: a lock held by another process, and processes killed while

@@ -1,6 +1,6 @@
 import Foundation
 import SluiceApply
-import SluiceCore
+@testable import SluiceCore
 import Testing
 
 /// `sluice.json` (or `--project FILE`) choosing the state, and the command line overriding it.

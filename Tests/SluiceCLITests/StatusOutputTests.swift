@@ -1,6 +1,6 @@
 import Foundation
 import SluiceApply
-import SluiceCore
+@testable import SluiceCore
 import Testing
 
 /// What `sluice status` prints: golden term and markdown, the JSON against its published schema, and

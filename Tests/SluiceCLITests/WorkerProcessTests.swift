@@ -2,7 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import SluiceCore
+@testable import SluiceCore
 import SluiceSandbox
 import SluiceTestSupport
 import Testing

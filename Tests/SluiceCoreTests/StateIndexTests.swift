@@ -1,5 +1,5 @@
 import Foundation
-import SluiceCore
+@testable import SluiceCore
 import Testing
 
 /// The spec index sluice writes after `specs`: a partial read decodes only the specs it wants, a whole

@@ -51,15 +51,12 @@ extension ApplyRunner {
             }
             var failure = error as? WindowFailure ?? WindowFailure(message: Self.describe(error), jobMayResume: record.providerJobID != nil && run.jobRunning)
             failure.message = redactor.clean(failure.message)
-            record.lastError = failure.message
-            record.updated = options.now()
             // A job that may still finish stays `submitted` (the next plan resumes it); so does a submit whose
             // job may exist unseen (its answer was lost): the next apply looks it up before submitting again.
             // Otherwise `failed`.
             let refused = (error as? ExportError)?.kind == .rejected
             let mayResume = record.providerJobID != nil ? failure.jobMayResume : run.intentOutstanding && !refused
-            record.status = mayResume ? .submitted : .failed
-            if record.attempts == 0 { record.attempts = 1 }
+            record.failed(failure.message, resumable: mayResume, at: options.now())
             do {
                 try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
             } catch {
@@ -120,10 +117,7 @@ extension ApplyRunner {
             // Published before the last run could record it? Then record it now, with no API call.
             if let manifest = await publishedAfterSubmit(existing, context, target) {
                 record = existing
-                record.status = .complete
-                record.lastError = nil
-                record.updated = options.now()
-                record.files = manifest.files.map { Self.storedFile($0, under: target.relativePath) }
+                record.completed(files: manifest.files.map { Self.storedFile($0, under: target.relativePath) }, at: options.now())
                 try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
                 run.resumed = true
                 reporter.report(.completed(spec: spec.name, window: window, files: manifest.files.count,
@@ -133,7 +127,7 @@ extension ApplyRunner {
             if let id = existing.providerJobID {
                 try await gate.take()
                 jobID = id
-                record.providerJobID = id
+                record.adopted(job: id, at: record.updated)
                 run.resumed = true
                 run.jobRunning = true
                 reporter.report(.resuming(spec: spec.name, window: window, jobID: id))
@@ -145,9 +139,7 @@ extension ApplyRunner {
                 run.intentResumed = true
                 if let id = try await findLostJob(context, window) {
                     jobID = id
-                    record.providerJobID = id
-                    record.lastError = nil
-                    record.updated = options.now()
+                    record.adopted(job: id, at: options.now())
                     run.resumed = true
                     run.jobRunning = true
                     run.intentOutstanding = false
@@ -157,107 +149,74 @@ extension ApplyRunner {
             }
         }
 
-        var submits = 0
-        var refreshes = 0
-        var lastReason = ""
-        var pollImmediately = jobID != nil
-        var synchronous = false
+        var machine = WindowExportMachine(maxSubmits: options.maxSubmits, maxLinkRefreshes: options.maxLinkRefreshes,
+                                          resumingJob: jobID)
+        defer { if machine.retried { run.retried = true } }
         while true {
             try Task.checkCancellation()
-            if jobID == nil && files == nil {
-                // Fresh links from an API without jobs come from asking again: not a new submit.
-                if !(synchronous && refreshes > 0) {
-                    guard submits < options.maxSubmits else {
-                        throw WindowFailure(message: "gave up after \(submits) submits: \(lastReason)")
-                    }
-                    submits += 1
-                }
+            switch machine.step {
+            case .submit:
+                try machine.willSubmit()
                 try await gate.take()
                 if context.provider.findsLostJobs {
                     // The intent first: a kill between the create and its record leaves a window the next
                     // apply looks the job up for, instead of submitting a second one.
-                    record.status = .submitted
-                    record.providerJobID = nil
-                    record.updated = options.now()
+                    record.intending(at: options.now())
                     try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
                     run.intentOutstanding = true
                 }
                 let submitted = try await submitWaitingIfBusy(context, request, window, intentResumed: run.intentResumed)
                 run.intentOutstanding = false
-                record.attempts += 1
-                record.status = .submitted
-                record.updated = options.now()
-                record.lastError = nil
-                record.files = []
                 switch submitted {
                 case .started(let id):
                     guard redactor.redact(id) == id else {
                         throw WindowFailure(message: "the provider answered with a job id that holds a secret of this run; refusing to store it")
                     }
-                    jobID = id
-                    record.providerJobID = id
+                    record.submitted(job: id, at: options.now())
                     run.jobRunning = true
-                case .finished(let immediate):
-                    files = immediate
-                    run.emptyEvidence = immediate.isEmpty ? "\(spec.provider) answered the export with no files" : nil
-                    synchronous = true
-                    record.providerJobID = nil
+                case .finished:
+                    record.submitted(job: nil, at: options.now())
                     gate.give()
                 }
+                machine.submitted(submitted, provider: spec.provider)
                 try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
                 reporter.report(.submitted(spec: spec.name, window: window, jobID: record.providerJobID, attempt: record.attempts))
-                pollImmediately = false
-            }
-            if files == nil, let id = jobID {
-                let status = try await waitForJob(context, id, window: window, pollImmediately: pollImmediately)
+
+            case .poll(let id, let immediately):
+                let status = try await waitForJob(context, id, window: window, pollImmediately: immediately)
                 run.jobRunning = false
-                if case .done(let ready) = status {
-                    files = ready
-                    run.emptyEvidence = nil
+                if let retry = machine.jobEnded(status) {
+                    await discardStaging(context, &run)
+                    reporter.report(.retrying(spec: spec.name, window: window, reason: Self.describe(retry)))
+                } else {
                     gate.give() // the provider may start the next job while these files come down
-                } else if case .doneEmpty(let evidence) = status {
-                    files = []
-                    run.emptyEvidence = evidence
-                    gate.give()
-                } else {
-                    if case .failed(let reason) = status { lastReason = reason } else { lastReason = "the provider no longer knows job \(id)" }
-                    jobID = nil
-                    run.retried = true
-                    await discardStaging(context, &run)
-                    reporter.report(.retrying(spec: spec.name, window: window, reason: "\(lastReason); submitting again"))
-                    continue
+                }
+
+            case .publish(let files, let jobID, let empty):
+                run.emptyEvidence = empty
+                do {
+                    let facts = try await publish(files, context: context, target: target, jobID: jobID, request: request,
+                                                  window: window, run: &run)
+                    record.completed(files: facts.map { Self.storedFile($0, under: target.relativePath) }, at: options.now())
+                    try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
+                    reporter.report(.completed(spec: spec.name, window: window, files: facts.count, records: Self.records(facts),
+                                               bytes: run.bytes, resumed: run.resumed))
+                    return
+                } catch let stale as StaleLinks {
+                    let retry = try machine.linksStale(stale.reason)
+                    if case .newJobForLinks = retry { await discardStaging(context, &run) }
+                    reporter.report(.retrying(spec: spec.name, window: window, reason: Self.describe(retry)))
                 }
             }
-            guard let ready = files else { continue }
-            do {
-                let facts = try await publish(ready, context: context, target: target, jobID: jobID, request: request,
-                                              window: window, run: &run)
-                record.status = .complete
-                record.lastError = nil
-                record.updated = options.now()
-                record.files = facts.map { Self.storedFile($0, under: target.relativePath) }
-                try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
-                reporter.report(.completed(spec: spec.name, window: window, files: facts.count, records: Self.records(facts),
-                                           bytes: run.bytes, resumed: run.resumed))
-                return
-            } catch let stale as StaleLinks {
-                refreshes += 1
-                run.retried = true
-                guard refreshes <= options.maxLinkRefreshes else {
-                    throw WindowFailure(message: "gave up after \(refreshes) attempts to download the files: \(stale.reason)")
-                }
-                files = nil
-                pollImmediately = true
-                if jobID != nil && refreshes % 3 == 0 {
-                    // A job's links can outlive their use (a long queue, a loaded machine) and asking the
-                    // job again may hand back the same expired ones: a new job brings new links.
-                    reporter.report(.retrying(spec: spec.name, window: window, reason: "\(stale.reason); submitting again for new links"))
-                    jobID = nil
-                    await discardStaging(context, &run)
-                } else {
-                    reporter.report(.retrying(spec: spec.name, window: window, reason: "\(stale.reason); asking for fresh links"))
-                }
-            }
+        }
+    }
+
+    /// What a retry is reported as.
+    static func describe(_ retry: WindowExportMachine.Retry) -> String {
+        switch retry {
+        case .resubmit(let reason): return "\(reason); submitting again"
+        case .refreshLinks(let reason): return "\(reason); asking for fresh links"
+        case .newJobForLinks(let reason): return "\(reason); submitting again for new links"
         }
     }
 

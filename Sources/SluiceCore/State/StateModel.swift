@@ -137,18 +137,21 @@ public struct StoredFile: Sendable, Hashable {
 }
 
 /// Everything the state keeps about one window: what apply needs to be idempotent and resumable.
+///
+/// Apply changes a record only through its methods, one per event of a window's export: `intending`,
+/// `submitted(job:at:)`, `adopted(job:at:)`, `completed(files:at:)` and `failed(_:resumable:at:)`.
 public struct WindowRecord: Sendable, Hashable {
     public var window: ExportWindow
-    public var status: WindowStatus
+    public internal(set) var status: WindowStatus
     /// What the window was (being) exported with.
     public var fingerprints: WindowFingerprints
-    public var attempts: Int
+    public internal(set) var attempts: Int
     /// When this record last changed (submitted, completed or failed).
-    public var updated: Timestamp
+    public internal(set) var updated: Timestamp
     /// The provider's job, query or request id once submitted.
-    public var providerJobID: String?
-    public var lastError: String?
-    public var files: [StoredFile]
+    public internal(set) var providerJobID: String?
+    public internal(set) var lastError: String?
+    public internal(set) var files: [StoredFile]
 
     public init(window: ExportWindow, status: WindowStatus, fingerprints: WindowFingerprints, attempts: Int = 1,
                 updated: Timestamp, providerJobID: String? = nil, lastError: String? = nil, files: [StoredFile] = []) {
@@ -160,6 +163,49 @@ public struct WindowRecord: Sendable, Hashable {
         self.providerJobID = providerJobID
         self.lastError = lastError
         self.files = files
+    }
+
+    /// A submit is about to be sent whose answer may be lost (providers that find lost jobs): recorded
+    /// first, so a run killed before the answer is recorded looks the job up instead of submitting again.
+    public mutating func intending(at now: Timestamp) {
+        status = .submitted
+        providerJobID = nil
+        updated = now
+    }
+
+    /// The provider accepted a submit: a job to poll, or (`nil`) an answer that held the files at once.
+    public mutating func submitted(job: String?, at now: Timestamp) {
+        attempts += 1
+        status = .submitted
+        providerJobID = job
+        lastError = nil
+        files = []
+        updated = now
+    }
+
+    /// A job an earlier submit started (its answer lost) was found among the provider's jobs and is taken
+    /// as this window's.
+    public mutating func adopted(job: String, at now: Timestamp) {
+        providerJobID = job
+        lastError = nil
+        updated = now
+    }
+
+    /// The window's files are published.
+    public mutating func completed(files: [StoredFile], at now: Timestamp) {
+        status = .complete
+        lastError = nil
+        self.files = files
+        updated = now
+    }
+
+    /// The export gave up: `submitted` when the job may still finish or a lost submit's job may exist
+    /// (the next apply resumes or looks it up), `failed` otherwise. Counts as an attempt at least once.
+    public mutating func failed(_ message: String, resumable: Bool, at now: Timestamp) {
+        status = resumable ? .submitted : .failed
+        lastError = message
+        if attempts == 0 { attempts = 1 }
+        updated = now
     }
 }
 
