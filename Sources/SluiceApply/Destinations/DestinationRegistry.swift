@@ -65,6 +65,8 @@ public final class DestinationRegistry: Sendable {
     let outputRoot: URL
     let environment: [String: String]
     private let built = Mutex<[String: any Destination]>([:])
+    /// The table destinations' connections, shared by the destinations built here and by no one else.
+    let connections = TableConnections()
 
     public init(outputRoot: URL, environment: [String: String]) {
         self.outputRoot = outputRoot.standardizedFileURL
@@ -106,7 +108,7 @@ public final class DestinationRegistry: Sendable {
             let path = raw["path"]?.stringValue ?? "sluice.sqlite"
             let file = path.hasPrefix("/") ? URL(fileURLWithPath: path) : outputRoot.appendingPathComponent(path)
             key = "sqlite \(file.standardizedFileURL.path) \(settings.table) \(spec.provider)"
-            make = { SQLiteDestination(settings: settings, file: file.standardizedFileURL, stagingRoot: self.stagingRoot) }
+            make = { SQLiteDestination(settings: settings, file: file.standardizedFileURL, stagingRoot: self.stagingRoot, connections: self.connections) }
         case .postgres:
             let settings = tableSettings(raw, spec.provider)
             let variable = raw["urlEnv"]?.stringValue ?? ""
@@ -114,7 +116,7 @@ public final class DestinationRegistry: Sendable {
                 throw ApplyError("missing environment variable \(variable) (the PostgreSQL URL of \(spec.name))")
             }
             key = "postgres \(Fingerprinter.digest(url).short) \(settings.schema ?? "public") \(settings.table) \(spec.provider)"
-            make = { try PostgresDestination(settings: settings, url: url, stagingRoot: self.stagingRoot) }
+            make = { try PostgresDestination(settings: settings, url: url, stagingRoot: self.stagingRoot, connections: self.connections) }
         default:
             throw ApplyError("spec \(spec.name): unknown destination type \"\(spec.destination.type)\"")
         }

@@ -21,7 +21,11 @@ public final class PostgresDestination: Destination, TableQuerying {
     private let client = Mutex<PostgresClient?>(nil)
     private let logger = Logger(label: "sluice.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    public init(settings: TableSettings, url: String, stagingRoot: URL) throws {
+    /// Where the client of `url` comes from: the registry's, shared by every destination of one apply.
+    let connections: TableConnections
+
+    public init(settings: TableSettings, url: String, stagingRoot: URL, connections: TableConnections = TableConnections()) throws {
+        self.connections = connections
         self.settings = settings
         self.stagingRoot = stagingRoot
         do {
@@ -35,14 +39,14 @@ public final class PostgresDestination: Destination, TableQuerying {
     /// The shared client of the URL, started the first time this destination needs it.
     func connection() throws -> PostgresClient {
         if let existing = client.withLock({ $0 }) { return existing }
-        let made = try PostgresClients.acquire(url)
+        let made = try connections.postgres(url)
         let kept = client.withLock { current -> PostgresClient? in
             if let current { return current }
             current = made
             return nil
         }
         if let kept {
-            PostgresClients.release(url)
+            connections.releasePostgres(url)
             return kept
         }
         return made
@@ -181,7 +185,7 @@ public final class PostgresDestination: Destination, TableQuerying {
             defer { current = nil }
             return current != nil
         }
-        if had { PostgresClients.release(url) }
+        if had { connections.releasePostgres(url) }
     }
 
     public func execute(_ sql: String) async throws {
@@ -433,44 +437,5 @@ public final class PostgresDestination: Destination, TableQuerying {
             return ["08", "53", "57"].contains(String(state.prefix(2))) || state == "40001" || state == "40P01"
         }
         return [.connectionError, .serverClosedConnection, .uncleanShutdown].contains(error.code)
-    }
-}
-
-/// One running `PostgresClient` per URL for the whole process, counted; the last `release` cancels its
-/// `run()` task.
-enum PostgresClients {
-    private static let running = Mutex<[PostgresURL: (client: PostgresClient, task: Task<Void, Never>, users: Int)]>([:])
-
-    static func acquire(_ url: PostgresURL) throws -> PostgresClient {
-        var configuration: PostgresClient.Configuration
-        do {
-            configuration = try url.clientConfiguration()
-        } catch {
-            throw DestinationError(error.message)
-        }
-        configuration.options.maximumConnections = 8
-        return running.withLock { table in
-            if let entry = table[url] {
-                table[url] = (entry.client, entry.task, entry.users + 1)
-                return entry.client
-            }
-            let client = PostgresClient(configuration: configuration)
-            let task = Task { await client.run() }
-            table[url] = (client, task, 1)
-            return client
-        }
-    }
-
-    static func release(_ url: PostgresURL) {
-        let stopping = running.withLock { table -> Task<Void, Never>? in
-            guard let entry = table[url] else { return nil }
-            if entry.users > 1 {
-                table[url] = (entry.client, entry.task, entry.users - 1)
-                return nil
-            }
-            table[url] = nil
-            return entry.task
-        }
-        stopping?.cancel()
     }
 }

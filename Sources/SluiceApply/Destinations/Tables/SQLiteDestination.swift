@@ -26,7 +26,11 @@ public final class SQLiteDestination: Destination, TableQuerying {
     private let handle = Mutex<DatabasePool?>(nil)
     let dialect = SQLDialect.sqlite
 
-    public init(settings: TableSettings, file: URL, stagingRoot: URL) {
+    /// Where the database pool of `file` comes from: the registry's, shared by every destination of one apply.
+    let connections: TableConnections
+
+    public init(settings: TableSettings, file: URL, stagingRoot: URL, connections: TableConnections = TableConnections()) {
+        self.connections = connections
         self.settings = settings
         self.file = file.standardizedFileURL
         self.stagingRoot = stagingRoot
@@ -37,7 +41,7 @@ public final class SQLiteDestination: Destination, TableQuerying {
         if let pool = handle.withLock({ $0 }) { return pool }
         let pool: DatabasePool
         do {
-            pool = try SQLiteDatabases.acquire(file)
+            pool = try connections.sqlite(file)
         } catch {
             throw DestinationError("cannot open SQLite database \(file.path): \(Self.describe(error))")
         }
@@ -47,7 +51,7 @@ public final class SQLiteDestination: Destination, TableQuerying {
             return nil
         }
         if let kept {
-            SQLiteDatabases.release(file)
+            connections.releaseSQLite(file)
             return kept
         }
         return pool
@@ -130,7 +134,7 @@ public final class SQLiteDestination: Destination, TableQuerying {
             defer { current = nil }
             return current != nil
         }
-        if released { SQLiteDatabases.release(file) }
+        if released { connections.releaseSQLite(file) }
     }
 
     public func execute(_ sql: String) async throws {
@@ -279,44 +283,5 @@ private func bind(_ value: TableValue, at index: Int32, _ statement: OpaquePoint
                 }
             }
         }
-    }
-}
-
-/// One `DatabasePool` per SQLite file for the whole process, counted, so every destination on a file
-/// shares its connections and write lock. Closed when the last destination using it closes.
-enum SQLiteDatabases {
-    private static let open = Mutex<[String: (pool: DatabasePool, users: Int)]>([:])
-
-    static func acquire(_ file: URL) throws -> DatabasePool {
-        let path = file.standardizedFileURL.path
-        return try open.withLock { table in
-            if let entry = table[path] {
-                table[path] = (entry.pool, entry.users + 1)
-                return entry.pool
-            }
-            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-            var configuration = Configuration()
-            configuration.busyMode = .timeout(30)
-            configuration.prepareDatabase { db in
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            }
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            table[path] = (pool, 1)
-            return pool
-        }
-    }
-
-    static func release(_ file: URL) {
-        let path = file.standardizedFileURL.path
-        let closing = open.withLock { table -> DatabasePool? in
-            guard let entry = table[path] else { return nil }
-            if entry.users > 1 {
-                table[path] = (entry.pool, entry.users - 1)
-                return nil
-            }
-            table[path] = nil
-            return entry.pool
-        }
-        try? closing?.close()
     }
 }
