@@ -58,7 +58,7 @@ struct PostgresStateStoreTests {
             // Real columns: progress is one SQL query away.
             #expect(try await database.value("SELECT count(*) FROM sluice_windows WHERE status = 'complete'") == "5")
             #expect(try await database.value("SELECT jsonb_array_length(files) FROM sluice_windows WHERE spec = 'openweb-comments' AND start_ms = 1735689600000") == "1")
-            #expect(try await database.value("SELECT max(version) FROM sluice_schema") == "2")
+            #expect(try await database.value("SELECT max(version) FROM sluice_schema") == "3")
         }
     }
 
@@ -229,7 +229,7 @@ struct PostgresStateStoreTests {
                 Issue.record("read tables of a newer schema")
             } catch let error as StateStoreError {
                 #expect(error.kind == .unknownVersion)
-                #expect(error.message.contains("schema version 99") && error.message.contains("knows version 2"))
+                #expect(error.message.contains("schema version 99") && error.message.contains("knows version 3"))
             }
             #expect(try await database.value("SELECT count(*) FROM sluice_windows") == "15")
         }
@@ -410,7 +410,7 @@ struct PostgresStateStoreTests {
             }
             let store = try Self.store(database)
             let read = try #require(try await store.loadForPlanning(selecting: StateSelection(specs: ["ow"], providers: [])))
-            #expect(try await database.value("SELECT max(version) FROM sluice_schema") == "2")
+            #expect(try await database.value("SELECT max(version) FROM sluice_schema") == "3")
             #expect(read.identity == StateIdentity(lineage: "old", serial: 7))
             let ow = try #require(read.spec(named: "ow"))
             #expect(ow.count == 2 && ow.fingerprintTable == [StoreFixtures.fp])

@@ -765,6 +765,29 @@ enum PostgresSchema {
             "CREATE INDEX sluice_windows_plan ON sluice_windows (spec, start_ms) INCLUDE (plan_cell)",
             "CREATE INDEX sluice_windows_open ON sluice_windows (spec, start_ms) WHERE status <> 'complete'",
         ],
+        [
+            // Version 3: the tables of workers sharing a plan (`PostgresCoordinator`). Before this version
+            // the coordinator created them itself, so a database may hold them already.
+            """
+            CREATE TABLE IF NOT EXISTS sluice_claims (
+                spec text NOT NULL, start_ms bigint NOT NULL, plan text NOT NULL,
+                done boolean NOT NULL DEFAULT false, worker text, lease_until timestamptz,
+                PRIMARY KEY (spec, start_ms))
+            """,
+            "CREATE INDEX IF NOT EXISTS sluice_claims_queue ON sluice_claims (plan, done, start_ms)",
+            """
+            CREATE TABLE IF NOT EXISTS sluice_plans (
+                plan text PRIMARY KEY, lineage text, serial bigint NOT NULL, windows integer NOT NULL,
+                registered timestamptz NOT NULL DEFAULT now())
+            """,
+            "CREATE TABLE IF NOT EXISTS sluice_rate_events (key text NOT NULL, at timestamptz NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS sluice_rate_events_key ON sluice_rate_events (key, at)",
+            """
+            CREATE TABLE IF NOT EXISTS sluice_job_slots (
+                key text NOT NULL, holder text NOT NULL, lease_until timestamptz NOT NULL,
+                PRIMARY KEY (key, holder))
+            """,
+        ],
     ]
 
     /// A window as plan reads it, computed by PostgreSQL on every write (big-endian): start_ms, end_ms,

@@ -44,31 +44,13 @@ public final class PostgresCoordinator: WindowCoordinator {
 
     var leaseMilliseconds: Int64 { lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000 }
 
-    /// Creates the coordination tables if they are missing (under an advisory lock, so workers starting
-    /// together do not race on `CREATE TABLE`).
+    /// Brings the database's sluice tables, the coordination tables among them, to this build's schema
+    /// version (`PostgresSchema.migrations`, under its advisory lock, so workers starting together take
+    /// turns).
     public func prepare() async throws {
-        try await run("creating the coordination tables") {
-            try await client.withTransaction(logger: Self.logger) { c in
-                try await c.query("SELECT pg_advisory_xact_lock(7160317)", logger: Self.logger)
-                try await c.query("""
-                    CREATE TABLE IF NOT EXISTS sluice_claims (
-                      spec text NOT NULL, start_ms bigint NOT NULL, plan text NOT NULL,
-                      done boolean NOT NULL DEFAULT false, worker text, lease_until timestamptz,
-                      PRIMARY KEY (spec, start_ms))
-                    """, logger: Self.logger)
-                try await c.query("CREATE INDEX IF NOT EXISTS sluice_claims_queue ON sluice_claims (plan, done, start_ms)", logger: Self.logger)
-                try await c.query("""
-                    CREATE TABLE IF NOT EXISTS sluice_plans (
-                      plan text PRIMARY KEY, lineage text, serial bigint NOT NULL, windows integer NOT NULL,
-                      registered timestamptz NOT NULL DEFAULT now())
-                    """, logger: Self.logger)
-                try await c.query("CREATE TABLE IF NOT EXISTS sluice_rate_events (key text NOT NULL, at timestamptz NOT NULL)", logger: Self.logger)
-                try await c.query("CREATE INDEX IF NOT EXISTS sluice_rate_events_key ON sluice_rate_events (key, at)", logger: Self.logger)
-                try await c.query("""
-                    CREATE TABLE IF NOT EXISTS sluice_job_slots (
-                      key text NOT NULL, holder text NOT NULL, lease_until timestamptz NOT NULL,
-                      PRIMARY KEY (key, holder))
-                    """, logger: Self.logger)
+        try await run("migrating the sluice tables") {
+            try await client.withConnection { c in
+                try await PostgresSchema.migrate(c, logger: Self.logger, location: "the coordination database")
             }
         }
     }
