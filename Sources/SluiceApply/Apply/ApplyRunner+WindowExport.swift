@@ -108,7 +108,6 @@ extension ApplyRunner {
                                     name: spec.name, provider: spec.provider.rawValue, start: window.start, end: window.end))
 
         var jobID: String?
-        var files: [RemoteFile]?
         let gate = GateHold(context.jobGate, shared: context.sharedJobSlots.map { slots in
             (slots, coordinator.holder(WindowKey(spec: spec.name, start: window.start)))
         })
@@ -278,7 +277,7 @@ extension ApplyRunner {
     /// for this provider (this worker's and, on a shared plan, every worker's) is known and never adopted.
     private func findLostJob(_ context: SpecContext, _ window: ExportWindow) async throws -> String? {
         // Read from the store only where other workers write to it: the load costs the whole state.
-        let known = try await journal.jobIDs(provider: context.spec.provider.rawValue, includingStored: coordinator != nil)
+        let known = try await journal.jobIDs(provider: context.spec.provider.rawValue, includingStored: coordinator.sharesPlan)
         return try await context.provider.findLostJob(for: window, known: known)
     }
 
