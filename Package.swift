@@ -102,7 +102,7 @@ let package = Package(
             dependencies: ["SluiceApply", "SluiceSandbox", "SluiceTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceSandbox"]),
+        .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceSandbox", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceSandboxTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import SluiceCore
 import Synchronization
 
 /// A clock that moves only when a test moves it: `sleep(until:)` suspends until `advance(by:)` reaches
@@ -12,16 +13,10 @@ public final class ManualClock: Clock, Sendable {
         public static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }
     }
 
-    private struct Sleeper {
-        var id: Int
-        var deadline: Instant
-        var continuation: CheckedContinuation<Void, any Error>
-    }
-
     private struct State {
         var now = Instant(offset: .zero)
-        var sleepers: [Sleeper] = []
-        var nextID = 0
+        /// Each sleeper tagged with its deadline.
+        var sleepers = Waiters<Instant>()
     }
 
     private let state = Mutex(State())
@@ -35,38 +30,25 @@ public final class ManualClock: Clock, Sendable {
     public var sleeping: Int { state.withLock { $0.sleepers.count } }
 
     public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
-        let id = state.withLock { s -> Int in
-            s.nextID += 1
-            return s.nextID
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let due = state.withLock { s -> Bool in
-                    if deadline <= s.now { return true }
-                    s.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
-                    return false
-                }
-                if due { continuation.resume() }
+        try await Waiters<Instant>.suspend { id, continuation in
+            state.withLock { s in
+                guard deadline > s.now else { return false }
+                s.sleepers.add(id, deadline, continuation)
+                return true
             }
-        } onCancel: {
-            let sleeper = state.withLock { s -> Sleeper? in
-                guard let i = s.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
-                return s.sleepers.remove(at: i)
-            }
-            sleeper?.continuation.resume(throwing: CancellationError())
+        } dequeue: { id in
+            self.state.withLock { $0.sleepers.remove(id) }
         }
     }
 
     /// Moves time forward and wakes every sleeper whose deadline it reached.
     public func advance(by duration: Duration) {
-        let woken = state.withLock { s -> [Sleeper] in
+        let woken = state.withLock { s -> [Waiters<Instant>.Continuation] in
             s.now = s.now.advanced(by: duration)
             let now = s.now
-            let due = s.sleepers.filter { $0.deadline <= now }
-            s.sleepers.removeAll { $0.deadline <= now }
-            return due
+            return s.sleepers.take { $0 <= now }
         }
-        for sleeper in woken { sleeper.continuation.resume() }
+        for continuation in woken { continuation.resume() }
     }
 
     /// Returns once `count` tasks sleep on this clock (yielding meanwhile): a test knows a task is

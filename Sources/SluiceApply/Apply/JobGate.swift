@@ -1,3 +1,4 @@
+import SluiceCore
 import Synchronization
 
 /// At most `limit` provider jobs in flight: a counting semaphore whose waiters are served in arrival
@@ -6,8 +7,7 @@ import Synchronization
 final class JobGate: Sendable {
     private struct State {
         var free: Int
-        var waiters: [(id: Int, continuation: CheckedContinuation<Void, any Error>)] = []
-        var nextID = 0
+        var waiters = Waiters<Void>()
     }
 
     private let state: Mutex<State>
@@ -18,39 +18,26 @@ final class JobGate: Sendable {
 
     /// Waits for a place. Cancelled while waiting, it throws `CancellationError` and takes no place.
     func acquire() async throws {
-        let id = state.withLock { s -> Int in
-            s.nextID += 1
-            return s.nextID
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let granted = state.withLock { s -> Bool in
-                    if s.free > 0 && s.waiters.isEmpty {
-                        s.free -= 1
-                        return true
-                    }
-                    s.waiters.append((id, continuation))
+        try await Waiters<Void>.suspend { id, continuation in
+            state.withLock { s in
+                if s.free > 0 && s.waiters.isEmpty {
+                    s.free -= 1
                     return false
                 }
-                if granted { continuation.resume() }
+                s.waiters.add(id, (), continuation)
+                return true
             }
-        } onCancel: {
-            let cancelled = state.withLock { s -> CheckedContinuation<Void, any Error>? in
-                guard let i = s.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return s.waiters.remove(at: i).continuation
-            }
-            cancelled?.resume(throwing: CancellationError())
+        } dequeue: { id in
+            self.state.withLock { $0.waiters.remove(id) }
         }
     }
 
     /// Gives a place back, to the longest waiter if any.
     func release() {
-        let next = state.withLock { s -> CheckedContinuation<Void, any Error>? in
-            if s.waiters.isEmpty {
-                s.free += 1
-                return nil
-            }
-            return s.waiters.removeFirst().continuation
+        let next = state.withLock { s -> Waiters<Void>.Continuation? in
+            if let first = s.waiters.take(first: 1).first { return first }
+            s.free += 1
+            return nil
         }
         next?.resume()
     }

@@ -40,11 +40,10 @@ public final class InMemoryCoordination<C: Clock>: Sendable where C.Duration == 
         var slots: [String: [Slot]] = [:]
         /// Bumped whenever a job slot is given back: a waiter that saw version v waits for a later one.
         var slotVersion = 0
-        var slotWaiters: [(id: Int, version: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+        var slotWaiters = Waiters<Void>()
         var limiters: [String: SlidingWindowLimiter<C>] = [:]
         var starting: Set<String> = []
         var startWaiters: [(plan: String, continuation: CheckedContinuation<Void, Never>)] = []
-        var nextID = 0
     }
 
     let board = Mutex(Board())
@@ -223,36 +222,24 @@ public final class InMemoryCoordination<C: Clock>: Sendable where C.Duration == 
     }
 
     func releaseSlot(key: String, holder: String) {
-        let woken = board.withLock { b -> [CheckedContinuation<Void, any Error>] in
+        let woken = board.withLock { b -> [Waiters<Void>.Continuation] in
             b.slots[key]?.removeAll { $0.holder == holder }
             b.slotVersion += 1
-            defer { b.slotWaiters.removeAll() }
-            return b.slotWaiters.map(\.continuation)
+            return b.slotWaiters.take()
         }
         for continuation in woken { continuation.resume() }
     }
 
     /// Returns once a slot was given back after `version` was read.
     func slotReleased(after version: Int) async throws {
-        let id = board.withLock { b -> Int in
-            b.nextID += 1
-            return b.nextID
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let moved = board.withLock { b -> Bool in
-                    if b.slotVersion != version { return true }
-                    b.slotWaiters.append((id, version, continuation))
-                    return false
-                }
-                if moved { continuation.resume() }
+        try await Waiters<Void>.suspend { id, continuation in
+            board.withLock { b in
+                guard b.slotVersion == version else { return false }
+                b.slotWaiters.add(id, (), continuation)
+                return true
             }
-        } onCancel: {
-            let waiter = board.withLock { b -> CheckedContinuation<Void, any Error>? in
-                guard let i = b.slotWaiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return b.slotWaiters.remove(at: i).continuation
-            }
-            waiter?.resume(throwing: CancellationError())
+        } dequeue: { id in
+            self.board.withLock { $0.slotWaiters.remove(id) }
         }
     }
 }
