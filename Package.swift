@@ -43,7 +43,8 @@ let package = Package(
                 "CSluiceSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The executor, state stores and destinations (each behind one protocol): a directory, S3 (our
@@ -61,6 +62,7 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -100,7 +102,8 @@ let package = Package(
         .testTarget(
             name: "SluiceApplyTests",
             dependencies: ["SluiceApply", "SluiceSandbox", "SluiceTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-                           .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift")]
+                           .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceSandbox", "SluiceTestSupport"]),
         .testTarget(

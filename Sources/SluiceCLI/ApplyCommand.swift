@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SluiceApply
 import SluiceCore
 import SluiceProviders
@@ -58,6 +59,9 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Apply only this spec (repeatable); spec paths only.", valueName: "NAME"))
     var target: [String] = []
 
+    @Option(help: ArgumentHelp("Diagnostics on stderr: trace, debug (every API request attempt, its URL without secrets, its status), info, notice, warning, error or critical. None by default.", valueName: "LEVEL"))
+    var logLevel: Logger.Level?
+
     @Option(help: ArgumentHelp("How long a connection may stay silent while an answer is awaited or read (every byte resets it).", valueName: "DURATION"))
     var idleTimeout: DurationArgument = DurationArgument(duration: .seconds(60))
 
@@ -95,7 +99,7 @@ struct ApplyCommand: AsyncParsableCommand {
             throw CLIError("--now and --target apply to spec paths; a saved plan already fixed them", exitStatus: 2)
         }
         let specPaths = savedPlan.map { $0.specPaths ?? ["specs/"] } ?? (paths.isEmpty ? ["specs/"] : paths)
-        let specs = try PlanCommand.validSpecs(specPaths)
+        let specs = try SpecFiles.validSpecs(specPaths)
         let source: ApplySession.Source
         if let savedPlan {
             source = .saved(savedPlan, specs: specs)
@@ -159,6 +163,10 @@ struct ApplyCommand: AsyncParsableCommand {
         options.limitInterval = limitWindow.duration
         options.retry.maxAttempts = maxAttempts
         options.outputRoot = URL(fileURLWithPath: output, isDirectory: true)
+        if let logLevel {
+            options.logger = Logger(label: "sluice") { StreamLogHandler.standardError(label: $0) }
+            options.logger.logLevel = logLevel
+        }
         return options
     }
 
@@ -220,3 +228,5 @@ final class InterruptWatch: Sendable {
         return await watcher.value
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -3,35 +3,6 @@ import Foundation
 import SluiceApply
 import SluiceCore
 
-/// A duration on the command line (`--lock-timeout`, `--poll-interval`, …): ISO 8601 (`PT30S`) or a
-/// whole number with `ms`, `s`, `m` or `h` (`500ms`, `30s`, `5m`); a bare number is seconds.
-struct DurationArgument: ExpressibleByArgument {
-    var duration: Duration
-
-    /// How `--help` shows a default: `0s`, `1s`, `200ms`, `1m`.
-    var defaultValueDescription: String {
-        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        if ms % 60_000 == 0 && ms > 0 { return "\(ms / 60_000)m" }
-        if ms % 1000 == 0 { return "\(ms / 1000)s" }
-        return "\(ms)ms"
-    }
-
-    init?(argument: String) {
-        if let iso = try? ISODuration(iso8601: argument) {
-            duration = .milliseconds(iso.milliseconds)
-            return
-        }
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
-        for (suffix, ms) in units where argument.hasSuffix(suffix) {
-            guard let n = Int64(argument.dropLast(suffix.count)), n >= 0 else { return nil }
-            duration = .milliseconds(n * ms)
-            return
-        }
-        guard let n = Int64(argument), n >= 0 else { return nil }
-        duration = .seconds(n)
-    }
-}
-
 extension PlanFormat: ExpressibleByArgument {}
 
 /// `sluice plan`: which windows apply would export, with which request, and why.
@@ -96,7 +67,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func execute() async throws {
         let instant = now.flatMap { Timestamp(rfc3339: $0) } ?? Timestamp.systemNow()
-        let specs = try Self.validSpecs(paths)
+        let specs = try SpecFiles.validSpecs(paths)
         let current = try await state.loadForPlanning(for: specs)
         let planner = Planner(options: .init(targets: target, replacements: replace.compactMap(ReplaceTarget.init)))
         let plan: Plan
@@ -132,14 +103,4 @@ struct PlanCommand: AsyncParsableCommand {
     }
 
     /// Reads and validates specs; any invalid spec stops the plan (exit 1) with every diagnostic.
-    static func validSpecs(_ paths: [String]) throws -> [JobSpec] {
-        let sources = try SpecFiles.read(paths)
-        let validation = try SpecValidator().validate(sources)
-        if validation.hasErrors {
-            FileHandleOutput.standardError.write(
-                Diagnostic.render(validation.diagnostics, format: .text, filesChecked: sources.count))
-            throw CLIError("the specs are invalid; nothing was planned (run `sluice validate` for details)", exitStatus: 1)
-        }
-        return validation.specs
-    }
 }

@@ -3,6 +3,18 @@ import SluiceCore
 
 /// Finds and reads spec files: explicit files, or directories searched recursively for `*.json`.
 enum SpecFiles {
+    /// The specs under `paths`, validated; with any error, the diagnostics on stderr and a `CLIError` (exit 1).
+    static func validSpecs(_ paths: [String]) throws -> [JobSpec] {
+        let sources = try SpecFiles.read(paths)
+        let validation = try SpecValidator().validate(sources)
+        if validation.hasErrors {
+            FileHandleOutput.standardError.write(
+                Diagnostic.render(validation.diagnostics, format: .text, filesChecked: sources.count))
+            throw CLIError("the specs are invalid; nothing was planned (run `sluice validate` for details)", exitStatus: 1)
+        }
+        return validation.specs
+    }
+
     /// Reads every spec under `paths`, sorted by path within each directory. Throws a `CLIError` (exit 2)
     /// for a path that does not exist or cannot be read.
     static func read(_ paths: [String]) throws -> [SpecSource] {

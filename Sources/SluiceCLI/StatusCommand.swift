@@ -74,7 +74,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let instant = now.flatMap { Timestamp(rfc3339: $0) } ?? Timestamp.systemNow()
         let defaultMaxAge = maxAge.flatMap { try? ISODuration(iso8601: $0) }
-        let specs = try PlanCommand.validSpecs(paths)
+        let specs = try SpecFiles.validSpecs(paths)
         let current = try await state.load()
         let report = StatusReport(specs: specs, state: current, now: instant)
         let freshness = report.freshness(defaultLimit: defaultMaxAge)

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SluiceCore
 import SluiceProviders
 
@@ -36,6 +37,11 @@ public struct ApplyOptions: Sendable {
     public var outputRoot: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     /// The current time, for records and manifests.
     public var now: @Sendable () -> Timestamp = { Timestamp.systemNow() }
+    /// What every wait and deadline of the run is measured on (`ApplyClock`).
+    public var clock: ApplyClock = .continuous
+    /// Diagnostics beside the reporter's events: every API request attempt (method, URL without its
+    /// secrets, status) at `debug`. Silent by default (`sluice apply --log-level`).
+    public var logger = Logger(label: "sluice.apply", factory: { _ in SwiftLogNoOpLogHandler() })
 
     public init() {}
 }

@@ -34,7 +34,7 @@ extension ApplyRunner {
                 if left.left - ours <= 0 { return .noneLeft }
                 // Windows this worker runs end here: look again soon rather than a lease's quarter later
                 // (every apply waited up to 2 s after its last window for its idle lanes).
-                try await Task.sleep(for: ours > 0 ? min(pause, .milliseconds(50)) : pause)
+                try await options.clock.sleep(for: ours > 0 ? min(pause, .milliseconds(50)) : pause)
             }
         } catch {
             if Task.isCancelled { return .noneLeft }
@@ -69,7 +69,7 @@ extension ApplyRunner {
         let renewal = Task {
             let every = coordinator.leaseDuration / 4
             while !Task.isCancelled {
-                try? await Task.sleep(for: every)
+                try? await options.clock.sleep(for: every)
                 if Task.isCancelled { break }
                 _ = try? await coordinator.renew(key)
             }

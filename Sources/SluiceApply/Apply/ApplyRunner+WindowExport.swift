@@ -238,7 +238,7 @@ extension ApplyRunner {
     /// started again.
     private func submitWaitingIfBusy(_ context: SpecContext, _ request: RenderedRequest, _ window: ExportWindow,
                                      intentResumed: Bool = false) async throws -> SubmittedExport {
-        let clock = ContinuousClock()
+        let clock = options.clock
         let started = clock.now
         let deadline = started.advanced(by: options.maxBusyWait)
         var waits = 0
@@ -260,14 +260,14 @@ extension ApplyRunner {
                     guard lost < options.retry.maxAttempts else { throw WindowFailure(message: error.message) }
                     reporter.report(.retrying(spec: context.spec.name, window: window, reason: "\(error.message); no job of it found, submitting again"))
                     var random = SystemRandomNumberGenerator()
-                    try await Task.sleep(for: options.retry.delay(afterAttempt: lost, retryAfter: nil, using: &random) ?? .zero)
+                    try await clock.sleep(for: options.retry.delay(afterAttempt: lost, retryAfter: nil, using: &random) ?? .zero)
                     continue
                 }
                 guard clock.now < deadline else {
                     throw WindowFailure(message: "\(error.message); still busy after \(options.maxBusyWait)")
                 }
                 if waits == 0 { reporter.report(.waiting(spec: context.spec.name, window: window, reason: error.message)) }
-                try await Task.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
+                try await clock.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
                 waits += 1
             }
         }
@@ -283,7 +283,7 @@ extension ApplyRunner {
 
     /// Polls a job at growing intervals until it is no longer running, up to `maxJobWait`.
     private func waitForJob(_ context: SpecContext, _ jobID: String, window: ExportWindow, pollImmediately: Bool) async throws -> ExportJobStatus {
-        let clock = ContinuousClock()
+        let clock = options.clock
         let started = clock.now
         let deadline = started.advanced(by: options.maxJobWait)
         var scouting = false
@@ -305,7 +305,7 @@ extension ApplyRunner {
                     // A look at memory, not a call: checked often, so a follower learns the duration
                     // within a tenth of the poll interval of the scout seeing its job done.
                     while context.jobDurations.expected() == nil, context.jobDurations.isScouting, clock.now < deadline {
-                        try await Task.sleep(for: options.poll.initial / 10)
+                        try await clock.sleep(for: options.poll.initial / 10)
                     }
                     expected = context.jobDurations.expected()
                     waitedForScout = true
@@ -316,7 +316,7 @@ extension ApplyRunner {
             // A follower that waited past its expected time polls at once; a fresh job waits at least the
             // schedule's first delay.
             let least = waitedForScout ? .zero : options.poll.delay(afterWaiting: .zero)
-            try await Task.sleep(for: max(least, first))
+            try await clock.sleep(for: max(least, first))
         }
         var unrecognised: Set<String> = []
         var polls = 0
@@ -345,7 +345,7 @@ extension ApplyRunner {
                     throw WindowFailure(message: "job \(jobID) kept answering \(Self.quote(word)), a status \(context.spec.provider)'s documentation does not name, for \(options.maxJobWait); nothing was recorded complete")
                 }
             }
-            try await Task.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
+            try await clock.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
         }
     }
 

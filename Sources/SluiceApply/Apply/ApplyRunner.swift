@@ -93,15 +93,18 @@ public final class ApplyRunner: Sendable {
             var client = APIClient(
                 endpoint: spec.endpoint, credential: definition.credential(token), transport: transport,
                 retry: options.retry, requestTimeout: options.requestTimeout, downloadTimeout: options.downloadTimeout,
+                sleep: { [clock = options.clock] in try await clock.sleep(for: $0) },
                 beforeRequest: { path in
                     if path == exportPath, let exports = limits.exports { try await exports.acquire() }
                     if path == discoveryPath, let objects = limits.objects { try await objects.acquire() }
                 },
-                observe: { _, _, status in
+                observe: { [logger = options.logger, name = spec.name] method, url, status in
                     tally.withLock {
                         $0.apiCalls += 1
                         if status.map(RetryPolicy.isRetryable(status:)) ?? true { $0.httpRetries += 1 }
                     }
+                    // `url` is redacted by the client: no token, no signature.
+                    logger.debug("\(method) \(url) -> \(status.map(String.init) ?? "no answer")", metadata: ["spec": "\(name)"])
                 })
             client.maxAnswerBytes = options.maxAnswerBytes
             // A lane of jobsInFlight + 1 windows: one more can download while the provider runs the next job.
@@ -157,7 +160,7 @@ public final class ApplyRunner: Sendable {
     /// thrown. Cancel the calling task (SIGINT) to stop: no provider job is cancelled; running jobs stay
     /// recorded `submitted` for the next run to resume.
     public func run() async -> ApplySummary {
-        let started = ContinuousClock.now
+        let started = options.clock.now
         reporter.report(.started(windows: work.map { ($0.spec.name, $0.actions.count) }))
 
         var lanes: [Lane] = []
@@ -243,7 +246,7 @@ public final class ApplyRunner: Sendable {
         }
         var summary = tally.withLock { $0 }
         summary.interrupted = Task.isCancelled
-        let elapsed = ContinuousClock.now - started
+        let elapsed = options.clock.now - started
         summary.wallMilliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         reporter.report(.finished(summary))
         return summary

@@ -114,7 +114,7 @@ public struct ApplySession: Sendable {
         var made: PostgresCoordinator?
         switch coordination {
         case .alone:
-            coordinator = InMemoryCoordinator.alone()
+            coordinator = InMemoryCoordinator.alone(clock: options.clock)
         case .given(let given):
             coordinator = given
         case .postgres(let variable, let lease):

@@ -574,15 +574,6 @@ enum LockFile {
     }
 }
 
-extension Timestamp {
-    /// The system clock, to the millisecond.
-    public static func systemNow() -> Timestamp {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Timestamp(millisecondsSinceEpoch: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
-    }
-}
-
 /// Thin POSIX wrappers that turn errno into an actionable `StateStoreError`.
 enum FileIO {
     static func error(_ what: String, _ path: String, _ code: Int32) -> StateStoreError {

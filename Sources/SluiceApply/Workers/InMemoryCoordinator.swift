@@ -295,11 +295,11 @@ public struct InMemoryCoordinator<C: Clock>: WindowCoordinator where C.Duration 
     public func close() async {}
 }
 
-extension InMemoryCoordinator where C == ContinuousClock {
+extension InMemoryCoordinator where C == ApplyClock {
     /// The coordinator of an apply that runs alone: the queue, leases and limits of a shared plan with
-    /// one worker, on the system's monotonic clock.
-    public static func alone(lease: Duration = .seconds(3600)) -> InMemoryCoordinator {
-        InMemoryCoordinator(coordination: InMemoryCoordination(clock: ContinuousClock(), lease: lease),
+    /// one worker, on the apply's clock.
+    public static func alone(lease: Duration = .seconds(3600), clock: ApplyClock = .continuous) -> InMemoryCoordinator {
+        InMemoryCoordinator(coordination: InMemoryCoordination(clock: clock, lease: lease),
                             worker: PostgresCoordinator.workerID(), sharesPlan: false)
     }
 }

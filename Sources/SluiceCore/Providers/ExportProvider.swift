@@ -1,4 +1,3 @@
-import SluiceCore
 
 /// A file an export produced, ready to download.
 public struct RemoteFile: Sendable, Hashable {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An instant in UTC with millisecond precision, stored as milliseconds since the Unix epoch.
 ///
 /// sluice does its own calendar arithmetic (proleptic Gregorian, UTC only, no leap seconds) instead of
@@ -251,5 +253,14 @@ public enum RFC3339 {
         }
         return Fields(year: year, month: month, day: day, hour: hour, minute: minute, second: second,
                       millisecond: millisecond, offsetMinutes: offset)
+    }
+}
+
+extension Timestamp {
+    /// The system clock, to the millisecond.
+    public static func systemNow() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(millisecondsSinceEpoch: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
     }
 }

@@ -1,4 +1,3 @@
-import SluiceCore
 
 /// Enterpret Data Export v1: `POST /export/external/v1/async/submit` → `queryID`; `POST
 /// /export/external/v1/async/fetch {queryID}` until done. Files are JSON `{"records": [...]}`. Auth:

@@ -1,4 +1,3 @@
-import SluiceCore
 
 /// Enterpret Knowledge Graph export v2: `POST /export/external/v2/objects` (paged by
 /// `paginationToken`) lists the exportable objects; `POST /export/external/v2/export` answers at once with

@@ -1,4 +1,3 @@
-import SluiceCore
 
 /// OpenWeb comment export: `POST /v2/export/comments {since, to}` → `request_id`; `GET
 /// /v2/export/comments/status?id=` until `done` with `.csv.zip` links (valid one hour; asking again gives

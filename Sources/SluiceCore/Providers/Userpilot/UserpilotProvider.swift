@@ -1,4 +1,3 @@
-import SluiceCore
 
 /// Userpilot bulk export: `POST /api/v1/analytics/exports/` → `job_id` (409 while another job of the
 /// token runs); `GET /api/v1/analytics/exports/jobs/{id}` until `completed` with `presigned_urls`
