@@ -61,9 +61,9 @@ final class PlainLogReporter: ApplyReporter {
         case .completed(let spec, let window, let files, let records, let bytes, let resumed):
             let what = "\(files) file\(files == 1 ? "" : "s")" + (records.map { ", \($0) records" } ?? "")
             return "\(windowName(spec, window)) complete: \(what), \(ByteCount.text(bytes))\(resumed ? " (resumed)" : "")"
-        case .failed(let spec, let window, let error):
+        case .failed(let spec, let window, let error, _):
             return "\(windowName(spec, window)) FAILED: \(shown(error))"
-        case .specFailed(let spec, let error):
+        case .specFailed(let spec, let error, _):
             return "\(shown(spec)) FAILED before any export: \(shown(error))"
         case .interrupted(let signal):
             return "interrupted by \(signal): stopping; running jobs are kept to resume (none is cancelled)"
@@ -118,16 +118,18 @@ final class JSONLogReporter: ApplyReporter {
             members.append(("records", records.map { .integer(Int64($0)) } ?? .null))
             members.append(("bytes", .integer(bytes)))
             members.append(("resumed", .bool(resumed)))
-        case .failed(let spec, let w, let error):
+        case .failed(let spec, let w, let error, let kind):
             members.append(("event", .string("failed")))
             members.append(("level", .string("error")))
             window(spec, w)
             members.append(("error", .string(error)))
-        case .specFailed(let spec, let error):
+            members.append(("kind", .string(kind.rawValue)))
+        case .specFailed(let spec, let error, let kind):
             members.append(("event", .string("spec-failed")))
             members.append(("level", .string("error")))
             members.append(("spec", .string(spec)))
             members.append(("error", .string(error)))
+            members.append(("kind", .string(kind.rawValue)))
         case .interrupted(let signal):
             members.append(("event", .string("interrupted")))
             members.append(("signal", .string(signal)))
@@ -143,6 +145,8 @@ final class JSONLogReporter: ApplyReporter {
             members.append(("http_retries", .integer(Int64(s.httpRetries))))
             members.append(("wall_ms", .integer(s.wallMilliseconds)))
             members.append(("failures", .array(s.failures.map(RequestValue.string))))
+            members.append(("failure_kinds", .object(s.failureKinds.sorted { $0.key.rawValue < $1.key.rawValue }
+                .map { ($0.key.rawValue, RequestValue.integer(Int64($0.value))) })))
             if let plan = s.plan {
                 // One of several workers on a shared plan: what others did, and what the plan has left.
                 members.append(("done_by_others", .integer(Int64(s.doneByOthers))))
@@ -194,11 +198,11 @@ final class LiveProgressReporter: ApplyReporter {
             case .completed(let spec, let window, _, _, _, _):
                 let wasRunning = board.running.remove(windowName(spec, window)) != nil
                 update(&board, spec) { $0.done += 1; if wasRunning { $0.running -= 1 } }
-            case .failed(let spec, let window, let error):
+            case .failed(let spec, let window, let error, _):
                 let wasRunning = board.running.remove(windowName(spec, window)) != nil
                 update(&board, spec) { $0.failed += 1; if wasRunning { $0.running -= 1 } }
                 notice = "✗ \(windowName(spec, window)): \(shown(error))"
-            case .specFailed(let spec, let error):
+            case .specFailed(let spec, let error, _):
                 update(&board, spec) { $0.failed = $0.total }
                 notice = "✗ \(shown(spec)): \(shown(error))"
             case .waiting(let spec, let window, let reason):
@@ -259,7 +263,8 @@ final class LiveProgressReporter: ApplyReporter {
 func applySummaryText(_ summary: ApplySummary) -> String {
     var text = summary.line + "\n"
     if !summary.failures.isEmpty {
-        text += "Failed windows (the next plan exports them again):\n"
+        let kinds = summary.failureKinds.sorted { ($1.value, $0.key.rawValue) < ($0.value, $1.key.rawValue) }
+        text += "Failed windows (the next plan exports them again; \(kinds.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", "))):\n"
         for failure in summary.failures.prefix(50) { text += "  \(shown(failure))\n" }
         if summary.failures.count > 50 { text += "  … and \(summary.failures.count - 50) more (`sluice state list` has them all)\n" }
     }

@@ -34,6 +34,7 @@ import Testing
             }
             #expect(first.submits == 1)
             #expect(summary.exported == 0 && summary.failed == 1)
+            #expect(summary.failureKinds == [.deadline: 1])
             let record = try #require(try await store.load()?.spec(named: spec.name)?.records.first)
             #expect(record.status == .submitted)
             let job = try #require(record.providerJobID)

@@ -101,6 +101,7 @@ import Testing
                 }
             }
             #expect(summary.failed == 1 && summary.exported == 0)
+            #expect(summary.failureKinds == [.unavailable: 1], "an unknown word is the API answering what its doc does not describe")
             #expect(summary.failures.first?.contains(#"kept answering "Thinking\x1b[31m""#) == true, "\(summary.failures)")
             let shown = log.all.contains { if case .waiting(_, _, let reason) = $0 { reason.contains("Thinking") && !reason.contains("\u{1b}") } else { false } }
             #expect(shown, "the unknown word was not shown while polling")

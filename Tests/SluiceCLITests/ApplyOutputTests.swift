@@ -24,7 +24,7 @@ import Testing
         .submitted(spec: "openweb-comments", window: day, jobID: "job-1", attempt: 1),
         .downloaded(spec: "openweb-comments", window: day, file: "comments-0001.csv.zip", bytes: 15_200),
         .completed(spec: "openweb-comments", window: day, files: 1, records: 279, bytes: 15_200, resumed: false),
-        .failed(spec: "coveo-searches", window: day, error: "coveo: creating the export answered HTTP 403: denied"),
+        .failed(spec: "coveo-searches", window: day, error: "coveo: creating the export answered HTTP 403: denied", kind: .rejected),
     ]
 
     @Test func liveProgressRedrawsOneLinePerSpecAndATotalWithFailuresAbove() throws {
@@ -54,5 +54,18 @@ import Testing
         #expect(objects.map { $0["event"] as? String } == ["started", "submitted", "downloaded", "completed", "failed"])
         #expect(objects[3]["records"] as? Int == 279)
         #expect((objects[4]["window"] as? [String: String])?["start"] == "2025-01-01T00:00:00Z")
+        #expect(objects[4]["kind"] as? String == "rejected")
+    }
+
+    /// A failure keeps its kind to the summary: counted by kind in the JSON log and the text.
+    @Test func theSummaryCountsFailuresByKind() throws {
+        var summary = ApplySummary()
+        summary.failed = 3
+        summary.failures = ["a@2025-01-01T00:00:00Z: HTTP 403", "a@2025-01-02T00:00:00Z: HTTP 403", "b@2025-01-01T00:00:00Z: HTTP 503"]
+        summary.failureKinds = [.rejected: 2, .unavailable: 1]
+        let line = try Self.render(.json, [.finished(summary)]).split(separator: "\n")[0]
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["failure_kinds"] as? [String: Int] == ["rejected": 2, "unavailable": 1])
+        #expect(applySummaryText(summary).contains("Failed windows (the next plan exports them again; 2 rejected, 1 unavailable):"))
     }
 }

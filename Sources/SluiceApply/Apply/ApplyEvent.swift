@@ -18,13 +18,55 @@ public enum ApplyEvent: Sendable {
     /// The window was written to its destination and recorded.
     case completed(spec: String, window: ExportWindow, files: Int, records: Int?, bytes: Int64, resumed: Bool)
     /// The window failed; the error is recorded in the state and the next plan retries it.
-    case failed(spec: String, window: ExportWindow, error: String)
+    case failed(spec: String, window: ExportWindow, error: String, kind: FailureKind)
     /// A whole spec could not start (discovery failed, no destination).
-    case specFailed(spec: String, error: String)
+    case specFailed(spec: String, error: String, kind: FailureKind)
     /// Apply was interrupted by a signal; running jobs are left recorded to resume.
     case interrupted(signal: String)
     /// The run is over.
     case finished(ApplySummary)
+}
+
+/// What kind of failure ended a window, kept from the error to the summary and the JSON log.
+public enum FailureKind: String, Sendable, Hashable, Codable, CaseIterable, CodingKeyRepresentable {
+    /// The provider refused the request (4xx other than 429), or sluice refused what it answered (a
+    /// secret in a job id or a file name, a file over the size limits, a hostile archive): the same
+    /// request cannot succeed; fix the spec, the token or the limits.
+    case rejected
+    /// The API kept failing (5xx, 429, timeouts, broken connections) after every retry, or answered
+    /// something its documentation does not describe: try again later.
+    case unavailable
+    /// The provider's job failed or vanished on every submit this run allows.
+    case jobFailed = "job-failed"
+    /// The files could not be downloaded after every refresh of their links.
+    case download
+    /// A deadline passed: a job still running (`--max-job-wait`) or a provider busy with another job;
+    /// a job still running is resumed by the next apply.
+    case deadline
+    /// The destination refused the window (a table's key, a bucket, a write).
+    case destination
+    /// The state could not be written or read: apply stops.
+    case state
+    /// Anything else.
+    case other
+
+    /// The kind of `error`, as thrown anywhere in a window's export.
+    static func of(_ error: any Error) -> FailureKind {
+        switch error {
+        case let failure as WindowFailure: return failure.kind
+        case let export as ExportError:
+            switch export.kind {
+            case .rejected: return .rejected
+            case .busy: return .deadline
+            case .unavailable, .answerLost: return .unavailable
+            }
+        case let api as APIError: return api.permanent || api.status.map { (400..<500).contains($0) && $0 != 429 } == true ? .rejected : .unavailable
+        case is DestinationError: return .destination
+        case is StateStoreError: return .state
+        case is FileCheckError: return .rejected
+        default: return .other
+        }
+    }
 }
 
 /// What one apply did: the final lines of its output.
@@ -49,6 +91,9 @@ public struct ApplySummary: Sendable, Hashable, Codable {
     public var wallMilliseconds: Int64 = 0
     /// Each failed window and why: `spec@start: error`.
     public var failures: [String] = []
+    /// The failed windows by kind of failure (`rejected`: 2), so CI can tell a spec to fix from an API
+    /// to wait for without reading messages.
+    public var failureKinds: [FailureKind: Int] = [:]
     public var interrupted = false
     /// With several workers on one plan: windows this worker found done by another worker (taken over
     /// after the other recorded it), and the whole plan's progress when this worker stopped.

@@ -38,7 +38,7 @@ extension ApplyRunner {
             }
         } catch {
             if Task.isCancelled { return .noneLeft }
-            reporter.report(.specFailed(spec: specs.joined(separator: ", "), error: Self.describe(error)))
+            reporter.report(.specFailed(spec: specs.joined(separator: ", "), error: Self.describe(error), kind: .of(error)))
             return .fatal
         }
     }
@@ -63,7 +63,7 @@ extension ApplyRunner {
             }
         } catch {
             await Self.end(key, done: false, coordinator)
-            reporter.report(.failed(spec: key.spec, window: planned.window, error: "the state could not be read: \(error.message)"))
+            reporter.report(.failed(spec: key.spec, window: planned.window, error: "the state could not be read: \(error.message)", kind: .state))
             return .fatal
         } }
         let renewal = Task {

@@ -5,6 +5,7 @@ import SluiceProviders
 /// A window's export gave up; recorded as its last error.
 struct WindowFailure: Error, CustomStringConvertible {
     var message: String
+    var kind: FailureKind = .other
     /// Whether the provider job may still be running and worth resuming next time (so the record stays
     /// `submitted` rather than `failed`).
     var jobMayResume = false
@@ -39,7 +40,7 @@ extension ApplyRunner {
             return .completed
         } catch let error as StateStoreError {
             await discardStaging(context, &run)
-            failed(spec, window, "the state could not be written: \(error.message)")
+            failed(spec, window, "the state could not be written: \(error.message)", .state)
             return .fatal
         } catch {
             await discardStaging(context, &run)
@@ -49,7 +50,8 @@ extension ApplyRunner {
                 // wherever it runs, other workers' included.
                 return .interrupted
             }
-            var failure = error as? WindowFailure ?? WindowFailure(message: Self.describe(error), jobMayResume: record.providerJobID != nil && run.jobRunning)
+            var failure = error as? WindowFailure ?? WindowFailure(message: Self.describe(error), kind: .of(error),
+                                                                   jobMayResume: record.providerJobID != nil && run.jobRunning)
             failure.message = redactor.clean(failure.message)
             // A job that may still finish stays `submitted` (the next plan resumes it); so does a submit whose
             // job may exist unseen (its answer was lost): the next apply looks it up before submitting again.
@@ -60,19 +62,20 @@ extension ApplyRunner {
             do {
                 try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
             } catch {
-                failed(spec, window, "\(failure.message); and the state could not be written: \(error.message)")
+                failed(spec, window, "\(failure.message); and the state could not be written: \(error.message)", .state)
                 return .fatal
             }
-            failed(spec, window, failure.message)
+            failed(spec, window, failure.message, failure.kind)
             return .failed
         }
     }
 
     /// Reports a failed window and counts it for the summary.
-    private func failed(_ spec: JobSpec, _ window: ExportWindow, _ message: String) {
-        reporter.report(.failed(spec: spec.name, window: window, error: message))
+    private func failed(_ spec: JobSpec, _ window: ExportWindow, _ message: String, _ kind: FailureKind) {
+        reporter.report(.failed(spec: spec.name, window: window, error: message, kind: kind))
         tally.withLock {
             $0.failed += 1
+            $0.failureKinds[kind, default: 0] += 1
             $0.failures.append(redactor.clean("\(spec.name)@\(window.start.rfc3339): \(message)"))
         }
     }
@@ -169,7 +172,7 @@ extension ApplyRunner {
                 switch submitted {
                 case .started(let id):
                     guard redactor.redact(id) == id else {
-                        throw WindowFailure(message: "the provider answered with a job id that holds a secret of this run; refusing to store it")
+                        throw WindowFailure(message: "the provider answered with a job id that holds a secret of this run; refusing to store it", kind: .rejected)
                     }
                     record.submitted(job: id, at: options.now())
                     run.jobRunning = true
@@ -257,14 +260,14 @@ extension ApplyRunner {
                 }
                 if error.kind == .answerLost {
                     lost += 1
-                    guard lost < options.retry.maxAttempts else { throw WindowFailure(message: error.message) }
+                    guard lost < options.retry.maxAttempts else { throw WindowFailure(message: error.message, kind: .unavailable) }
                     reporter.report(.retrying(spec: context.spec.name, window: window, reason: "\(error.message); no job of it found, submitting again"))
                     var random = SystemRandomNumberGenerator()
                     try await clock.sleep(for: options.retry.delay(afterAttempt: lost, retryAfter: nil, using: &random) ?? .zero)
                     continue
                 }
                 guard clock.now < deadline else {
-                    throw WindowFailure(message: "\(error.message); still busy after \(options.maxBusyWait)")
+                    throw WindowFailure(message: "\(error.message); still busy after \(options.maxBusyWait)", kind: .deadline)
                 }
                 if waits == 0 { reporter.report(.waiting(spec: context.spec.name, window: window, reason: error.message)) }
                 try await clock.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
@@ -333,7 +336,7 @@ extension ApplyRunner {
                 return status
             case .running:
                 guard clock.now < deadline else {
-                    throw WindowFailure(message: "job \(jobID) still running after \(options.maxJobWait); the next apply polls it again", jobMayResume: true)
+                    throw WindowFailure(message: "job \(jobID) still running after \(options.maxJobWait); the next apply polls it again", kind: .deadline, jobMayResume: true)
                 }
             case .unrecognised(let word):
                 // Not in the vendor's doc: shown once, polled like a running job, never taken as done.
@@ -342,7 +345,7 @@ extension ApplyRunner {
                                              reason: "job \(jobID) answered \(Self.quote(word)), which \(context.spec.provider)'s documentation does not name; polling on until the job deadline (\(options.maxJobWait))"))
                 }
                 guard clock.now < deadline else {
-                    throw WindowFailure(message: "job \(jobID) kept answering \(Self.quote(word)), a status \(context.spec.provider)'s documentation does not name, for \(options.maxJobWait); nothing was recorded complete")
+                    throw WindowFailure(message: "job \(jobID) kept answering \(Self.quote(word)), a status \(context.spec.provider)'s documentation does not name, for \(options.maxJobWait); nothing was recorded complete", kind: .unavailable)
                 }
             }
             try await clock.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
@@ -356,7 +359,7 @@ extension ApplyRunner {
         let spec = context.spec
         guard !files.isEmpty || run.emptyEvidence != nil else {
             // Never a window complete with no files unless the provider said so in its own words.
-            throw WindowFailure(message: "the provider answered the export done with no files and no documented word that it is empty; nothing was recorded")
+            throw WindowFailure(message: "the provider answered the export done with no files and no documented word that it is empty; nothing was recorded", kind: .unavailable)
         }
         let empty = files.isEmpty ? run.emptyEvidence : nil
         let staged: StagedWindow
@@ -368,7 +371,7 @@ extension ApplyRunner {
         }
         do {
             if files.contains(where: { redactor.redact($0.name) != $0.name }) {
-                throw WindowFailure(message: "the provider named a file whose name holds a secret of this run; refusing to store it")
+                throw WindowFailure(message: "the provider named a file whose name holds a secret of this run; refusing to store it", kind: .rejected)
             }
             try await download(files, into: staged, context: context, window: window, run: &run)
             try await context.provider.finish(DirectoryFiles(directory: staged.directory))
@@ -457,7 +460,7 @@ extension ApplyRunner {
         do {
             safe = try ArchiveUnpacker.sanitised(file.name, in: file.name)
         } catch let error as FileCheckError {
-            throw WindowFailure(message: "\(error.description); the window is not exported")
+            throw WindowFailure(message: "\(error.description); the window is not exported", kind: .rejected)
         }
         // One folder per file: an archive is unpacked by its own name, so the name must stay as given.
         let folder = staged.downloads.appendingPathComponent(String(number))
@@ -466,7 +469,7 @@ extension ApplyRunner {
         if let content = file.content {
             // The API answered with the data itself: written as it came, nothing to download.
             guard Int64(content.count) <= maxBytes else {
-                throw WindowFailure(message: "\(safe) is \(content.count) bytes, over this window's limit of \(maxBytes); the window is not exported")
+                throw WindowFailure(message: "\(safe) is \(content.count) bytes, over this window's limit of \(maxBytes); the window is not exported", kind: .rejected)
             }
             try Data(content).write(to: path)
             var digest = ContentDigest(fileName: safe)
@@ -475,7 +478,7 @@ extension ApplyRunner {
                 _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive, limits: limits,
                                            content: digest.finish())
             } catch let error as FileCheckError {
-                throw WindowFailure(message: "\(error.description); the window is not exported")
+                throw WindowFailure(message: "\(error.description); the window is not exported", kind: .rejected)
             }
             return (safe, Int64(content.count))
         }
@@ -484,7 +487,7 @@ extension ApplyRunner {
             result = try await client.download(file.url, to: path.path, maxBytes: max(0, maxBytes), budget: budget)
         } catch let error as APIError where error.permanent {
             try? FileManager.default.removeItem(at: path)
-            throw WindowFailure(message: "downloading \(safe) was refused: \(error.description)")
+            throw WindowFailure(message: "downloading \(safe) was refused: \(error.description)", kind: .rejected)
         } catch let error as APIError {
             throw StaleLinks(reason: "downloading \(safe) failed: \(error.description)")
         }
@@ -492,14 +495,14 @@ extension ApplyRunner {
             let detail = String(decoding: result.errorBody.prefix(200), as: UTF8.self)
             let reason = "downloading \(safe) answered HTTP \(result.status)\(s3Message(detail).map { " (\($0))" } ?? "")"
             if [403, 404, 410].contains(result.status) { throw StaleLinks(reason: reason) }
-            throw WindowFailure(message: reason, jobMayResume: false)
+            throw WindowFailure(message: reason, kind: .download, jobMayResume: false)
         }
         do {
             _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive, limits: limits,
                                        content: result.content)
         } catch let error as FileCheckError where error.permanent {
             try? FileManager.default.removeItem(at: path)
-            throw WindowFailure(message: "\(error.description); the window is not exported")
+            throw WindowFailure(message: "\(error.description); the window is not exported", kind: .rejected)
         } catch let error as FileCheckError {
             throw StaleLinks(reason: "\(error.description); downloading again")
         }

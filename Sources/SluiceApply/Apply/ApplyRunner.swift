@@ -182,9 +182,11 @@ public final class ApplyRunner: Sendable {
                 try await context.provider.prepare()
             } catch {
                 let message = redactor.clean(Self.describe(error))
-                reporter.report(.specFailed(spec: item.spec.name, error: message))
+                let kind = FailureKind.of(error)
+                reporter.report(.specFailed(spec: item.spec.name, error: message, kind: kind))
                 tally.withLock {
                     $0.failed += item.actions.count
+                    $0.failureKinds[kind, default: 0] += item.actions.count
                     $0.failures.append("\(item.spec.name) (all \(item.actions.count) windows): \(message)")
                 }
                 continue

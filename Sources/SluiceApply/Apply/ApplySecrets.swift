@@ -88,10 +88,10 @@ struct RedactingReporter: ApplyReporter {
             return .downloaded(spec: c(spec), window: window, file: c(file), bytes: bytes)
         case .completed:
             return event
-        case .failed(let spec, let window, let error):
-            return .failed(spec: c(spec), window: window, error: c(error))
-        case .specFailed(let spec, let error):
-            return .specFailed(spec: c(spec), error: c(error))
+        case .failed(let spec, let window, let error, let kind):
+            return .failed(spec: c(spec), window: window, error: c(error), kind: kind)
+        case .specFailed(let spec, let error, let kind):
+            return .specFailed(spec: c(spec), error: c(error), kind: kind)
         case .interrupted:
             return event
         case .finished(var summary):

@@ -61,7 +61,7 @@ struct WindowExportMachine: Sendable, Equatable {
         precondition(step == .submit)
         if synchronous && refreshes > 0 { return }
         guard submits < maxSubmits else {
-            throw WindowFailure(message: "gave up after \(submits) submits: \(lastReason)")
+            throw WindowFailure(message: "gave up after \(submits) submits: \(lastReason)", kind: .jobFailed)
         }
         submits += 1
     }
@@ -107,7 +107,7 @@ struct WindowExportMachine: Sendable, Equatable {
         refreshes += 1
         retried = true
         guard refreshes <= maxLinkRefreshes else {
-            throw WindowFailure(message: "gave up after \(refreshes) attempts to download the files: \(reason)")
+            throw WindowFailure(message: "gave up after \(refreshes) attempts to download the files: \(reason)", kind: .download)
         }
         guard let jobID else {
             step = .submit
