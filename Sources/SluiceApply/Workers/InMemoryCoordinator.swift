@@ -35,6 +35,8 @@ public final class InMemoryCoordination<C: Clock>: Sendable where C.Duration == 
     struct Board {
         var claims: [WindowKey: Claim] = [:]
         var queues: [String: [String: Queue]] = [:]
+        /// Per plan and spec: its windows, and how many are done (so progress costs the specs, not the plan).
+        var counts: [String: [String: (total: Int, done: Int)]] = [:]
         var held: Set<WindowKey> = []
         var reopened: [String: Set<WindowKey>] = [:]
         var slots: [String: [Slot]] = [:]
@@ -72,8 +74,11 @@ public final class InMemoryCoordination<C: Clock>: Sendable where C.Duration == 
                     guard !live else { continue }
                     b.held.remove(key)
                     b.reopened[claim.plan]?.remove(key)
+                    b.counts[claim.plan]?[key.spec]?.total -= 1
+                    if claim.done { b.counts[claim.plan]?[key.spec]?.done -= 1 }
                 }
                 b.claims[key] = Claim(plan: plan)
+                b.counts[plan, default: [:]][key.spec, default: (0, 0)].total += 1
                 b.queues[plan, default: [:]][key.spec, default: Queue()].starts.append(key.start)
                 touched.insert(key.spec)
             }
@@ -133,6 +138,7 @@ public final class InMemoryCoordination<C: Clock>: Sendable where C.Duration == 
     func finish(_ key: WindowKey, done: Bool, worker: String) {
         board.withLock { b in
             guard let claim = b.claims[key], claim.worker == worker else { return }
+            if claim.done != done { b.counts[claim.plan]?[key.spec]?.done += done ? 1 : -1 }
             b.claims[key]!.done = done
             b.claims[key]!.leaseUntil = nil
             b.held.remove(key)
@@ -148,16 +154,15 @@ public final class InMemoryCoordination<C: Clock>: Sendable where C.Duration == 
         let wanted = specs.map(Set.init)
         return board.withLock { b in
             var progress = PlanProgress(done: 0, total: 0, claimed: 0)
-            for (spec, queue) in b.queues[plan] ?? [:] where wanted?.contains(spec) ?? true {
-                for start in queue.starts {
-                    guard let claim = b.claims[WindowKey(spec: spec, start: start)], claim.plan == plan else { continue }
-                    progress.total += 1
-                    if claim.done {
-                        progress.done += 1
-                    } else if let until = claim.leaseUntil, until >= now {
-                        progress.claimed += 1
-                    }
-                }
+            for (spec, count) in b.counts[plan] ?? [:] where wanted?.contains(spec) ?? true {
+                progress.total += count.total
+                progress.done += count.done
+            }
+            // Claimed: held by a live lease, not done. Only windows running somewhere are held.
+            for key in b.held where wanted?.contains(key.spec) ?? true {
+                guard let claim = b.claims[key], claim.plan == plan, !claim.done,
+                      let until = claim.leaseUntil, until >= now else { continue }
+                progress.claimed += 1
             }
             return progress
         }
