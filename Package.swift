@@ -101,11 +101,12 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(
             name: "SluiceApplyTests",
-            dependencies: ["SluiceApply", "SluiceSandbox", "SluiceTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            dependencies: ["SluiceApply", "SluiceCore", "SluiceProviders", "SluiceSandbox", "SluiceTestSupport",
+                           .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceSandbox", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceCore", "SluiceProviders", "SluiceSandbox", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceSandboxTests",
             dependencies: [
@@ -115,6 +116,8 @@ let package = Package(
                 // To open the files the sandbox serves (zip, gzip) independently of its own code.
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // Golden files are read from the source tree (re-recorded with SLUICE_RECORD_GOLDEN=1), not bundled.
