@@ -17,7 +17,7 @@ import SluiceCore
 struct WindowExportMachine: Sendable, Equatable {
     /// What the runner does next.
     enum Step: Sendable, Equatable {
-        /// Send the window's request; `reason` says why again, if it is not the first.
+        /// Send the window's request (again, after a `Retry`).
         case submit
         /// Ask where the job stands until it is no longer running; `immediately` skips the first wait
         /// (a resumed job, fresh links).

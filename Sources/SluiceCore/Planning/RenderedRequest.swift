@@ -109,6 +109,11 @@ public struct RequestRenderer: Sendable {
     /// A Userpilot lookup spec's lookup (`segments`): its request is `GET …/lookups/NAME`.
     public let lookup: String?
 
+    /// The provider's definition, looked up once.
+    private let definition: any ProviderDefinition
+    /// `filters` less the provider's client options: what each request carries.
+    private let sent: [(key: String, value: RequestValue)]
+
     public init(provider: ProviderID, filters: RequestValue, lookup: String? = nil) {
         self.provider = provider
         self.lookup = lookup
@@ -117,6 +122,9 @@ public struct RequestRenderer: Sendable {
         } else {
             self.filters = []
         }
+        definition = provider.definition
+        let options = definition.clientOptions
+        sent = self.filters.filter { !options.contains($0.key) }
     }
 
     public init(spec: JobSpec) {
@@ -125,13 +133,12 @@ public struct RequestRenderer: Sendable {
 
     /// The path every window's export request is sent to (rate limits count requests to it).
     public var submitPath: String {
-        if let lookup, let path = provider.definition.lookupPath(lookup) { return path }
-        return provider.definition.submitPath
+        if let lookup, let path = definition.lookupPath(lookup) { return path }
+        return definition.submitPath
     }
 
     /// The request that exports `window`.
     public func render(_ window: ExportWindow) -> RenderedRequest {
-        let definition = provider.definition
         if let lookup, let path = definition.lookupPath(lookup) {
             // A snapshot of the present, whatever the period: the plan shows which lookup and period.
             var request = RenderedRequest(method: "GET", path: path)
@@ -139,7 +146,6 @@ public struct RequestRenderer: Sendable {
             request.queryFields = .object([("lookup", .string(lookup)), ("period", .string(period))])
             return request
         }
-        let options = definition.clientOptions
-        return definition.render(window, filters: options.isEmpty ? filters : filters.filter { !options.contains($0.key) })
+        return definition.render(window, filters: sent)
     }
 }

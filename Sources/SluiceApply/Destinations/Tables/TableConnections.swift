@@ -8,8 +8,8 @@ import Synchronization
 /// connections (and SQLite's write lock). The last release of one closes it. `DestinationRegistry`
 /// owns one; nothing is kept for the whole process.
 public final class TableConnections: Sendable {
-    private let postgresClients = Mutex<[PostgresURL: (client: PostgresClient, task: Task<Void, Never>, users: Int)]>([:])
-    private let sqlitePools = Mutex<[String: (pool: DatabasePool, users: Int)]>([:])
+    private let postgresClients = Counted<PostgresURL, (client: PostgresClient, run: Task<Void, Never>)>()
+    private let sqlitePools = Counted<String, DatabasePool>()
 
     public init() {}
 
@@ -22,64 +22,64 @@ public final class TableConnections: Sendable {
             throw DestinationError(error.message)
         }
         configuration.options.maximumConnections = 8
-        return postgresClients.withLock { table in
-            if let entry = table[url] {
-                table[url] = (entry.client, entry.task, entry.users + 1)
-                return entry.client
-            }
+        return postgresClients.acquire(url) {
             let client = PostgresClient(configuration: configuration)
-            let task = Task { await client.run() }
-            table[url] = (client, task, 1)
-            return client
-        }
+            return (client, Task { await client.run() })
+        }.client
     }
 
     /// One user fewer of `url`'s client; the last cancels its `run()` task.
     func releasePostgres(_ url: PostgresURL) {
-        let stopping = postgresClients.withLock { table -> Task<Void, Never>? in
-            guard let entry = table[url] else { return nil }
-            if entry.users > 1 {
-                table[url] = (entry.client, entry.task, entry.users - 1)
-                return nil
-            }
-            table[url] = nil
-            return entry.task
-        }
-        stopping?.cancel()
+        postgresClients.release(url)?.run.cancel()
     }
 
     /// The pool of `file`, opened (WAL, `synchronous = NORMAL`, a 30 s busy timeout) the first time.
     func sqlite(_ file: URL) throws -> DatabasePool {
         let path = file.standardizedFileURL.path
-        return try sqlitePools.withLock { table in
-            if let entry = table[path] {
-                table[path] = (entry.pool, entry.users + 1)
-                return entry.pool
-            }
+        return try sqlitePools.acquire(path) {
             try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
             var configuration = Configuration()
             configuration.busyMode = .timeout(30)
             configuration.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            table[path] = (pool, 1)
-            return pool
+            return try DatabasePool(path: path, configuration: configuration)
         }
     }
 
     /// One user fewer of `file`'s pool; the last closes it.
     func releaseSQLite(_ file: URL) {
-        let path = file.standardizedFileURL.path
-        let closing = sqlitePools.withLock { table -> DatabasePool? in
-            guard let entry = table[path] else { return nil }
+        try? sqlitePools.release(file.standardizedFileURL.path)?.close()
+    }
+}
+
+/// Values shared by key and counted: `acquire` makes one the first time, `release` hands it back to be
+/// closed when its last user lets go.
+private final class Counted<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private let table = Mutex<[Key: (value: Value, users: Int)]>([:])
+
+    func acquire(_ key: Key, make: () throws -> Value) rethrows -> Value {
+        try table.withLock { table in
+            if let entry = table[key] {
+                table[key] = (entry.value, entry.users + 1)
+                return entry.value
+            }
+            let value = try make()
+            table[key] = (value, 1)
+            return value
+        }
+    }
+
+    /// The value, once its last user released it (the caller closes it); otherwise `nil`.
+    func release(_ key: Key) -> Value? {
+        table.withLock { table in
+            guard let entry = table[key] else { return nil }
             if entry.users > 1 {
-                table[path] = (entry.pool, entry.users - 1)
+                table[key] = (entry.value, entry.users - 1)
                 return nil
             }
-            table[path] = nil
-            return entry.pool
+            table[key] = nil
+            return entry.value
         }
-        try? closing?.close()
     }
 }
