@@ -59,6 +59,12 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Apply only this spec (repeatable); spec paths only.", valueName: "NAME"))
     var target: [String] = []
 
+    @Option(help: ArgumentHelp("Check complete windows against their destinations before planning: true (stat sizes, the default), full (and SHA-256), false (believe the state); spec paths only.", valueName: "true|full|false"))
+    var refresh: RefreshMode = .stat
+
+    @Flag(help: "Refresh and record what was found (windows missing or changed in their destinations become failed, so the next plan retries them); export nothing.")
+    var refreshOnly = false
+
     @Option(help: ArgumentHelp("Diagnostics on stderr: trace, debug (every API request attempt, its URL without secrets, its status), info, notice, warning, error or critical. None by default.", valueName: "LEVEL"))
     var logLevel: Logger.Level?
 
@@ -143,6 +149,14 @@ struct ApplyCommand: AsyncParsableCommand {
         case .declined:
             out.write("Apply cancelled; nothing was sent.\n")
             throw ExitCode(1)
+        case .refreshed(let report, let serial):
+            out.write(report.line + "\n")
+            for (spec, found) in report.findings.sorted(by: { $0.key < $1.key }) {
+                for (start, drift) in found.sorted(by: { $0.key < $1.key }) {
+                    out.write("  \(spec)@\(Timestamp(millisecondsSinceEpoch: start).rfc3339): \(PrintableText.escaped(drift.message))\n")
+                }
+            }
+            out.write(serial.map { "Recorded in the state (serial \($0)); the next plan retries them.\n" } ?? "Nothing to record.\n")
         case .applied(let summary):
             out.write("\n" + applySummaryText(summary))
             if let signal {
@@ -163,6 +177,8 @@ struct ApplyCommand: AsyncParsableCommand {
         options.limitInterval = limitWindow.duration
         options.retry.maxAttempts = maxAttempts
         options.outputRoot = URL(fileURLWithPath: output, isDirectory: true)
+        options.refresh = refresh
+        options.refreshOnly = refreshOnly
         if let logLevel {
             options.logger = Logger(label: "sluice") { StreamLogHandler.standardError(label: $0) }
             options.logger.logLevel = logLevel

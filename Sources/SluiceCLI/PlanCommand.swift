@@ -5,6 +5,8 @@ import SluiceCore
 
 extension PlanFormat: ExpressibleByArgument {}
 
+extension RefreshMode: ExpressibleByArgument {}
+
 /// `sluice plan`: which windows apply would export, with which request, and why.
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +15,8 @@ struct PlanCommand: AsyncParsableCommand {
         discussion: """
             Cuts each spec's range into windows as of now (--now to fix the clock), compares them with \
             the state and prints one line per run of windows with the same action: create, resume, \
-            retry, replace or refresh. Windows in the state whose spec is gone are reported as orphaned \
+            retry, replace or refresh. First each complete window is checked against its destination \
+            (--refresh): one missing or changed there is planned replace, with the reason. Windows in the state whose spec is gone are reported as orphaned \
             and kept. --out saves the plan for `sluice apply PLANFILE`, which refuses it once the state \
             or the specs have changed.
             Exit status: 0 success (with --detailed-exitcode: no changes), 2 with --detailed-exitcode: \
@@ -44,6 +47,12 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(help: "Exit 0 when there are no changes, 2 when there are, 1 on error.")
     var detailedExitcode = false
 
+    @Option(help: ArgumentHelp("Check complete windows against their destinations first: true (the manifest and every file's size, the default), full (and every file's SHA-256), false (believe the state). A window missing or changed there is planned replace.", valueName: "true|full|false"))
+    var refresh: RefreshMode = .stat
+
+    @Option(help: ArgumentHelp("The folder that directory destinations' paths are relative to (as apply's --output).", valueName: "DIR"))
+    var output: String = "."
+
     /// The estimate assumes apply's flags: the defaults, or those given here as apply will get them.
     @OptionGroup(title: "Estimate (apply's flags)") var pacing: PollOptions
 
@@ -68,8 +77,20 @@ struct PlanCommand: AsyncParsableCommand {
     func execute() async throws {
         let instant = now.flatMap { Timestamp(rfc3339: $0) } ?? Timestamp.systemNow()
         let specs = try SpecFiles.validSpecs(paths)
-        let current = try await state.loadForPlanning(for: specs)
-        let planner = Planner(options: .init(targets: target, replacements: replace.compactMap(ReplaceTarget.init)))
+        // Refresh needs each window's recorded files, which a planning read leaves out.
+        let current = try await refresh == .off ? state.loadForPlanning(for: specs) : state.load(for: specs)
+        var report: RefreshReport?
+        if refresh != .off {
+            let selected = target.isEmpty ? specs : specs.filter { target.contains($0.name) }
+            do {
+                report = try await Refresher(mode: refresh, outputRoot: URL(fileURLWithPath: output, isDirectory: true),
+                                             environment: ProcessInfo.processInfo.environment)
+                    .refresh(specs: selected, state: current, now: instant)
+            } catch {
+                throw CLIError(error.message, exitStatus: 1)
+            }
+        }
+        let planner = Planner(options: .init(targets: target, replacements: replace.compactMap(ReplaceTarget.init), refresh: report))
         let plan: Plan
         do {
             plan = try planner.plan(specs: specs, state: current, now: instant)

@@ -99,7 +99,7 @@ func planAndApply(_ specs: [JobSpec], store: any StateStore, root: URL, now: Tim
     session.wrapTransport = wrapTransport
     switch try await session.run(.specs(specs, now: now), show: { _ in }, approve: { true }) {
     case .applied(let summary): return (plan, summary)
-    case .noChanges, .declined: return (plan, ApplySummary())
+    case .noChanges, .declined, .refreshed: return (plan, ApplySummary())
     }
 }
 

@@ -33,6 +33,12 @@ public struct ApplyOptions: Sendable {
     /// The interval "per minute" limits count over. Only a provider whose clock runs faster than real time
     /// (the sandbox's `--speed`) warrants shortening it.
     public var limitInterval: Duration = .seconds(60)
+    /// How the complete windows are checked against their destinations before planning (`--refresh`;
+    /// a saved plan carries the refresh it was made after and is not refreshed again).
+    public var refresh: RefreshMode = .stat
+    /// Record what the refresh found (windows missing or changed become `failed` with the reason) and
+    /// export nothing (`--refresh-only`).
+    public var refreshOnly = false
     /// Where destinations with relative paths are rooted (`--output`).
     public var outputRoot: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     /// The current time, for records and manifests.

@@ -55,6 +55,9 @@ public struct ApplySession: Sendable {
         case declined
         /// The windows ran (all, or until a fatal error or cancellation: see the summary).
         case applied(ApplySummary)
+        /// `--refresh-only`: what the refresh found, and the state serial it was recorded in (`nil`:
+        /// nothing to record).
+        case refreshed(RefreshReport, serial: Int?)
     }
 
     public var store: any StateStore
@@ -184,9 +187,23 @@ public struct ApplySession: Sendable {
             show(.saved(saved))
             guard saved.summary.hasChanges else { return .noChanges }
         case .specs(_, let now, let targets):
+            let selected = targets.isEmpty ? specs : specs.filter { targets.contains($0.name) }
+            var refresh: RefreshReport?
+            if options.refresh != .off || options.refreshOnly {
+                let mode = options.refresh == .off ? RefreshMode.stat : options.refresh
+                do {
+                    refresh = try await Refresher(mode: mode, outputRoot: options.outputRoot, environment: environment)
+                        .refresh(specs: selected, state: current, now: now)
+                } catch {
+                    throw ApplyError(error.message)
+                }
+            }
+            if options.refreshOnly, let refresh {
+                return try await record(refresh, in: current, selection: selection)
+            }
             let plan: Plan
             do {
-                plan = try Planner(options: .init(targets: targets)).plan(specs: specs, state: current, now: now)
+                plan = try Planner(options: .init(targets: targets, refresh: refresh)).plan(specs: specs, state: current, now: now)
             } catch {
                 throw ApplyError(error.message)
             }
@@ -224,6 +241,31 @@ public struct ApplySession: Sendable {
         } catch {
             await Self.shutdown(client)
             throw error
+        }
+    }
+
+    /// `--refresh-only`: the windows the refresh found missing or changed are recorded `failed` with
+    /// the reason (the next plan retries them), in one write of the state; nothing is exported.
+    private func record(_ refresh: RefreshReport, in state: SluiceState?, selection: StateSelection) async throws -> Outcome {
+        guard var state, !refresh.findings.isEmpty else { return .refreshed(refresh, serial: nil) }
+        let now = options.now()
+        var changed = Set<WindowKey>()
+        for (name, found) in refresh.findings {
+            guard let recorded = state.spec(named: name) else { continue }
+            for (start, drift) in found {
+                let at = Timestamp(millisecondsSinceEpoch: start)
+                guard let i = recorded.index(of: at) else { continue }
+                var record = recorded.record(at: i)
+                record.failed("refresh: \(drift.message)", resumable: false, at: now)
+                state.record(record, spec: name, provider: recorded.provider)
+                changed.insert(WindowKey(spec: name, start: at))
+            }
+        }
+        do {
+            let saved = try await store.save(state, changed: changed)
+            return .refreshed(refresh, serial: saved.serial)
+        } catch {
+            throw ApplyError(error.message)
         }
     }
 

@@ -91,6 +91,11 @@ public protocol Destination: Sendable {
     /// The manifest of the window as published, or `nil` if it is not there.
     func publishedManifest(_ target: WindowTarget) async throws -> Data?
 
+    /// Refresh: checks complete windows as the state recorded them against what is published, and
+    /// returns what is wrong, by position in `windows` (nothing for a window that is as recorded).
+    /// Batched per call: one spec's windows at a time.
+    func check(_ windows: [RecordedWindow], mode: RefreshMode) async throws -> [Int: DestinationDrift]
+
     /// Releases connections; called once when the run ends.
     func close() async
 }

@@ -414,7 +414,7 @@ public enum BundledSchemas {
           "reason": { "type": "string", "description": "For people." },
           "reason_code": {
             "enum": ["never-exported", "submitted-not-finished", "failed", "forced", "data-changed", "destination-changed",
-                     "data-and-destination-changed", "bounds-changed", "within-lookback"]
+                     "data-and-destination-changed", "bounds-changed", "within-lookback", "missing-in-destination", "changed-in-destination"]
           },
           "window": {
             "type": "object",
@@ -460,6 +460,18 @@ public enum BundledSchemas {
         "refresh": { "type": "integer", "minimum": 0 },
         "unchanged": { "type": "integer", "minimum": 0 },
         "orphaned": { "type": "integer", "minimum": 0 }
+      }
+    },
+    "refresh": {
+      "type": "object",
+      "description": "The refresh the plan was made after: how (stat or full), how many complete windows were checked against their destinations and how many were missing or changed there (those are the replace actions with reason_code missing-in-destination or changed-in-destination).",
+      "required": ["mode", "checked", "missing", "changed"],
+      "additionalProperties": false,
+      "properties": {
+        "mode": { "enum": ["stat", "full"] },
+        "checked": { "type": "integer", "minimum": 0 },
+        "missing": { "type": "integer", "minimum": 0 },
+        "changed": { "type": "integer", "minimum": 0 }
       }
     },
     "estimate": {

@@ -36,6 +36,8 @@ public enum ActionReason: Sendable, Hashable {
     case dataAndDestinationChanged
     case boundsChanged(recordedEnd: Timestamp)
     case withinLookback(ISODuration)
+    /// Refresh found the complete window missing or changed in its destination.
+    case drift(DestinationDrift)
     /// The reason a saved plan gave (its `reason_code` and `reason`), carried as it was reviewed.
     case saved(code: String, message: String)
 
@@ -51,6 +53,8 @@ public enum ActionReason: Sendable, Hashable {
         case .dataAndDestinationChanged: return "data-and-destination-changed"
         case .boundsChanged: return "bounds-changed"
         case .withinLookback: return "within-lookback"
+        case .drift(.missing): return "missing-in-destination"
+        case .drift(.changed): return "changed-in-destination"
         case .saved(let code, _): return code
         }
     }
@@ -61,6 +65,7 @@ public enum ActionReason: Sendable, Hashable {
         case "submitted-not-finished": return "submitted, not finished: poll the same jobs"
         case "failed": return "failed (errors differ; `sluice state show NAME@START` has each)"
         case "bounds-changed": return "windows now end at different times"
+        case "changed-in-destination": return "changed in the destination (each reason is in `sluice plan --json`)"
         default: return nil
         }
     }
@@ -87,6 +92,8 @@ public enum ActionReason: Sendable, Hashable {
             return "window now ends at a different time (recorded end \(recordedEnd.rfc3339))"
         case .withinLookback(let lookback):
             return "ended within the lookback of \(lookback.iso8601): export again for late data"
+        case .drift(let drift):
+            return PrintableText.escaped(drift.message)
         case .saved(_, let message):
             return message
         }
@@ -202,8 +209,12 @@ public struct Plan: Sendable {
     public var specs: [SpecPlan]
     public var orphans: [OrphanedWindows]
     public var summary: PlanSummary
+    /// The refresh the plan was made after (`nil`: none was asked for).
+    public var refresh: RefreshReport?
 
-    public init(now: Timestamp, state: StateIdentity, specs: [SpecPlan], orphans: [OrphanedWindows], summary: PlanSummary) {
+    public init(now: Timestamp, state: StateIdentity, specs: [SpecPlan], orphans: [OrphanedWindows], summary: PlanSummary,
+                refresh: RefreshReport? = nil) {
+        self.refresh = refresh
         self.now = now
         self.state = state
         self.specs = specs

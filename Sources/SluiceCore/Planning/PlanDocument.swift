@@ -19,9 +19,42 @@ public struct PlanDocument: Sendable, Codable {
     public var summary: PlanSummary
     /// How long apply will take and how many calls it will make (`plan` sets it; older plans have none).
     public var estimate: ApplyEstimate? = nil
+    /// The refresh the plan was made after: how, how many windows, what it found (`nil`: none).
+    public var refresh: RefreshEntry? = nil
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion = "format_version", now, state, specSetHash = "spec_set_hash", specPaths = "spec_paths", specs, actions, orphans, summary, estimate
+        case formatVersion = "format_version", now, state, specSetHash = "spec_set_hash", specPaths = "spec_paths", specs, actions, orphans, summary, estimate, refresh
+    }
+
+    /// What the plan's refresh saw; the windows it found missing or changed are its `replace` actions
+    /// with reason codes `missing-in-destination` and `changed-in-destination`.
+    public struct RefreshEntry: Sendable, Codable, Hashable {
+        /// `stat` or `full`.
+        public var mode: String
+        public var checked: Int
+        public var missing: Int
+        public var changed: Int
+
+        public init(_ report: RefreshReport) {
+            mode = report.mode.word
+            checked = report.checked
+            missing = report.missing
+            changed = report.changed
+        }
+
+        public init(mode: String, checked: Int, missing: Int, changed: Int) {
+            self.mode = mode
+            self.checked = checked
+            self.missing = missing
+            self.changed = changed
+        }
+
+        /// The same line as `RefreshReport.line`.
+        public var line: String {
+            let windows = checked == 1 ? "1 window" : "\(checked) windows"
+            let found = missing + changed == 0 ? "all as recorded" : "\(missing) missing, \(changed) changed"
+            return "Refreshed \(windows) against their destinations (\(mode)): \(found)."
+        }
     }
 
     /// Per spec: how many windows it has and how many are unchanged.
@@ -126,6 +159,7 @@ public struct PlanDocument: Sendable, Codable {
         }
         self.init(now: plan.now, state: plan.state, specSetHash: specSetHash, specs: specs, actions: actions,
                   orphans: orphans, summary: plan.summary)
+        refresh = plan.refresh.flatMap { $0.mode == .off ? nil : RefreshEntry($0) }
     }
 
     // MARK: JSON
@@ -187,6 +221,10 @@ public struct PlanDocument: Sendable, Codable {
         raw(", \"retry\": "); int(m.retry); raw(", \"replace\": "); int(m.replace); raw(", \"refresh\": "); int(m.refresh)
         raw(", \"unchanged\": "); int(m.unchanged); raw(", \"orphaned\": "); int(m.orphaned); raw("}")
         if let estimate { raw(",\n  \"estimate\": "); estimate.write(into: &out) }
+        if let refresh {
+            raw(",\n  \"refresh\": {\"mode\": "); str(refresh.mode); raw(", \"checked\": "); int(refresh.checked)
+            raw(", \"missing\": "); int(refresh.missing); raw(", \"changed\": "); int(refresh.changed); raw("}")
+        }
         raw("\n}\n")
         return out
     }
@@ -256,6 +294,9 @@ public struct PlanDocument: Sendable, Codable {
                                     orphans: orphans, summary: summary)
         document.specPaths = root["spec_paths"]?.arrayValue?.compactMap(\.stringValue)
         document.estimate = root["estimate"].map(ApplyEstimate.init(node:))
+        document.refresh = root["refresh"].map {
+            RefreshEntry(mode: string($0["mode"]), checked: int($0["checked"]), missing: int($0["missing"]), changed: int($0["changed"]))
+        }
         return document
     }
 }

@@ -78,6 +78,7 @@ extension PlanDocument {
             }
         }
         if !out.isEmpty { out += "\n" }
+        if let refresh { out += refresh.line + "\n" }
         out += summary.line + "\n"
         if let estimate, summary.hasChanges { out += estimate.line + "\n" + estimate.assumptionsLine + "\n" }
         return out
@@ -107,6 +108,7 @@ extension PlanDocument {
         }
         var out = "### sluice plan\n\n"
         out += "**\(summary.line)**\n\n"
+        if let refresh { out += "\(refresh.line)\n\n" }
         if let estimate, summary.hasChanges { out += "\(estimate.line)\n_\(estimate.assumptionsLine)_\n\n" }
         out += "Planned at `\(now.rfc3339)` against \(state.lineage.map { "state `\($0)` serial \(state.serial)" } ?? "no state (first run)").\n\n"
         if !rows.isEmpty {

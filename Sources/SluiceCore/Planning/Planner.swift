@@ -51,10 +51,14 @@ public struct Planner: Sendable {
         public var targets: [String]
         /// Windows to replace whatever the state says (`--replace NAME@START`, repeatable).
         public var replacements: [ReplaceTarget]
+        /// What a refresh found in the destinations: complete windows missing or changed there are
+        /// planned `replace` with the reason.
+        public var refresh: RefreshReport?
 
-        public init(targets: [String] = [], replacements: [ReplaceTarget] = []) {
+        public init(targets: [String] = [], replacements: [ReplaceTarget] = [], refresh: RefreshReport? = nil) {
             self.targets = targets
             self.replacements = replacements
+            self.refresh = refresh
         }
     }
 
@@ -84,7 +88,7 @@ public struct Planner: Sendable {
         var orphans: [OrphanedWindows] = []
         for spec in selected {
             let (specPlan, orphan) = plan(spec, recorded: state?.spec(named: spec.name), now: now,
-                                          forced: forced[spec.name] ?? [])
+                                          forced: forced[spec.name] ?? [], drift: options.refresh?.findings[spec.name] ?? [:])
             for action in specPlan.actions { summary[action.action] += 1 }
             summary.unchanged += specPlan.unchanged
             specPlans.append(specPlan)
@@ -107,11 +111,13 @@ public struct Planner: Sendable {
         }
         orphans.sort { $0.spec < $1.spec }
         summary.orphaned = orphans.reduce(0) { $0 + $1.count }
-        return Plan(now: now, state: state?.identity ?? .none, specs: specPlans, orphans: orphans, summary: summary)
+        return Plan(now: now, state: state?.identity ?? .none, specs: specPlans, orphans: orphans, summary: summary,
+                    refresh: options.refresh)
     }
 
     /// One spec: walks its windows and its recorded windows side by side (both sorted by start).
-    func plan(_ spec: JobSpec, recorded: SpecState?, now: Timestamp, forced: Set<Int64>) -> (SpecPlan, OrphanedWindows?) {
+    func plan(_ spec: JobSpec, recorded: SpecState?, now: Timestamp, forced: Set<Int64>,
+              drift: [Int64: DestinationDrift] = [:]) -> (SpecPlan, OrphanedWindows?) {
         let series = spec.windows(now: now)
         var actions: [PlannedAction] = []
         var unchanged = 0
@@ -184,6 +190,10 @@ public struct Planner: Sendable {
             }
             if status == .submitted {
                 actions.append(PlannedAction(action: .resume, reason: .submittedNotFinished(jobID: recorded.jobID(at: r)), window: window))
+                continue
+            }
+            if !drift.isEmpty, status == .complete, let found = drift[s] {
+                actions.append(PlannedAction(action: .replace, reason: .drift(found), window: window))
                 continue
             }
             if lookback > 0 && e > refreshAfter {

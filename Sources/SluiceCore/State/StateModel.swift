@@ -286,7 +286,7 @@ public struct SpecState: Sendable {
 
     /// Status, fingerprint and job id of position `i` without building a whole record (the planner's
     /// hot path).
-    @inline(__always) func status(at i: Int) -> WindowStatus { statuses[i] }
+    @inline(__always) public func status(at i: Int) -> WindowStatus { statuses[i] }
     @inline(__always) func end(at i: Int) -> Int64 { ends[i] }
     @inline(__always) func fingerprintIndex(at i: Int) -> Int { Int(fingerprintIndices[i]) }
     public func jobID(at i: Int) -> String? { jobIDs[i] }

@@ -76,6 +76,7 @@ public final class PostgresDestination: Destination, TableQuerying {
                     try await db.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(dialect.quote(schema))"), logger: logger)
                 }
                 try await db.query(PostgresQuery(unsafeSQL: dialect.createWindowsTable), logger: logger)
+                try await db.query(PostgresQuery(unsafeSQL: dialect.addRowsHeld), logger: logger)
                 for (table, key) in expected {
                     try await Self.checkExisting(db, table: table, key: key, dialect: dialect, logger: logger)
                 }
@@ -105,15 +106,18 @@ public final class PostgresDestination: Destination, TableQuerying {
             do {
                 try await connection().withTransaction(logger: logger) { db in
                     try await db.query(PostgresQuery(unsafeSQL: dialect.createWindowsTable), logger: logger)
-                    var total: Int64 = 0
+                    let record = WindowRecordRow(target: target, loads: loads, manifest: manifestData, rows: 0)
+                    let now = TableTime.now()
+                    var total: Int64 = 0, written: Int64 = 0
                     for (n, load) in loads.sorted(by: { $0.table < $1.table }).enumerated() {
                         do {
-                            total += try await Self.load(load, number: n, window: target, into: db, dialect: dialect, logger: logger)
+                            let (read, wrote) = try await Self.load(load, number: n, window: target, into: db, dialect: dialect, logger: logger)
+                            total += read
+                            written += wrote
                         } catch {
                             throw TableFailure(table: load.table, error: error)
                         }
                     }
-                    let record = WindowRecordRow(target: target, loads: loads, manifest: manifestData, rows: total)
                     var binds = PostgresBindings()
                     binds.append(record.spec)
                     binds.append(record.start)
@@ -121,16 +125,10 @@ public final class PostgresDestination: Destination, TableQuerying {
                     binds.append(record.tables)
                     binds.append(record.providerJobID)
                     binds.append(record.manifest)
-                    binds.append(record.rows)
-                    binds.append(TableTime.now())
-                    let windows = dialect.qualified(SluiceColumns.windowsTable)
-                    try await db.query(PostgresQuery(unsafeSQL: """
-                        INSERT INTO \(windows) ("spec", "window_start", "window_end", "tables", "provider_job_id", "manifest", "rows", "committed_at")
-                        VALUES ($1, $2::timestamptz, $3::timestamptz, $4, $5, $6, $7, $8::timestamptz)
-                        ON CONFLICT ("spec", "window_start") DO UPDATE SET "window_end" = excluded."window_end", "tables" = excluded."tables",
-                        "provider_job_id" = excluded."provider_job_id", "manifest" = excluded."manifest", "rows" = excluded."rows",
-                        "committed_at" = excluded."committed_at"
-                        """, binds: binds), logger: logger)
+                    binds.append(total)
+                    binds.append(now)
+                    binds.append(written)
+                    try await db.query(PostgresQuery(unsafeSQL: dialect.windowRow { "$\($0)" }, binds: binds), logger: logger)
                 }
                 break
             } catch where attempt < 6 && Self.isConflict(error) {
@@ -211,7 +209,7 @@ public final class PostgresDestination: Destination, TableQuerying {
     /// Creates or widens the table, copies the load's rows into a temporary table and upserts them.
     /// Returns the rows read.
     static func load(_ load: TableLoad, number: Int, window: WindowTarget, into db: PostgresConnection,
-                     dialect: SQLDialect, logger: Logger) async throws -> Int64 {
+                     dialect: SQLDialect, logger: Logger) async throws -> (read: Int64, written: Int64) {
         let qualified = dialect.qualified(load.table)
         var lockBinds = PostgresBindings()
         lockBinds.append("sluice " + qualified)
@@ -257,7 +255,7 @@ public final class PostgresDestination: Destination, TableQuerying {
                 }
                 try await db.query(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT sluice_copy"), logger: logger)
                 try await db.query(PostgresQuery(unsafeSQL: "RESET search_path"), logger: logger)
-                return count
+                return (count, count)
             } catch where (unwrap(error) as? PSQLError)?.serverInfo?[.sqlState] == "23505" {
                 // Also undoes the search path.
                 try await db.query(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT sluice_copy"), logger: logger)
@@ -284,12 +282,26 @@ public final class PostgresDestination: Destination, TableQuerying {
         var binds = PostgresBindings()
         binds.append(window.spec)
         binds.append(TableTime.text(window.start))
-        let sql = "INSERT INTO \(qualified) (\(all.map(dialect.quote).joined(separator: ", "))) "
+        // The rows the upsert will take from an earlier window come off that window's count first
+        // (the upsert's WHERE, less this window's own rows).
+        let keyMatch = keyPositions.map { i in "t.\(dialect.quote(names[i])) = \(casts[i])" }.joined(separator: " AND ")
+        let windowStart = dialect.quote(SluiceColumns.windowStart)
+        let taken = "UPDATE \(dialect.qualified(SluiceColumns.windowsTable)) w SET \"rows_held\" = w.\"rows_held\" - c.n "
+            + "FROM (SELECT t.\(dialect.quote(SluiceColumns.spec)) AS spec, t.\(windowStart) AS start, count(*) AS n FROM \(qualified) t "
+            + "WHERE t.\(windowStart) < $1::timestamptz AND EXISTS (SELECT 1 FROM \(temp) s WHERE \(keyMatch)) GROUP BY 1, 2) c "
+            + "WHERE w.\"spec\" = c.spec AND w.\"window_start\" = c.start"
+        var startBind = PostgresBindings()
+        startBind.append(TableTime.text(window.start))
+        try await db.query(PostgresQuery(unsafeSQL: taken, binds: startBind), logger: logger)
+        let sql = "WITH written AS (INSERT INTO \(qualified) (\(all.map(dialect.quote).joined(separator: ", "))) "
             + "SELECT \(casts.joined(separator: ", ")), $1, $2::timestamptz "
             + "FROM (SELECT DISTINCT ON (\(keyColumns)) * FROM \(temp) ORDER BY \(keyColumns), _ord DESC) s "
-            + dialect.upsertClause(load.table, columns: names, key: load.key)
-        try await db.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
-        return count
+            + dialect.upsertClause(load.table, columns: names, key: load.key) + " RETURNING 1) SELECT count(*)::bigint FROM written"
+        var written: Int64 = 0
+        for try await value in try await db.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode(Int64.self) {
+            written = value
+        }
+        return (count, written)
     }
 
     /// Streams the load's rows to a COPY in its text format, each row's cells in the load's column order,

@@ -64,6 +64,7 @@ public final class SQLiteDestination: Destination, TableQuerying {
         do {
             try await pool.write { db in
                 try db.execute(sql: dialect.createWindowsTable)
+                try Self.addRowsHeld(db, dialect: dialect)
                 for (table, key) in expected {
                     try Self.checkExisting(db, table: table, key: key)
                 }
@@ -89,23 +90,21 @@ public final class SQLiteDestination: Destination, TableQuerying {
         do {
             try await pool.write { db in
                 try db.execute(sql: dialect.createWindowsTable)
-                var total: Int64 = 0
+                var total: Int64 = 0, written: Int64 = 0
+                let record = WindowRecordRow(target: target, loads: loads, manifest: manifestData, rows: 0)
+                let now = TableTime.now()
                 for load in loads {
                     do {
-                        total += try Self.load(load, window: target, into: db, dialect: dialect)
+                        let (read, wrote) = try Self.load(load, window: target, into: db, dialect: dialect)
+                        total += read
+                        written += wrote
                     } catch {
                         throw TableFailure(table: load.table, error: error)
                     }
                 }
-                let record = WindowRecordRow(target: target, loads: loads, manifest: manifestData, rows: total)
-                try db.execute(sql: """
-                    INSERT INTO "_sluice_windows" ("spec", "window_start", "window_end", "tables", "provider_job_id", "manifest", "rows", "committed_at")
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT ("spec", "window_start") DO UPDATE SET "window_end" = excluded."window_end", "tables" = excluded."tables",
-                    "provider_job_id" = excluded."provider_job_id", "manifest" = excluded."manifest", "rows" = excluded."rows",
-                    "committed_at" = excluded."committed_at"
-                    """, arguments: [record.spec, record.start, record.end, record.tables, record.providerJobID,
-                                     record.manifest, record.rows, TableTime.now()])
+                try db.execute(sql: dialect.windowRow { _ in "?" },
+                               arguments: [record.spec, record.start, record.end, record.tables, record.providerJobID,
+                                           record.manifest, total, now, written])
             }
         } catch let failure as TableFailure {
             throw loadFailure(target, failure.table, Self.describe(failure.error))
@@ -160,8 +159,16 @@ public final class SQLiteDestination: Destination, TableQuerying {
 
     // MARK: - Loading
 
-    /// Creates or widens the table, then upserts every row of the load. Returns the rows read.
-    static func load(_ load: TableLoad, window: WindowTarget, into db: Database, dialect: SQLDialect) throws -> Int64 {
+    /// `_sluice_windows` made before `rows_held` existed gets it (`NULL` for its windows: unknown).
+    static func addRowsHeld(_ db: Database, dialect: SQLDialect) throws {
+        let columns = try db.columns(in: SluiceColumns.windowsTable).map { $0.name }
+        if !columns.contains("rows_held") { try db.execute(sql: dialect.addRowsHeld) }
+    }
+
+    /// Creates or widens the table, then upserts every row of the load. Returns the rows read and the
+    /// rows written (inserted, or updated from the same or an earlier window; a row a later window
+    /// holds is left as it is and not counted).
+    static func load(_ load: TableLoad, window: WindowTarget, into db: Database, dialect: SQLDialect) throws -> (read: Int64, written: Int64) {
         db.clearSchemaCache()
         if try db.tableExists(load.table) {
             try checkExisting(db, table: load.table, key: load.key)
@@ -175,6 +182,7 @@ public final class SQLiteDestination: Destination, TableQuerying {
         } else {
             try db.execute(sql: dialect.createTable(load.table, columns: load.columns, key: load.key))
         }
+        try db.execute(sql: dialect.heldTrigger(load.table))
         let names = load.columns.map(\.name)
         let all = names + [SluiceColumns.spec, SluiceColumns.windowStart]
         let sql = "INSERT INTO \(dialect.qualified(load.table)) (\(all.map(dialect.quote).joined(separator: ", "))) "
@@ -190,7 +198,8 @@ public final class SQLiteDestination: Destination, TableQuerying {
         // Which columns got a non-NULL value in the current row (for the key check); cells are bound
         // straight from the batch, the others cleared to NULL.
         var present = [Bool](repeating: false, count: names.count)
-        var count: Int64 = 0
+        var count: Int64 = 0, written: Int64 = 0
+        let connection = db.sqliteConnection
         for reader in load.files {
             let batches = PrefetchedBatches(reader)
             defer { batches.stop() }
@@ -217,11 +226,12 @@ public final class SQLiteDestination: Destination, TableQuerying {
                         throw DestinationError(message)
                     }
                     count += 1
+                    written += Int64(sqlite3_changes(connection))
                 }
             }
         }
         sqlite3_reset(prepared)
-        return count
+        return (count, written)
     }
 
     /// Throws unless an existing `table` has a primary key or unique index on exactly `key`.

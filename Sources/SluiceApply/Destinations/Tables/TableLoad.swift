@@ -140,14 +140,49 @@ struct SQLDialect: Sendable {
             + "WHERE \(quote(table)).\(windowStart) IS NULL OR excluded.\(windowStart) >= \(quote(table)).\(windowStart)"
     }
 
-    /// The `_sluice_windows` table.
+    /// The `_sluice_windows` table. `rows_held` is how many rows of the tables still carry the window
+    /// (its `_sluice_window_start`): its new rows, less those a later window's same keys took since.
+    /// Refresh compares it with the tables; `NULL` (windows committed before sluice kept it) is unknown.
     var createWindowsTable: String {
         """
         CREATE TABLE IF NOT EXISTS \(qualified(SluiceColumns.windowsTable)) (\
         "spec" TEXT NOT NULL, "window_start" \(windowStartType) NOT NULL, "window_end" \(windowStartType) NOT NULL, \
         "tables" TEXT NOT NULL, "provider_job_id" TEXT, "manifest" TEXT NOT NULL, "rows" \(type(.integer)) NOT NULL, \
-        "committed_at" \(windowStartType) NOT NULL, PRIMARY KEY ("spec", "window_start"))\(tableOptions)
+        "committed_at" \(windowStartType) NOT NULL, "rows_held" \(type(.integer)), PRIMARY KEY ("spec", "window_start"))\(tableOptions)
         """
+    }
+
+    /// Adds `rows_held` to a `_sluice_windows` made before it existed.
+    var addRowsHeld: String {
+        "ALTER TABLE \(qualified(SluiceColumns.windowsTable)) ADD COLUMN \(isPostgres ? "IF NOT EXISTS " : "")\"rows_held\" \(type(.integer))"
+    }
+
+    /// The window's `_sluice_windows` row once its rows are in, `rows_held` the rows the window wrote
+    /// (rows of an earlier version of it that this one does not have are not counted, so refresh
+    /// never expects more than there are). Binds: spec, window_start, window_end, tables, provider_job_id, manifest, rows,
+    /// committed_at, rows written.
+    func windowRow(_ p: (Int) -> String) -> String {
+        let t = isPostgres ? "::timestamptz" : ""
+        let windows = qualified(SluiceColumns.windowsTable)
+        return """
+            INSERT INTO \(windows) ("spec", "window_start", "window_end", "tables", "provider_job_id", "manifest", "rows", "committed_at", "rows_held")
+            VALUES (\(p(1)), \(p(2))\(t), \(p(3))\(t), \(p(4)), \(p(5)), \(p(6)), \(p(7)), \(p(8))\(t), \(p(9)))
+            ON CONFLICT ("spec", "window_start") DO UPDATE SET "window_end" = excluded."window_end", "tables" = excluded."tables",
+            "provider_job_id" = excluded."provider_job_id", "manifest" = excluded."manifest", "rows" = excluded."rows",
+            "committed_at" = excluded."committed_at", "rows_held" = excluded."rows_held"
+            """
+    }
+
+    /// SQLite: a connection's trigger taking a row off the count of the window it came from when an
+    /// upsert gives it to a later window.
+    func heldTrigger(_ table: String) -> String {
+        let name = quote("_sluice_held_" + table)
+        return """
+            CREATE TEMP TRIGGER IF NOT EXISTS \(name) AFTER UPDATE OF \(quote(SluiceColumns.windowStart)) ON main.\(quote(table))
+            WHEN old.\(quote(SluiceColumns.windowStart)) <> new.\(quote(SluiceColumns.windowStart))
+            BEGIN UPDATE \(quote(SluiceColumns.windowsTable)) SET "rows_held" = "rows_held" - 1
+            WHERE "spec" = old.\(quote(SluiceColumns.spec)) AND "window_start" = old.\(quote(SluiceColumns.windowStart)); END
+            """
     }
 }
 
