@@ -52,7 +52,7 @@ public final class ApplyRunner: Sendable {
     /// naming every missing or unusable variable (never a value), before any request.
     public init(work: [SpecWork], journal: StateJournal, transport: any HTTPTransport, environment: [String: String],
                 options: ApplyOptions, reporter: any ApplyReporter,
-                coordinator: any WindowCoordinator, planID: String) throws {
+                coordinator: any WindowCoordinator, planID: String, destinations given: DestinationRegistry? = nil) throws {
         try Self.checkEnvironment(work.filter { !$0.actions.isEmpty }.map(\.spec), environment)
         try ApplySecrets.checkPrintable(work.filter { !$0.actions.isEmpty }.map(\.spec), environment)
         let redactor = ApplySecrets.redactor(work.map(\.spec), environment)
@@ -65,7 +65,8 @@ public final class ApplyRunner: Sendable {
         self.coordinator = coordinator
         self.planID = planID
         downloadSlots = JobGate(limit: max(1, options.parallelism))
-        let destinations = DestinationRegistry(outputRoot: options.outputRoot, environment: environment)
+        // The session's registry when it refreshed through it: one connection pool per place for the run.
+        let destinations = given ?? DestinationRegistry(outputRoot: options.outputRoot, environment: environment)
         self.destinations = destinations
         let limiters = LimiterRegistry(interval: options.limitInterval, coordinator: coordinator)
         // Specs of one provider on one endpoint with one token share its quota: the strictest of their

@@ -162,6 +162,8 @@ public struct ApplySession: Sendable {
         let work: [ApplyRunner.SpecWork]
         let planID: String
         let specSet = Fingerprinter.specSetHash(specs)
+        /// The destinations refresh opened, handed on to the runner (which closes them).
+        var destinations: DestinationRegistry?
         switch source {
         case .saved(let saved, _):
             work = try Self.work(from: saved, specs: specs)
@@ -191,14 +193,17 @@ public struct ApplySession: Sendable {
             var refresh: RefreshReport?
             if options.refresh != .off || options.refreshOnly {
                 let mode = options.refresh == .off ? RefreshMode.stat : options.refresh
+                let registry = DestinationRegistry(outputRoot: options.outputRoot, environment: environment)
+                destinations = registry
                 do {
-                    refresh = try await Refresher(mode: mode, outputRoot: options.outputRoot, environment: environment)
-                        .refresh(specs: selected, state: current, now: now)
+                    refresh = try await Refresher(mode: mode, registry: registry).refresh(specs: selected, state: current, now: now)
                 } catch {
+                    await registry.closeAll()
                     throw ApplyError(error.message)
                 }
             }
             if options.refreshOnly, let refresh {
+                await destinations?.closeAll()
                 return try await record(refresh, in: current, selection: selection)
             }
             let plan: Plan
@@ -209,7 +214,10 @@ public struct ApplySession: Sendable {
             }
             work = plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }
             show(.planned(PlanDocument(plan, includeRequests: false)))
-            guard work.contains(where: { !$0.actions.isEmpty }) else { return .noChanges }
+            guard work.contains(where: { !$0.actions.isEmpty }) else {
+                await destinations?.closeAll()
+                return .noChanges
+            }
             planID = SharedPlanID.make(state: current?.identity ?? .none, specSetHash: specSet, work: work)
             let (store, planned) = (self.store, current)
             current = try await Self.starting(coordinator, plan: planID) {
@@ -227,12 +235,14 @@ public struct ApplySession: Sendable {
                 runner = try ApplyRunner(
                     work: work, journal: StateJournal(store: store, state: current ?? SluiceState.new()),
                     transport: wrapTransport(AsyncHTTPTransport(client: client, maxFileBytes: options.maxFileBytes)),
-                    environment: environment, options: options, reporter: reporter, coordinator: coordinator, planID: planID)
+                    environment: environment, options: options, reporter: reporter, coordinator: coordinator, planID: planID,
+                    destinations: destinations)
             } catch {
                 throw ApplyError("\(error)")
             }
             if case .specs = source, try await !approve() {
                 await Self.shutdown(client)
+                await destinations?.closeAll()
                 return .declined
             }
             let summary = await runner.run()
@@ -240,6 +250,7 @@ public struct ApplySession: Sendable {
             return .applied(summary)
         } catch {
             await Self.shutdown(client)
+            await destinations?.closeAll()
             throw error
         }
     }

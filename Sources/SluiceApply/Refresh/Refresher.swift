@@ -38,15 +38,21 @@ public struct RefreshError: Error, Sendable, CustomStringConvertible {
 public struct Refresher: Sendable {
     public var mode: RefreshMode
     let registry: DestinationRegistry
+    /// Whether the destinations are closed after the refresh (not when apply goes on with them).
+    let closes: Bool
 
     public init(mode: RefreshMode, outputRoot: URL, environment: [String: String]) {
         self.mode = mode
         self.registry = DestinationRegistry(outputRoot: outputRoot, environment: environment)
+        self.closes = true
     }
 
+    /// A refresh through apply's own destinations, left open for the export (SQLite pools opened and
+    /// closed beside a writer can meet a busy file that no busy timeout waits for).
     init(mode: RefreshMode, registry: DestinationRegistry) {
         self.mode = mode
         self.registry = registry
+        self.closes = false
     }
 
     /// The windows of `spec` that refresh checks: complete, recorded, and still windows of the spec
@@ -90,7 +96,7 @@ public struct Refresher: Sendable {
             report.checked += windows.count
             for (i, drift) in found { report.record(drift, spec: spec.name, start: windows[i].target.start) }
         }
-        await registry.closeAll()
+        if closes { await registry.closeAll() }
         if let failure { throw failure }
         return report
     }
