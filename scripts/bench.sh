@@ -24,7 +24,7 @@ for per in $sizes; do
   windows=$((100 * per))
   plan_s=(); plan_kib=(); write_s=()
   for _ in $(seq "$runs"); do
-    read -r s kib < <(measure "$bin" plan "$dir/specs" --state "$dir/state.json" --now 2030-01-01T00:00:00Z)
+    read -r s kib < <(measure "$bin" plan "$dir/specs" --state "$dir/state.json" --now 2030-01-01T00:00:00Z --refresh=false)
     plan_s+=("$s"); plan_kib+=("$kib")
     # A state write: load + save of the whole state (forgetting one window), minus a load alone.
     cp "$dir/state.json" "$dir/copy.json"

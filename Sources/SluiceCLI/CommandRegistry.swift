@@ -11,6 +11,7 @@ enum CommandRegistry {
         ShowCommand.self,
         StatusCommand.self,
         StateCommand.self,
+        ImportCommand.self,
         SandboxCommand.self,
         LoadBenchCommand.self,
     ]

@@ -8,7 +8,7 @@ struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
         abstract: "List, show and forget recorded windows; free a stale lock; move the state to another backend.",
-        subcommands: [StateListCommand.self, StateShowCommand.self, StateRemoveCommand.self, StateUnlockCommand.self, StateMigrateCommand.self]
+        subcommands: [StateListCommand.self, StateShowCommand.self, StateRemoveCommand.self, StateMoveCommand.self, StateUnlockCommand.self, StateMigrateCommand.self]
     )
 }
 
@@ -200,6 +200,57 @@ struct StateRemoveCommand: AsyncParsableCommand {
 
 extension DurationArgument {
     init(duration: Duration) { self.duration = duration }
+}
+
+/// `sluice state mv OLD NEW`: a spec renamed in git keeps its windows.
+struct StateMoveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mv",
+        abstract: "Carry a spec's recorded windows to its new name, in one locked change; nothing is exported.",
+        discussion: """
+            Rename the spec in its file, then run this so the next plan finds its windows under the new \
+            name. Where the destination path holds {name}, the windows' data stays at the old path: the \
+            next plan's refresh finds them missing at the new one and plans them replace, naming each.
+            """)
+
+    @OptionGroup var state: StateOptions
+
+    @Argument(help: "The spec's name in the state.")
+    var old: String
+
+    @Argument(help: "Its new name.")
+    var new: String
+
+    @Option(help: ArgumentHelp("How long to wait for another writer's lock (e.g. PT30S, 30s).", valueName: "DURATION"))
+    var lockTimeout: DurationArgument = DurationArgument(duration: .zero)
+
+    func run() async throws {
+        let store = try state.store()
+        do {
+            let lock = try await store.lock(operation: "state mv", timeout: lockTimeout.duration)
+            do {
+                guard var current = try await store.load() else {
+                    try await store.unlock(lock)
+                    throw CLIError("no state at \(store.location) yet; nothing to move", exitStatus: 1)
+                }
+                let n: Int
+                do {
+                    n = try current.move(spec: old, to: new)
+                } catch {
+                    try await store.unlock(lock)
+                    throw CLIError(error.description, exitStatus: 1)
+                }
+                let saved = try await store.save(current)
+                try await store.unlock(lock)
+                FileHandleOutput.standardOutput.write("Moved \(n) window\(n == 1 ? "" : "s") of \(old) to \(new) (state serial \(saved.serial)).\n")
+            } catch let error as StateStoreError {
+                try? await store.unlock(lock)
+                throw error
+            }
+        } catch let error as StateStoreError {
+            throw CLIError(error.message, exitStatus: 1)
+        }
+    }
 }
 
 struct StateUnlockCommand: AsyncParsableCommand {

@@ -209,4 +209,117 @@ import Testing
             #expect(try await d.check(windows, mode: .stat).isEmpty)
         }
     }
+
+    @Test(arguments: Kind.available)
+    func windowsImportedIntoANewStatePlanNoChangeAndApplyCallsNothing(_ kind: Kind) async throws {
+        let scratch = try Scratch()
+        let root = scratch.url.appendingPathComponent("out")
+        try await withPlace(kind, root: root) { place in
+            try await withSandbox(applySandboxConfiguration()) { sandbox in
+                let spec = try testSpec(.userpilot, endpoint: sandbox.apiBaseURL, days: 4, filters: defaultFilters(.userpilot),
+                                        destination: place.json)
+                let published = InMemoryStateStore(nil)
+                try await planAndApply([spec], store: published, root: root, now: Self.now, environment: place.environment)
+                let original = try #require(try await published.load()?.spec(named: spec.name))
+
+                // The state is lost (or another state file published these windows): a new, empty one.
+                let store = InMemoryStateStore(nil)
+                var state = SluiceState.new()
+                let importer = Importer(outputRoot: root, environment: place.environment)
+                let outcome = try await importer.adopt(spec, range: nil, into: &state, now: Self.now)
+                #expect(outcome.fromManifests == 4 && outcome.absent.isEmpty && outcome.refused.isEmpty)
+                let adopted = try #require(state.spec(named: spec.name))
+                #expect(adopted.records.map(\.files) == original.records.map(\.files))
+                #expect(adopted.records.map(\.providerJobID) == original.records.map(\.providerJobID))
+                #expect(adopted.records.map(\.fingerprints) == original.records.map(\.fingerprints))
+                _ = try await store.save(state)
+
+                let report = try await Refresher(mode: .full, outputRoot: root, environment: place.environment)
+                    .refresh(specs: [spec], state: try await store.load(), now: Self.now)
+                #expect(report.checked == 4 && report.findings.isEmpty, "\(report.findings)")
+                let calls = try sandboxStats(sandbox)["total"] as? Int
+                let (plan, summary) = try await planAndApply([spec], store: store, root: root, now: Self.now, environment: place.environment)
+                #expect(!plan.summary.hasChanges && summary.apiCalls == 0 && summary.exported == 0)
+                #expect(try sandboxStats(sandbox)["total"] as? Int == calls)
+
+                // Importing again changes nothing; a range takes only its windows.
+                var again = try #require(try await store.load())
+                let second = try await importer.adopt(spec, range: nil, into: &again, now: Self.now)
+                #expect(second.fromManifests == 0 && second.alreadyRecorded == 4)
+                var partial = SluiceState.new()
+                let some = try await importer.adopt(spec, range: day0..<(day0 + .days(2)), into: &partial, now: Self.now)
+                #expect(some.fromManifests == 2 && partial.spec(named: spec.name)?.count == 2)
+            }
+        }
+    }
+
+    @Test func dataWithoutAManifestIsImportedOnlyWhenAssumedComplete() async throws {
+        let scratch = try Scratch()
+        let root = scratch.url.appendingPathComponent("out")
+        try await withSandbox(applySandboxConfiguration()) { sandbox in
+            let spec = try testSpec(.userpilot, endpoint: sandbox.apiBaseURL, days: 2, filters: defaultFilters(.userpilot))
+            try await planAndApply([spec], store: InMemoryStateStore(nil), root: root, now: Self.now)
+            // As if a hand-written script had exported them: the files, no manifests.
+            let folders = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(spec.name).path)
+            for folder in folders {
+                try FileManager.default.removeItem(at: root.appendingPathComponent("\(spec.name)/\(folder)/_manifest.json"))
+            }
+            var state = SluiceState.new()
+            let plain = try await Importer(outputRoot: root, environment: [:]).adopt(spec, range: nil, into: &state, now: Self.now)
+            #expect(plain.fromManifests == 0 && plain.absent.count == 2 && state.spec(named: spec.name) == nil)
+
+            let assumed = try await Importer(outputRoot: root, environment: [:], assumeComplete: true)
+                .adopt(spec, range: nil, into: &state, now: Self.now)
+            #expect(assumed.assumed == 2)
+            let records = try #require(state.spec(named: spec.name)).records
+            #expect(records.allSatisfy { $0.status == .complete && $0.providerJobID == Importer.importedJob && !$0.files.isEmpty })
+            let store = InMemoryStateStore(nil)
+            _ = try await store.save(state)
+            let report = try await Refresher(mode: .full, outputRoot: root, environment: [:]).refresh(specs: [spec], state: state, now: Self.now)
+            #expect(report.checked == 2 && report.findings.isEmpty, "\(report.findings)")
+            let (plan, summary) = try await planAndApply([spec], store: store, root: root, now: Self.now)
+            #expect(!plan.summary.hasChanges && summary.apiCalls == 0)
+
+            // Not for destinations where sluice cannot hash what is there.
+            let s3 = try testSpec(.userpilot, endpoint: sandbox.apiBaseURL, days: 2, filters: defaultFilters(.userpilot), destination: """
+                {"type": "s3", "bucket": "bucket-b", "region": "us-east-1", "prefix": "x/{start:yyyy-MM-dd}", "credentialsEnv": {"accessKeyId": "K", "secretAccessKey": "S"}}
+                """)
+            await #expect(throws: ApplyError.self) {
+                var other = SluiceState.new()
+                _ = try await Importer(outputRoot: root, environment: ["K": "k", "S": "s"], assumeComplete: true)
+                    .adopt(s3, range: nil, into: &other, now: Self.now)
+            }
+        }
+    }
+
+    @Test func aRenamedSpecMovedInTheStatePlansNoExportUnlessItsPathHoldsTheName() async throws {
+        let scratch = try Scratch()
+        let root = scratch.url.appendingPathComponent("out")
+        try await withSandbox(applySandboxConfiguration()) { sandbox in
+            for (template, dependsOnName) in [("exports/{start:yyyy-MM-dd}", false), ("{name}/{start:yyyy-MM-dd}", true)] {
+                try? FileManager.default.removeItem(at: root)
+                let json = #"{"type": "directory", "path": "\#(template)"}"#
+                let old = try testSpec(.userpilot, name: "events", endpoint: sandbox.apiBaseURL, days: 3, filters: defaultFilters(.userpilot), destination: json)
+                let new = try testSpec(.userpilot, name: "product-events", endpoint: sandbox.apiBaseURL, days: 3, filters: defaultFilters(.userpilot), destination: json)
+                let store = InMemoryStateStore(nil)
+                try await planAndApply([old], store: store, root: root, now: Self.now)
+                var state = try #require(try await store.load())
+                #expect(try state.move(spec: "events", to: "product-events") == 3)
+                #expect(state.spec(named: "events") == nil)
+                #expect(throws: SluiceState.MoveError.noSuchSpec("events")) { try state.move(spec: "events", to: "x") }
+                _ = try await store.save(state)
+
+                let report = try await Refresher(mode: .stat, outputRoot: root, environment: [:]).refresh(specs: [new], state: state, now: Self.now)
+                let plan = try Planner(options: .init(refresh: report)).plan(specs: [new], state: state, now: Self.now)
+                if dependsOnName {
+                    // The data stays under events/: the plan names each window and why.
+                    #expect(plan.summary.replace == 3 && plan.specs[0].actions.allSatisfy { $0.reason == .drift(.missing) })
+                } else {
+                    #expect(!plan.summary.hasChanges && plan.orphans.isEmpty)
+                    let (_, summary) = try await planAndApply([new], store: store, root: root, now: Self.now)
+                    #expect(summary.apiCalls == 0)
+                }
+            }
+        }
+    }
 }

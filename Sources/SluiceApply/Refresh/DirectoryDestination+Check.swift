@@ -1,36 +1,53 @@
 import Foundation
 import SluiceCore
+import Synchronization
 
 extension DirectoryDestination {
     /// Per window: the folder and its `_manifest.json` exist, and every recorded file exists with its
     /// recorded size (one `stat` each, no reads). `full` also reads the manifest (its list of files
     /// must be the recorded one) and hashes every file.
+    ///
+    /// Paths are joined as strings (`URL.appendingPathComponent` took 60 % of a 100,000-window refresh)
+    /// and the windows are checked on every core, in chunks.
     public func check(_ windows: [RecordedWindow], mode: RefreshMode) throws -> [Int: DestinationDrift] {
-        var found: [Int: DestinationDrift] = [:]
-        for (i, window) in windows.enumerated() {
-            if let drift = check(window, full: mode == .full) { found[i] = drift }
+        let rootPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
+        let chunk = 2_048
+        let chunks = (windows.count + chunk - 1) / chunk
+        let results = Mutex<[Int: DestinationDrift]>([:])
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            var found: [Int: DestinationDrift] = [:]
+            for i in (c * chunk)..<min(windows.count, (c + 1) * chunk) {
+                if let drift = check(windows[i], rootPath: rootPath, full: mode == .full) { found[i] = drift }
+            }
+            if !found.isEmpty { results.withLock { $0.merge(found) { a, _ in a } } }
         }
-        return found
+        return results.withLock { $0 }
     }
 
-    func check(_ window: RecordedWindow, full: Bool) -> DestinationDrift? {
-        let folder = targetURL(window.target)
-        let manifestURL = folder.appendingPathComponent(manifestFileName)
-        guard FileStat.size(manifestURL.path) != nil else {
-            return FileStat.size(folder.path) == nil ? .missing : .changed("\(manifestFileName) is missing")
+    func check(_ window: RecordedWindow, rootPath: String, full: Bool) -> DestinationDrift? {
+        let folder = rootPath + window.target.relativePath
+        let manifestPath = folder + "/" + manifestFileName
+        guard window.imported || FileStat.size(manifestPath) != nil else {
+            return FileStat.size(folder) == nil ? .missing : .changed("\(manifestFileName) is missing")
         }
         for file in window.files {
-            let name = window.name(of: file)
-            guard let size = FileStat.size(root.appendingPathComponent(file.path).path) else {
-                return .changed("\(name) is missing")
+            guard let size = FileStat.size(rootPath + file.path) else {
+                return .changed("\(window.name(of: file)) is missing")
             }
-            if size != file.bytes { return .changed("\(name) is \(size) bytes, \(file.bytes) were published") }
+            if size != file.bytes { return .changed("\(window.name(of: file)) is \(size) bytes, \(file.bytes) were published") }
         }
         guard full else { return nil }
+        guard !window.imported else { return hashes(window) }
+        let manifestURL = URL(fileURLWithPath: manifestPath)
         guard let data = FileManager.default.contents(atPath: manifestURL.path), let manifest = WindowManifest.decode(data) else {
             return .changed("\(manifestFileName) is not a sluice manifest")
         }
         if let different = ManifestComparison.difference(manifest, window) { return .changed(different) }
+        return hashes(window)
+    }
+
+    /// Every recorded file's SHA-256 against the file's bytes now.
+    func hashes(_ window: RecordedWindow) -> DestinationDrift? {
         for file in window.files {
             let name = window.name(of: file)
             guard let facts = try? FileInspector.inspect(root.appendingPathComponent(file.path), relativePath: name) else {

@@ -7,10 +7,14 @@ public struct RecordedWindow: Sendable, Hashable {
     /// The files the state recorded: paths relative to the destination root (`<window path>/<file>`),
     /// sizes and SHA-256, as the window's manifest listed them when it was published.
     public var files: [StoredFile]
+    /// Adopted by `sluice import --assume-complete`: published without a manifest, so only its files
+    /// are checked.
+    public var imported: Bool
 
-    public init(target: WindowTarget, files: [StoredFile]) {
+    public init(target: WindowTarget, files: [StoredFile], imported: Bool = false) {
         self.target = target
         self.files = files
+        self.imported = imported
     }
 
     /// A recorded file's path inside its window (`x.csv` of `out/2025-01-01/x.csv`).
@@ -67,7 +71,7 @@ public struct Refresher: Sendable {
                                                             start: record.window.start, end: record.window.end)
             out.append(RecordedWindow(target: WindowTarget(spec: spec.name, provider: spec.provider, start: record.window.start,
                                                            end: record.window.end, relativePath: path),
-                                      files: record.files))
+                                      files: record.files, imported: record.providerJobID == Importer.importedJob))
         }
         return out
     }

@@ -544,6 +544,38 @@ public struct SluiceState: Sendable {
         }
     }
 
+    /// Why `move(spec:to:)` refused.
+    public enum MoveError: Error, Sendable, Hashable, CustomStringConvertible {
+        case noSuchSpec(String)
+        case targetExists(String, windows: Int)
+        case sameName(String)
+
+        public var description: String {
+            switch self {
+            case .noSuchSpec(let name):
+                return "the state records no windows of \(quoted(name)); nothing was moved"
+            case .targetExists(let name, let windows):
+                return "the state already records \(windows) window\(windows == 1 ? "" : "s") of \(quoted(name)); forget them first (`sluice state rm \(name)`) or choose another name; nothing was moved"
+            case .sameName(let name):
+                return "\(quoted(name)) is already its name; nothing was moved"
+            }
+        }
+    }
+
+    /// Carries spec `old`'s windows to the name `new` (a spec renamed in git), keeping every record as
+    /// it is. Returns how many windows moved. Refuses when `new` already has windows.
+    @discardableResult
+    public mutating func move(spec old: String, to new: String) throws(MoveError) -> Int {
+        guard old != new else { throw .sameName(old) }
+        guard let i = specs.firstIndex(where: { $0.name == old }) else { throw .noSuchSpec(old) }
+        if let existing = spec(named: new), !existing.isEmpty { throw .targetExists(new, windows: existing.count) }
+        var moved = specs.remove(at: i)
+        specs.removeAll { $0.name == new }
+        moved.name = new
+        insert(moved)
+        return moved.count
+    }
+
     /// Forgets spec `name`'s windows starting in `range` (all when `nil`), so the next plan exports them
     /// again. Returns how many were forgotten. A spec left with no windows is dropped.
     @discardableResult
