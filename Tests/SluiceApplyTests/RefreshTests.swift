@@ -322,4 +322,35 @@ import Testing
             }
         }
     }
+
+    @Test func aMovedFromEntryCarriesTheWindowsWithNoCommandAndNoExport() async throws {
+        let scratch = try Scratch()
+        let root = scratch.url.appendingPathComponent("out")
+        try await withSandbox(applySandboxConfiguration()) { sandbox in
+            let json = #"{"type": "directory", "path": "exports/{start:yyyy-MM-dd}"}"#
+            let old = try testSpec(.userpilot, name: "events", endpoint: sandbox.apiBaseURL, days: 3, filters: defaultFilters(.userpilot), destination: json)
+            let new = try testSpec(.userpilot, name: "product-events", endpoint: sandbox.apiBaseURL, days: 3, filters: defaultFilters(.userpilot),
+                                   destination: json, extra: #", "movedFrom": ["events"]"#)
+            #expect(new.movedFrom == ["events"])
+            let store = InMemoryStateStore(nil)
+            try await planAndApply([old], store: store, root: root, now: Self.now)
+
+            let plan = try Planner().plan(specs: [new], state: try await store.load(), now: Self.now)
+            #expect(!plan.summary.hasChanges && plan.orphans.isEmpty && plan.specs[0].movedFrom == "events")
+            let document = PlanDocument(plan)
+            #expect(document.text().contains("~ moved      events → product-events"))
+            #expect(try PlanDocument.decode(document.jsonBytes()).specs[0].movedFrom == "events")
+
+            let (_, summary) = try await planAndApply([new], store: store, root: root, now: Self.now)
+            #expect(summary.apiCalls == 0 && summary.exported == 0)
+            let state = try #require(try await store.load())
+            #expect(state.spec(named: "events") == nil && state.spec(named: "product-events")?.count == 3)
+
+            // An earlier name that is another spec's current name is refused.
+            let text = #"{"name": "b", "provider": "userpilot", "auth": {"tokenEnv": "T"}, "movedFrom": ["a"], "window": {"start": "2025-01-01T00:00:00Z", "step": "P1D"}, "filters": {"format": "json"}, "destination": {"type": "directory", "path": "{name}/{start:yyyy-MM-dd}"}}"#
+            let other = #"{"name": "a", "provider": "userpilot", "auth": {"tokenEnv": "T"}, "window": {"start": "2025-01-01T00:00:00Z", "step": "P1D"}, "filters": {"format": "json"}, "destination": {"type": "directory", "path": "{name}/{start:yyyy-MM-dd}"}}"#
+            let result = try SpecValidator().validate([SpecSource(path: "a.json", bytes: Array(other.utf8)), SpecSource(path: "b.json", bytes: Array(text.utf8))])
+            #expect(result.diagnostics.map(\.keyword) == ["moved-from"] && result.specs.map(\.name) == ["a"], "\(result.diagnostics)")
+        }
+    }
 }

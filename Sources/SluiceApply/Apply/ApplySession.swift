@@ -183,6 +183,7 @@ public struct ApplySession: Sendable {
                 }
                 guard saved.summary.hasChanges else { return state }
                 if state == nil { state = try await store.save(SluiceState.new()) }
+                if var moving = state, !moving.applyMoves(specs).isEmpty { state = try await store.save(moving) }
                 if !joining { try await coordinator.register(plan: planID, windows: Self.windows(work)) }
                 return state
             }
@@ -190,6 +191,7 @@ public struct ApplySession: Sendable {
             guard saved.summary.hasChanges else { return .noChanges }
         case .specs(_, let now, let targets):
             let selected = targets.isEmpty ? specs : specs.filter { targets.contains($0.name) }
+            current = try await recordMoves(selected, in: current)
             var refresh: RefreshReport?
             if options.refresh != .off || options.refreshOnly {
                 let mode = options.refresh == .off ? RefreshMode.stat : options.refresh
@@ -252,6 +254,17 @@ public struct ApplySession: Sendable {
             await Self.shutdown(client)
             await destinations?.closeAll()
             throw error
+        }
+    }
+
+    /// Renames in the state the specs whose windows are recorded under an earlier name (`movedFrom`),
+    /// in one write, before planning: the plan and the journal then know the windows by the new name.
+    private func recordMoves(_ specs: [JobSpec], in state: SluiceState?) async throws -> SluiceState? {
+        guard var state, !state.applyMoves(specs).isEmpty else { return state }
+        do {
+            return try await store.save(state)
+        } catch {
+            throw ApplyError(error.message)
         }
     }
 

@@ -86,7 +86,7 @@ public struct Refresher: Sendable {
         }
         var failure: RefreshError?
         for spec in specs where failure == nil {
-            guard let recorded = state.spec(named: spec.name) else { continue }
+            guard let recorded = state.recorded(for: spec)?.windows else { continue }
             let windows = Self.recordedWindows(spec, in: recorded, now: now)
             guard !windows.isEmpty else { continue }
             let found: [Int: DestinationDrift]

@@ -21,6 +21,12 @@ public enum BundledSchemas {
       "description": "Unique within the spec set; used in state, plans and path templates."
     },
     "description": { "type": "string" },
+    "movedFrom": {
+      "type": "array",
+      "items": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" },
+      "uniqueItems": true,
+      "description": "Earlier names of this spec (a rename in git, as terraform's moved blocks): windows the state records under one of them are carried to this name; plan shows the move and apply records it, exporting nothing for it. Where the destination path holds {name}, the data stays at the old path and refresh plans those windows replace."
+    },
     "provider": {
       "enum": ["enterpret-v1", "enterpret-v2", "userpilot", "coveo", "openweb"],
       "description": "The export API."
@@ -396,7 +402,8 @@ public enum BundledSchemas {
           "name": { "type": "string" },
           "provider": { "type": "string" },
           "windows": { "type": "integer", "minimum": 0, "description": "Windows the spec has as of now." },
-          "unchanged": { "type": "integer", "minimum": 0 }
+          "unchanged": { "type": "integer", "minimum": 0 },
+          "moved_from": { "type": "string", "description": "The earlier name (movedFrom) whose recorded windows the spec takes over; apply records the move." }
         }
       }
     },

@@ -120,6 +120,9 @@ public struct SpecPlan: Sendable {
     public var unchanged: Int
     /// Every window the spec has as of `now` (planned or unchanged).
     public var windowCount: Int
+    /// The earlier name whose recorded windows the plan took as the spec's (`movedFrom`); apply
+    /// records the move first.
+    public var movedFrom: String?
 
     public init(spec: JobSpec, actions: [PlannedAction], unchanged: Int, windowCount: Int) {
         self.spec = spec

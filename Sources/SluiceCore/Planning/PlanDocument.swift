@@ -63,6 +63,12 @@ public struct PlanDocument: Sendable, Codable {
         public var provider: String
         public var windows: Int
         public var unchanged: Int
+        /// The earlier name whose windows the spec takes over (`movedFrom`).
+        public var movedFrom: String? = nil
+
+        enum CodingKeys: String, CodingKey {
+            case name, provider, windows, unchanged, movedFrom = "moved_from"
+        }
     }
 
     public struct WindowEntry: Sendable, Codable, Hashable {
@@ -141,7 +147,7 @@ public struct PlanDocument: Sendable, Codable {
         for specPlan in plan.specs {
             let spec = specPlan.spec
             specs.append(SpecEntry(name: spec.name, provider: spec.provider.rawValue, windows: specPlan.windowCount,
-                                   unchanged: specPlan.unchanged))
+                                   unchanged: specPlan.unchanged, movedFrom: specPlan.movedFrom))
             let renderer = includeRequests ? RequestRenderer(spec: spec) : nil
             for a in specPlan.actions {
                 let request = renderer?.render(a.window)
@@ -193,7 +199,9 @@ public struct PlanDocument: Sendable, Codable {
         for (i, s) in specs.enumerated() {
             raw(i == 0 ? "\n    " : ",\n    ")
             raw("{\"name\": "); str(s.name); raw(", \"provider\": "); str(s.provider)
-            raw(", \"windows\": "); int(s.windows); raw(", \"unchanged\": "); int(s.unchanged); raw("}")
+            raw(", \"windows\": "); int(s.windows); raw(", \"unchanged\": "); int(s.unchanged)
+            if let from = s.movedFrom { raw(", \"moved_from\": "); str(from) }
+            raw("}")
         }
         raw(specs.isEmpty ? "]" : "\n  ]")
         raw(",\n  \"actions\": [")
@@ -265,7 +273,8 @@ public struct PlanDocument: Sendable, Codable {
 
         let state = StateIdentity(lineage: root["state"]?["lineage"]?.stringValue, serial: int(root["state"]?["serial"]))
         let specs = (root["specs"]?.arrayValue ?? []).map {
-            SpecEntry(name: string($0["name"]), provider: string($0["provider"]), windows: int($0["windows"]), unchanged: int($0["unchanged"]))
+            SpecEntry(name: string($0["name"]), provider: string($0["provider"]), windows: int($0["windows"]), unchanged: int($0["unchanged"]),
+                      movedFrom: $0["moved_from"]?.stringValue)
         }
         var actions: [ActionEntry] = []
         for a in root["actions"]?.arrayValue ?? [] {

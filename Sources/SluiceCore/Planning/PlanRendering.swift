@@ -77,6 +77,9 @@ extension PlanDocument {
                 out += "? orphaned   \(o.spec)   \(Self.range(o.first.start, o.last.end))   \(Self.windows(o.windows))   \(o.reason); kept in the state (forget them with `sluice state rm \(o.spec)`)\n"
             }
         }
+        for s in specs where s.movedFrom != nil {
+            out += "~ moved      \(s.movedFrom ?? "") → \(s.name): its recorded windows are the spec's; apply records the move\n"
+        }
         if !out.isEmpty { out += "\n" }
         if let refresh { out += refresh.line + "\n" }
         out += summary.line + "\n"

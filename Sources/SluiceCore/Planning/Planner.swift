@@ -87,15 +87,19 @@ public struct Planner: Sendable {
         var specPlans: [SpecPlan] = []
         var orphans: [OrphanedWindows] = []
         for spec in selected {
-            let (specPlan, orphan) = plan(spec, recorded: state?.spec(named: spec.name), now: now,
+            let found = state?.recorded(for: spec)
+            var (specPlan, orphan) = plan(spec, recorded: found?.windows, now: now,
                                           forced: forced[spec.name] ?? [], drift: options.refresh?.findings[spec.name] ?? [:])
+            specPlan.movedFrom = found?.movedFrom
+            orphan = orphan.map { var o = $0; o.spec = spec.name; return o }
             for action in specPlan.actions { summary[action.action] += 1 }
             summary.unchanged += specPlan.unchanged
             specPlans.append(specPlan)
             if let orphan { orphans.append(orphan) }
         }
         if let state {
-            let planned = Set(specs.map(\.name))
+            // A spec's earlier names are not orphans: their windows are the spec's.
+            let planned = Set(specs.map(\.name) + specs.flatMap(\.movedFrom))
             for recorded in state.specs where !planned.contains(recorded.name) && !recorded.isEmpty && options.targets.isEmpty {
                 orphans.append(OrphanedWindows(
                     spec: recorded.name, provider: recorded.provider, count: recorded.count,

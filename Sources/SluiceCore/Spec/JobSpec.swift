@@ -25,6 +25,8 @@ public struct JobSpec: Sendable {
     public var archives = ArchiveLimitsConfig()
     /// How old the newest complete window may get before `sluice status --check-freshness` fails.
     public var freshness: ISODuration? = nil
+    /// Earlier names of the spec (`movedFrom`): windows recorded under one of them are carried over.
+    public var movedFrom: [String] = []
 
     public init(name: String, description: String? = nil, provider: ProviderID, auth: AuthConfig,
                 endpoint: Endpoint? = nil, window: WindowConfig, filters: JSONNode, destination: DestinationSpec,

@@ -79,6 +79,25 @@ public struct SpecValidator: Sendable {
             }
             if crossFileOK { specs.append(spec) }
         }
+        // An earlier name (movedFrom) must be no spec's current name, nor another spec's earlier name:
+        // the windows recorded under it would belong to two specs.
+        var earlierOwners: [String: String] = [:]
+        var refused = Set<String>()
+        for spec in specs {
+            for old in spec.movedFrom {
+                let other = nameOwners[old] != nil ? old : earlierOwners[old]
+                if let other, other != spec.name {
+                    diagnostics.append(Diagnostic(
+                        file: spec.sourcePath, position: SourcePosition(line: 1, column: 1), pointer: JSONPointer(tokens: ["movedFrom"]),
+                        keyword: "moved-from",
+                        message: "movedFrom \(quoted(old)) is \(nameOwners[old] != nil ? "the name of a spec in the set" : "also an earlier name of spec \(quoted(other))"); the windows recorded under it can move to one spec only"))
+                    refused.insert(spec.name)
+                } else {
+                    earlierOwners[old] = spec.name
+                }
+            }
+        }
+        if !refused.isEmpty { specs.removeAll { refused.contains($0.name) } }
         return SpecSetValidation(specs: specs, diagnostics: Diagnostic.sortedForDisplay(diagnostics))
     }
 
@@ -265,6 +284,7 @@ struct SpecChecks {
                            destination: destination, limits: decodeLimits(), sourcePath: file, lookup: lookup)
         spec.archives = decodeArchiveLimits()
         spec.freshness = freshness
+        spec.movedFrom = root["movedFrom"]?.arrayValue?.compactMap(\.stringValue) ?? []
         return spec
     }
 

@@ -544,6 +544,27 @@ public struct SluiceState: Sendable {
         }
     }
 
+    /// The windows recorded for `spec`: under its name, or else under the first of its earlier names
+    /// (`movedFrom`) that has any, with that name (the move is not made).
+    public func recorded(for spec: JobSpec) -> (windows: SpecState, movedFrom: String?)? {
+        if let own = self.spec(named: spec.name), !own.isEmpty { return (own, nil) }
+        for old in spec.movedFrom {
+            if let earlier = self.spec(named: old), !earlier.isEmpty { return (earlier, old) }
+        }
+        return nil
+    }
+
+    /// Makes the moves `specs` ask for (`movedFrom`) that the state does not have yet; returns the
+    /// specs' windows moved, by (old, new) name.
+    public mutating func applyMoves(_ specs: [JobSpec]) -> [(from: String, to: String, windows: Int)] {
+        var moved: [(String, String, Int)] = []
+        for spec in specs {
+            guard let (_, old) = recorded(for: spec), let old else { continue }
+            if let n = try? move(spec: old, to: spec.name) { moved.append((old, spec.name, n)) }
+        }
+        return moved
+    }
+
     /// Why `move(spec:to:)` refused.
     public enum MoveError: Error, Sendable, Hashable, CustomStringConvertible {
         case noSuchSpec(String)
