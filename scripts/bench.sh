@@ -69,6 +69,20 @@ python3 scripts/bench/status_bench.py "$bin" "$work/status.md" >/dev/null
 echo "state benchmarks (several minutes)..."
 python3 scripts/bench/state_bench.py "$bin" "$work/state.md" ${BENCH_BASELINE:+--baseline "$BENCH_BASELINE"} >/dev/null
 
+# Refresh (issue 17): plan of 100,000 complete directory windows with --refresh=false / true / full.
+echo "refresh benchmark (a few minutes the first time: it writes 100,000 window folders)..."
+{
+  echo "## Refresh at scale (issue 17)"
+  echo
+  echo "\`sluice plan\` of 100,000 complete enterpret-v2 windows (10 specs x 10,000 hourly) whose directory"
+  echo "destination holds every window as sluice publishes it (folder, \`_manifest.json\`, one file), page"
+  echo "cache warm, medians of 3 after a warm-up (scripts/bench/refresh_bench.py). Target: refresh of"
+  echo "100,000 directory windows <= 2 s by default. S3 refresh makes one ListObjectsV2 per spec (paged)."
+  echo
+  python3 scripts/bench/refresh_bench.py "$bin" "$work/refresh-table.md" >/dev/null
+  cat "$work/refresh-table.md"
+} > "$work/refresh.md"
+
 # Bulk loads into SQLite and PostgreSQL, and workers sharing a plan: `make bench` runs this script under
 # scripts/test-services.sh, which provides the PostgreSQL server.
 if [ -n "${SLUICE_TEST_POSTGRES_URL:-}" ]; then
@@ -110,6 +124,8 @@ echo "$table"
   echo
   cat "$work/status.md"
   cat "$work/state.md"
+  echo
+  cat "$work/refresh.md"
   echo
   cat "$work/scale.md"
 } > docs/benchmarks.md

@@ -10,11 +10,21 @@ extension S3Destination {
         let prefix = Self.commonFolder(windows.map { Self.folder($0.target) })
         var sizes: [String: Int64] = [:]
         for object in try await client.listObjects(prefix: prefix) { sizes[object.key] = object.size }
+        let keys = sizes.keys.sorted()
+        /// Whether any object's key starts with `folder` (binary search of the sorted keys).
+        func holdsAnything(_ folder: String) -> Bool {
+            var lo = 0, hi = keys.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if keys[mid] < folder { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < keys.count && keys[lo].hasPrefix(folder)
+        }
         var found: [Int: DestinationDrift] = [:]
         for (i, window) in windows.enumerated() {
             let folder = Self.folder(window.target)
             guard sizes[folder + manifestFileName] != nil else {
-                let anything = sizes.keys.contains { $0.hasPrefix(folder) }
+                let anything = holdsAnything(folder)
                 found[i] = anything ? .changed("\(manifestFileName) is missing") : .missing
                 continue
             }
