@@ -63,9 +63,5 @@ public struct RefreshReport: Sendable, Hashable {
     }
 
     /// `Refreshed 7 windows against their destinations (stat): 1 missing, 1 changed.`
-    public var line: String {
-        let windows = checked == 1 ? "1 window" : "\(checked) windows"
-        let found = missing + changed == 0 ? "all as recorded" : "\(missing) missing, \(changed) changed"
-        return "Refreshed \(windows) against their destinations (\(mode.word)): \(found)."
-    }
+    public var line: String { PlanDocument.RefreshEntry(self).line }
 }
