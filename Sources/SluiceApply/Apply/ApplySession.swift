@@ -206,7 +206,7 @@ public struct ApplySession: Sendable {
             }
             if options.refreshOnly, let refresh {
                 await destinations?.closeAll()
-                return try await record(refresh, in: current, selection: selection)
+                return try await record(refresh, in: current)
             }
             let plan: Plan
             do {
@@ -270,7 +270,7 @@ public struct ApplySession: Sendable {
 
     /// `--refresh-only`: the windows the refresh found missing or changed are recorded `failed` with
     /// the reason (the next plan retries them), in one write of the state; nothing is exported.
-    private func record(_ refresh: RefreshReport, in state: SluiceState?, selection: StateSelection) async throws -> Outcome {
+    private func record(_ refresh: RefreshReport, in state: SluiceState?) async throws -> Outcome {
         guard var state, !refresh.findings.isEmpty else { return .refreshed(refresh, serial: nil) }
         let now = options.now()
         var changed = Set<WindowKey>()
