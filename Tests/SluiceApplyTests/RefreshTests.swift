@@ -30,6 +30,8 @@ import Testing
         var change: (RecordedWindow) async throws -> Void
         var missingReason: String
         var changedReason: String
+        /// Runs the destination's own check of `windows` (S3: on a client whose requests are counted).
+        var check: (([RecordedWindow]) async throws -> (found: [Int: DestinationDrift], listings: Int))? = nil
     }
 
     func withPlace(_ kind: Kind, root: URL, _ body: (Place) async throws -> Void) async throws {
@@ -65,7 +67,12 @@ import Testing
                         let file = try #require(w.files.first)
                         try await destination.client.putObject(file.path, body: Data("[]".utf8))
                     },
-                    missingReason: "missing in the destination", changedReason: "bytes,"))
+                    missingReason: "missing in the destination", changedReason: "bytes,",
+                    check: { windows in
+                        let before = destination.client.sent.withLock { $0["ListObjectsV2"] ?? 0 }
+                        let found = try await destination.check(windows, mode: .stat)
+                        return (found, destination.client.sent.withLock { $0["ListObjectsV2"] ?? 0 } - before)
+                    }))
                 await destination.close()
             } catch {
                 await destination.close()
@@ -113,6 +120,11 @@ import Testing
 
                 let report = try await refresher.refresh(specs: [spec], state: state, now: Self.now)
                 #expect(report.checked == 4 && report.missing == 1 && report.changed == 1)
+                if let check = place.check {
+                    // One listing for the spec's 4 windows, not a request per window.
+                    let (found, listings) = try await check(windows)
+                    #expect(found.count == 2 && listings == 1, "\(listings) listings")
+                }
                 let plan = try Planner(options: .init(refresh: report)).plan(specs: [spec], state: state, now: Self.now)
                 let planned = plan.specs[0].actions.map { "\($0.action) \($0.window.start.rfc3339) \($0.reason.code)" }
                 #expect(planned == ["replace \(windows[1].target.start.rfc3339) missing-in-destination",

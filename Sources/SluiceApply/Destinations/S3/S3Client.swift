@@ -34,6 +34,9 @@ final class S3Client: Sendable {
     let timeout: TimeAmount
     /// Made on first use and shut down by `shutdown`: a client that is never used owns no connections.
     private let http = Mutex<HTTPClient?>(nil)
+    /// Requests sent, by S3 operation (`ListObjectsV2`, `PutObject`, …), retries included: what a
+    /// refresh or a commit costs, for tests and diagnostics.
+    let sent = Mutex<[String: Int]>([:])
 
     init(settings: S3Settings, retry: RetryPolicy = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(250), maxDelay: .seconds(5)),
          timeout: TimeAmount = .seconds(300)) {
@@ -236,6 +239,7 @@ final class S3Client: Sendable {
     }
 
     private func sendOnce(_ request: S3Request) async throws -> S3Answer {
+        sent.withLock { $0[request.operation, default: 0] += 1 }
         let path = "/" + settings.bucket + (request.key.map { "/" + $0 } ?? "")
         let headers: [(name: String, value: String)] = [("Host", hostHeader)] + request.headers
         let signing = SigV4Request(method: request.method.rawValue, path: path, query: request.query, headers: headers,
