@@ -106,9 +106,7 @@ extension ApplyRunner {
         let spec = context.spec
         let window = action.window
         let request = context.renderer.render(window)
-        let target = WindowTarget(spec: spec.name, provider: spec.provider, start: window.start, end: window.end,
-                                  relativePath: spec.destination.pathTemplate.expand(
-                                    name: spec.name, provider: spec.provider.rawValue, start: window.start, end: window.end))
+        let target = WindowTarget(spec, window)
 
         var jobID: String?
         let gate = GateHold(context.jobGate, shared: context.sharedJobSlots.map { slots in

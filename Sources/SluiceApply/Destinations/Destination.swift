@@ -20,6 +20,14 @@ public struct WindowTarget: Sendable, Hashable {
         self.end = end
         self.relativePath = relativePath
     }
+
+    /// Window `window` of `spec`, at the path its destination's template gives it: the one place apply,
+    /// refresh and import name a window's place.
+    public init(_ spec: JobSpec, _ window: ExportWindow) {
+        self.init(spec: spec.name, provider: spec.provider, start: window.start, end: window.end,
+                  relativePath: spec.destination.pathTemplate.expand(name: spec.name, provider: spec.provider.rawValue,
+                                                                     start: window.start, end: window.end))
+    }
 }
 
 /// A window being written: a private local folder that nobody reads until `commit`.

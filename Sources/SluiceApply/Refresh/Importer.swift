@@ -61,8 +61,8 @@ public struct Importer: Sendable {
                 outcome.alreadyRecorded += 1
                 continue
             }
-            let path = spec.destination.pathTemplate.expand(name: spec.name, provider: spec.provider.rawValue, start: window.start, end: window.end)
-            let target = WindowTarget(spec: spec.name, provider: spec.provider, start: window.start, end: window.end, relativePath: path)
+            let target = WindowTarget(spec, window)
+            let path = target.relativePath
             var record = WindowRecord(window: window, status: .submitted, fingerprints: fingerprints, attempts: 0, updated: now)
             if let data = try await destination.publishedManifest(target) {
                 guard let manifest = WindowManifest.decode(data) else {

@@ -67,11 +67,8 @@ public struct Refresher: Sendable {
         for i in 0..<state.count where state.status(at: i) == .complete {
             let record = state.record(at: i)
             guard series.index(startingAt: record.window.start) != nil else { continue }
-            let path = spec.destination.pathTemplate.expand(name: spec.name, provider: spec.provider.rawValue,
-                                                            start: record.window.start, end: record.window.end)
-            out.append(RecordedWindow(target: WindowTarget(spec: spec.name, provider: spec.provider, start: record.window.start,
-                                                           end: record.window.end, relativePath: path),
-                                      files: record.files, imported: record.providerJobID == Importer.importedJob))
+            out.append(RecordedWindow(target: WindowTarget(spec, record.window), files: record.files,
+                                      imported: record.providerJobID == Importer.importedJob))
         }
         return out
     }
