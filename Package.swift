@@ -106,7 +106,16 @@ let package = Package(
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceCore", "SluiceProviders", "SluiceSandbox", "SluiceTestSupport"]),
+        .testTarget(
+            name: "SluiceProvidersTests",
+            dependencies: [
+                "SluiceCore", "SluiceProviders", "SluiceSandbox", "SluiceTestSupport",
+                // To probe the file system for direct I/O the way DownloadFile opens its files.
+                "CSluiceSystem",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "SluiceSandboxTests",
             dependencies: [

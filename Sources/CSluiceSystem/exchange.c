@@ -25,3 +25,24 @@ int sluice_start_write_back(int fd, long long offset, long long length) {
     return 0;
 #endif
 }
+
+int sluice_open_direct(const char *path) {
+#if defined(__linux__) && defined(O_DIRECT)
+    return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+#else
+    (void)path;
+    errno = EINVAL;
+    return -1;
+#endif
+}
+
+int sluice_end_direct(int fd) {
+#if defined(__linux__) && defined(O_DIRECT)
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFL, flags & ~O_DIRECT);
+#else
+    (void)fd;
+    return 0;
+#endif
+}

@@ -107,7 +107,7 @@ import Testing
                                         destination: place.json)
                 let store = InMemoryStateStore(nil)
                 let (first, applied) = try await planAndApply([spec], store: store, root: root, now: Self.now, environment: place.environment)
-                #expect(first.summary.create == 4 && applied.exported == 4 && applied.failed == 0, "\(applied.failures)")
+                try #require(first.summary.create == 4 && applied.exported == 4 && applied.failed == 0, "\(applied.failures)")
 
                 let refresher = Refresher(mode: .stat, outputRoot: root, environment: place.environment)
                 let clean = try await refresher.refresh(specs: [spec], state: try await store.load(), now: Self.now)
@@ -115,6 +115,7 @@ import Testing
 
                 let state = try #require(try await store.load())
                 let windows = Refresher.recordedWindows(spec, in: try #require(state.spec(named: spec.name)), now: Self.now)
+                try #require(windows.count == 4)
                 try await place.delete(windows[1])
                 try await place.change(windows[2])
 

@@ -10,4 +10,13 @@ int sluice_exchange_paths(const char *a, const char *b);
 /// no-op returning 0 elsewhere.
 int sluice_start_write_back(int fd, long long offset, long long length);
 
+/// Creates (or truncates) `path` for writing that bypasses the page cache (Linux O_DIRECT; mode 0644,
+/// close-on-exec). Writes must then start at, and be sized in, multiples of the file system's block and
+/// come from a buffer aligned the same way. Returns the descriptor, or -1 with errno set (EINVAL where
+/// the file system or platform cannot do it).
+int sluice_open_direct(const char *path);
+
+/// Turns direct I/O off on `fd` (for a file's last, unaligned bytes). Returns 0, or -1 with errno set.
+int sluice_end_direct(int fd);
+
 #endif

@@ -6,17 +6,111 @@ import Glibc
 #endif
 
 /// The file a download streams into: each chunk is digested (SHA-256, length, records) and written as
-/// it arrives, in 64 KiB writes, and the file is never read back. Every 16 MiB written, the kernel is
-/// asked (on a queue of its own) to start writing that range to disk, so the disk works while the bytes
-/// come in and the commit's fsync finds little left: for 1 GiB here, fsync 0.44 s -> 0.01 s and the
-/// whole fetch 2.12 s -> 1.34 s, curl -o 1.30 s. (Started inline, or with 1 MiB writes, the same
-/// writeback made the download slower: the file system's work then sat on the download's path.)
+/// it arrives, and the file is never read back.
+///
+/// A file announced at `directMinimumBytes` or more is written with direct I/O (`O_DIRECT`): the bytes
+/// are gathered into aligned 2 MiB blocks and a queue of its own writes each block straight to the disk
+/// while the next fills. The page cache is skipped, and with it the kernel's copy and dirty-page work:
+/// on this machine's ext4 a buffered 1 GiB write costs 2.9 s of system time (371 MB/s), a direct one
+/// 0.1-0.3 s (1.4-1.7 GB/s), and the bytes are then on the disk already, so the commit's fsync has only
+/// the file's metadata and its last, unaligned bytes (written through the page cache) left to flush.
+/// Where the file system refuses direct I/O (at open or at a write) the file carries on buffered.
+///
+/// Buffered files are gathered into 64 KiB writes; every 16 MiB written, the kernel is asked (on a
+/// queue of its own) to start writing that range to disk, so the commit's fsync finds little left.
 ///
 /// The digest runs beside the writes, on a queue of its own that takes the chunks in order (at most
 /// `digestBacklog` waiting), so hashing costs no time on a machine with a core to spare.
 final class DownloadFile {
     /// Chunks handed to the digest and not yet digested, at most.
     static let digestBacklog = 256
+    /// Files announced (Content-Length) at least this large are written with direct I/O.
+    static let directMinimumBytes: Int64 = 16 << 20
+
+    let path: String
+    private let sink: any FileSink
+    private let digest: ChunkDigest
+    /// Bytes taken so far (some may still wait in a gathering buffer).
+    private(set) var taken: Int64 = 0
+    private var closed = false
+
+    /// Creates (or truncates) `path`; `fileName` names the format records are counted in.
+    /// `expectedBytes` (the announced length) picks direct I/O for large files when `directIO` allows.
+    init(path: String, fileName: String, expectedBytes: Int64? = nil, directIO: Bool = true) throws {
+        self.path = path
+        if directIO, let expectedBytes, expectedBytes >= Self.directMinimumBytes, let direct = DirectSink(path: path) {
+            sink = direct
+        } else {
+            sink = try BufferedSink(path: path)
+        }
+        digest = ChunkDigest(fileName: fileName, backlog: Self.digestBacklog)
+    }
+
+    deinit { close() }
+
+    /// Bytes written so far with direct I/O, past the page cache (0 for a buffered file).
+    var directBytes: Int64 { sink.directBytes }
+
+    /// Takes one chunk of the body.
+    func append(_ chunk: ByteBuffer) throws {
+        digest.update(chunk)
+        try chunk.withUnsafeReadableBytes { bytes in
+            taken += Int64(bytes.count)
+            do {
+                try sink.append(bytes)
+            } catch let code as SinkFailure {
+                throw Self.error("cannot write", path, code.errno)
+            }
+        }
+    }
+
+    /// Writes what is gathered and returns the facts of every byte taken.
+    func finish() throws -> ContentFacts {
+        do {
+            try sink.finish()
+        } catch let code as SinkFailure {
+            throw Self.error("cannot write", path, code.errno)
+        }
+        return digest.finish()
+    }
+
+    /// Empties the file (a download that failed half-way leaves no partial data behind).
+    func discard() {
+        sink.discard()
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        sink.close()
+    }
+
+    fileprivate static func error(_ what: String, _ path: String, _ code: Int32 = errno) -> TransportError {
+        TransportError(kind: .file, url: "", detail: "\(what) \(path): \(String(cString: strerror(code)))")
+    }
+}
+
+/// A write that failed, by its errno.
+private struct SinkFailure: Error {
+    var errno: Int32
+}
+
+/// Where a download's bytes go, in order.
+private protocol FileSink: AnyObject {
+    /// Bytes written so far with direct I/O.
+    var directBytes: Int64 { get }
+    /// Takes bytes (copied before it returns).
+    func append(_ bytes: UnsafeRawBufferPointer) throws
+    /// Writes everything taken; the file then holds every byte.
+    func finish() throws
+    /// Empties the file.
+    func discard()
+    /// Waits for every write, then closes the file.
+    func close()
+}
+
+/// Through the page cache, in 64 KiB writes, with writeback started every 16 MiB.
+private final class BufferedSink: FileSink {
     /// Chunks are gathered to this many bytes before one write(2). Measured for 1 GiB on ext4 here:
     /// 16-64 KiB writes download in 1.2-1.5 s, 1 MiB writes in 2.1-3.0 s (the page cache takes large
     /// writes as large folios, which cost the kernel more to find).
@@ -24,50 +118,35 @@ final class DownloadFile {
     /// Writeback is started for every this many bytes written.
     static let writeBackBytes: Int64 = 16 << 20
 
-    let path: String
     private let fd: Int32
-    private let digest: ChunkDigest
     private var pending: [UInt8] = []
-    /// Bytes taken so far (some may still wait in the gathering buffer).
-    private(set) var taken: Int64 = 0
     private var written: Int64 = 0
     private var writtenBack: Int64 = 0
     /// Where the kernel is asked to start writing the file to disk, off the download's path.
     private let writeBack = DispatchQueue(label: "sluice.download-write-back")
     private var closed = false
 
-    /// Creates (or truncates) `path`; `fileName` names the format records are counted in.
-    init(path: String, fileName: String) throws {
-        self.path = path
+    var directBytes: Int64 { 0 }
+
+    init(path: String) throws {
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Self.error("cannot create", path) }
-        digest = ChunkDigest(fileName: fileName, backlog: Self.digestBacklog)
+        guard fd >= 0 else { throw DownloadFile.error("cannot create", path) }
         pending.reserveCapacity(Self.writeBytes)
     }
 
-    deinit { close() }
-
-    /// Takes one chunk of the body.
-    func append(_ chunk: ByteBuffer) throws {
-        digest.update(chunk)
-        try chunk.withUnsafeReadableBytes { bytes in
-            taken += Int64(bytes.count)
-            if pending.isEmpty && bytes.count >= Self.writeBytes {
-                try writeAll(bytes)
-            } else {
-                pending.append(contentsOf: bytes)
-                if pending.count >= Self.writeBytes { try flushPending() }
-            }
+    func append(_ bytes: UnsafeRawBufferPointer) throws {
+        if pending.isEmpty && bytes.count >= Self.writeBytes {
+            try writeAll(bytes)
+        } else {
+            pending.append(contentsOf: bytes)
+            if pending.count >= Self.writeBytes { try flushPending() }
         }
     }
 
-    /// Writes what is gathered and returns the facts of every byte taken.
-    func finish() throws -> ContentFacts {
+    func finish() throws {
         try flushPending()
-        return digest.finish()
     }
 
-    /// Empties the file (a download that failed half-way leaves no partial data behind).
     func discard() {
         pending.removeAll()
         _ = ftruncate(fd, 0)
@@ -92,7 +171,7 @@ final class DownloadFile {
             let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw Self.error("cannot write", path)
+                throw SinkFailure(errno: errno)
             }
             offset += n
         }
@@ -103,10 +182,157 @@ final class DownloadFile {
             writtenBack = written
         }
     }
+}
 
-    private static func error(_ what: String, _ path: String) -> TransportError {
-        TransportError(kind: .file, url: "", detail: "\(what) \(path): \(String(cString: strerror(errno)))")
+/// Straight to the disk (`O_DIRECT`): bytes are gathered into aligned blocks, and a serial queue writes
+/// each full block at its offset while the caller fills the next (at most `blocks` in use, so memory
+/// stays at `blocks × blockBytes`). The last, unaligned bytes are written with direct I/O turned off.
+/// A write the file system refuses as misaligned (EINVAL) turns direct I/O off and is written again.
+private final class DirectSink: FileSink, @unchecked Sendable {
+    /// Alignment of buffers, offsets and lengths: 4096 covers the logical block size of every disk and
+    /// file system in use (512 or 4096).
+    static let alignment = 4096
+    /// Bytes per write. Measured here with `dd oflag=direct` for 1 GiB: 256 KiB 1.59 s, 1 MiB 1.14 s,
+    /// 2 MiB 0.70 s, 4 MiB 0.88 s.
+    static let blockBytes = 2 << 20
+    /// Blocks in use at once: one filling, the rest written or waiting to be.
+    static let blocks = 4
+
+    private let fd: Int32
+    private let queue = DispatchQueue(label: "sluice.download-direct-write")
+    private let room = DispatchSemaphore(value: DirectSink.blocks)
+    private let lock = NSLock()
+    // Guarded by `lock`: the blocks not in use, and the first write error.
+    private var spare: [UnsafeMutableRawPointer] = []
+    private var failure: Int32?
+    // Touched on `queue` only once the file is open.
+    private var direct = true
+    private var writtenDirect: Int64 = 0
+    // The caller's side.
+    private var allBlocks: [UnsafeMutableRawPointer] = []
+    private var current: UnsafeMutableRawPointer?
+    private var filled = 0
+    private var offset: Int64 = 0
+    private var closed = false
+
+    var directBytes: Int64 { queue.sync { writtenDirect } }
+
+    /// Opens `path` for direct I/O, or `nil` where the file system cannot (the caller writes buffered).
+    init?(path: String) {
+        fd = sluice_open_direct(path)
+        guard fd >= 0 else { return nil }
+        for _ in 0..<Self.blocks {
+            let block = UnsafeMutableRawPointer.allocate(byteCount: Self.blockBytes, alignment: Self.alignment)
+            allBlocks.append(block)
+            spare.append(block)
+        }
     }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var from = bytes.baseAddress else { return }
+        var left = bytes.count
+        while left > 0 {
+            let block = try current ?? takeBlock()
+            current = block
+            let n = min(left, Self.blockBytes - filled)
+            (block + filled).copyMemory(from: from, byteCount: n)
+            filled += n
+            from += n
+            left -= n
+            if filled == Self.blockBytes {
+                submit(block, count: filled, tail: 0)
+                current = nil
+                filled = 0
+            }
+        }
+    }
+
+    func finish() throws {
+        if let block = current, filled > 0 {
+            let tail = filled % Self.alignment
+            submit(block, count: filled - tail, tail: tail)
+            current = nil
+            filled = 0
+        }
+        queue.sync {}
+        if let code = lock.withLock({ failure }) { throw SinkFailure(errno: code) }
+    }
+
+    func discard() {
+        queue.sync {}
+        current.map(giveBack)
+        current = nil
+        filled = 0
+        _ = ftruncate(fd, 0)
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        queue.sync {}
+        _ = Glibc.close(fd)
+        for block in allBlocks { block.deallocate() }
+        allBlocks = []
+    }
+
+    deinit { close() }
+
+    private func takeBlock() throws -> UnsafeMutableRawPointer {
+        room.wait()
+        let (block, code) = lock.withLock { (spare.popLast(), failure) }
+        if let code {
+            block.map(giveBack)
+            throw SinkFailure(errno: code)
+        }
+        return block! // `room` counts the spare blocks
+    }
+
+    private func giveBack(_ block: UnsafeMutableRawPointer) {
+        lock.withLock { spare.append(block) }
+        room.signal()
+    }
+
+    /// Writes `count` aligned bytes of `block` at the current offset, then `tail` more with direct I/O off.
+    private func submit(_ block: UnsafeMutableRawPointer, count: Int, tail: Int) {
+        let at = offset
+        offset += Int64(count + tail)
+        let handed = HandedBlock(pointer: block) // the queue has it alone until it gives it back
+        queue.async {
+            self.write(handed.pointer, count: count, at: at)
+            if tail > 0 {
+                if self.direct, sluice_end_direct(self.fd) == 0 { self.direct = false }
+                self.write(handed.pointer + count, count: tail, at: at + Int64(count))
+            }
+            self.giveBack(handed.pointer)
+        }
+    }
+
+    /// On `queue`: one pwrite loop; the first error is kept and later writes are skipped.
+    private func write(_ block: UnsafeMutableRawPointer, count: Int, at: Int64) {
+        guard lock.withLock({ failure }) == nil else { return }
+        var done = 0
+        while done < count {
+            let n = pwrite(fd, block + done, count - done, off_t(at + Int64(done)))
+            if n > 0 {
+                done += n
+                if direct { writtenDirect += Int64(n) }
+                continue
+            }
+            let code = n == 0 ? EIO : errno
+            if code == EINTR { continue }
+            if code == EINVAL, direct, sluice_end_direct(fd) == 0 {
+                direct = false // misaligned for this file system: the rest goes through the page cache
+                continue
+            }
+            lock.withLock { if failure == nil { failure = code } }
+            return
+        }
+    }
+}
+
+/// A block passed from the filling side to the writing queue, which alone touches it until it is given back.
+private struct HandedBlock: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
 }
 
 /// A `ContentDigest` fed on a serial queue of its own, in the order chunks are given; the giver waits

@@ -153,10 +153,21 @@ public struct AsyncHTTPTransport: HTTPTransport {
     public let client: HTTPClient
     /// The most one download writes when the caller names no limit. Default 16 GiB.
     public var maxFileBytes: Int64
+    /// Whether large downloads (announced at 16 MiB or more) are written with direct I/O, past the page
+    /// cache (see `DownloadFile`). Default: on, unless the environment sets `SLUICE_DIRECT_IO=0`.
+    public var directIO: Bool
 
-    public init(client: HTTPClient, maxFileBytes: Int64 = 16 << 30) {
+    /// On unless `SLUICE_DIRECT_IO` is `0`, `off`, `false` or `no` (for a file system where direct I/O
+    /// is slow, e.g. some network file systems).
+    public static let directIOByDefault: Bool = {
+        let value = ProcessInfo.processInfo.environment["SLUICE_DIRECT_IO"]?.lowercased() ?? ""
+        return !["0", "off", "false", "no"].contains(value)
+    }()
+
+    public init(client: HTTPClient, maxFileBytes: Int64 = 16 << 30, directIO: Bool = AsyncHTTPTransport.directIOByDefault) {
         self.client = client
         self.maxFileBytes = maxFileBytes
+        self.directIO = directIO
     }
 
     /// The default idle timeout: how long a connection may stay silent while an answer is awaited or read.
@@ -222,7 +233,8 @@ public struct AsyncHTTPTransport: HTTPTransport {
         }
         let file: DownloadFile
         do {
-            file = try DownloadFile(path: path, fileName: (path as NSString).lastPathComponent)
+            file = try DownloadFile(path: path, fileName: (path as NSString).lastPathComponent, expectedBytes: expected,
+                                    directIO: directIO)
         } catch var error as TransportError {
             error.url = shown
             throw error
