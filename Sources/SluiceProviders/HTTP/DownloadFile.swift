@@ -1,6 +1,7 @@
 import CSluiceSystem
 import Foundation
 import NIOCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,17 +20,18 @@ import Glibc
 /// Buffered files are gathered into 64 KiB writes; every 16 MiB written, the kernel is asked (on a
 /// queue of its own) to start writing that range to disk, so the commit's fsync finds little left.
 ///
-/// The digest runs beside the writes, on a queue of its own that takes the chunks in order (at most
-/// `digestBacklog` waiting), so hashing costs no time on a machine with a core to spare.
+/// The digest runs beside the writes, on a queue of its own, so hashing costs no time on a machine with a
+/// core to spare: a direct file digests each 2 MiB block as it is handed to the writer (one hand-over per
+/// block, not per network chunk); a buffered one digests the chunks in order, at most `digestBacklog`
+/// waiting.
 final class DownloadFile {
-    /// Chunks handed to the digest and not yet digested, at most.
+    /// Chunks handed to the digest of a buffered file and not yet digested, at most.
     static let digestBacklog = 256
     /// Files announced (Content-Length) at least this large are written with direct I/O.
     static let directMinimumBytes: Int64 = 16 << 20
 
     let path: String
     private let sink: any FileSink
-    private let digest: ChunkDigest
     /// Bytes taken so far (some may still wait in a gathering buffer).
     private(set) var taken: Int64 = 0
     private var closed = false
@@ -38,12 +40,12 @@ final class DownloadFile {
     /// `expectedBytes` (the announced length) picks direct I/O for large files when `directIO` allows.
     init(path: String, fileName: String, expectedBytes: Int64? = nil, directIO: Bool = true) throws {
         self.path = path
-        if directIO, let expectedBytes, expectedBytes >= Self.directMinimumBytes, let direct = DirectSink(path: path) {
+        if directIO, let expectedBytes, expectedBytes >= Self.directMinimumBytes,
+           let direct = DirectSink(path: path, fileName: fileName) {
             sink = direct
         } else {
-            sink = try BufferedSink(path: path)
+            sink = try BufferedSink(path: path, fileName: fileName)
         }
-        digest = ChunkDigest(fileName: fileName, backlog: Self.digestBacklog)
     }
 
     deinit { close() }
@@ -53,25 +55,21 @@ final class DownloadFile {
 
     /// Takes one chunk of the body.
     func append(_ chunk: ByteBuffer) throws {
-        digest.update(chunk)
-        try chunk.withUnsafeReadableBytes { bytes in
-            taken += Int64(bytes.count)
-            do {
-                try sink.append(bytes)
-            } catch let code as SinkFailure {
-                throw Self.error("cannot write", path, code.errno)
-            }
+        taken += Int64(chunk.readableBytes)
+        do {
+            try sink.append(chunk)
+        } catch let code as SinkFailure {
+            throw Self.error("cannot write", path, code.errno)
         }
     }
 
     /// Writes what is gathered and returns the facts of every byte taken.
     func finish() throws -> ContentFacts {
         do {
-            try sink.finish()
+            return try sink.finish()
         } catch let code as SinkFailure {
             throw Self.error("cannot write", path, code.errno)
         }
-        return digest.finish()
     }
 
     /// Empties the file (a download that failed half-way leaves no partial data behind).
@@ -95,14 +93,14 @@ private struct SinkFailure: Error {
     var errno: Int32
 }
 
-/// Where a download's bytes go, in order.
+/// Where a download's bytes go, in order, and what digests them.
 private protocol FileSink: AnyObject {
     /// Bytes written so far with direct I/O.
     var directBytes: Int64 { get }
-    /// Takes bytes (copied before it returns).
-    func append(_ bytes: UnsafeRawBufferPointer) throws
-    /// Writes everything taken; the file then holds every byte.
-    func finish() throws
+    /// Takes a chunk.
+    func append(_ chunk: ByteBuffer) throws
+    /// Writes everything taken; the file then holds every byte, and the facts are those of every byte.
+    func finish() throws -> ContentFacts
     /// Empties the file.
     func discard()
     /// Waits for every write, then closes the file.
@@ -119,6 +117,7 @@ private final class BufferedSink: FileSink {
     static let writeBackBytes: Int64 = 16 << 20
 
     private let fd: Int32
+    private let digest: ChunkDigest
     private var pending: [UInt8] = []
     private var written: Int64 = 0
     private var writtenBack: Int64 = 0
@@ -128,23 +127,28 @@ private final class BufferedSink: FileSink {
 
     var directBytes: Int64 { 0 }
 
-    init(path: String) throws {
+    init(path: String, fileName: String) throws {
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DownloadFile.error("cannot create", path) }
+        digest = ChunkDigest(fileName: fileName, backlog: DownloadFile.digestBacklog)
         pending.reserveCapacity(Self.writeBytes)
     }
 
-    func append(_ bytes: UnsafeRawBufferPointer) throws {
-        if pending.isEmpty && bytes.count >= Self.writeBytes {
-            try writeAll(bytes)
-        } else {
-            pending.append(contentsOf: bytes)
-            if pending.count >= Self.writeBytes { try flushPending() }
+    func append(_ chunk: ByteBuffer) throws {
+        digest.update(chunk)
+        try chunk.withUnsafeReadableBytes { bytes in
+            if pending.isEmpty && bytes.count >= Self.writeBytes {
+                try writeAll(bytes)
+            } else {
+                pending.append(contentsOf: bytes)
+                if pending.count >= Self.writeBytes { try flushPending() }
+            }
         }
     }
 
-    func finish() throws {
+    func finish() throws -> ContentFacts {
         try flushPending()
+        return digest.finish()
     }
 
     func discard() {
@@ -184,9 +188,10 @@ private final class BufferedSink: FileSink {
     }
 }
 
-/// Straight to the disk (`O_DIRECT`): bytes are gathered into aligned blocks, and a serial queue writes
-/// each full block at its offset while the caller fills the next (at most `blocks` in use, so memory
-/// stays at `blocks × blockBytes`). The last, unaligned bytes are written with direct I/O turned off.
+/// Straight to the disk (`O_DIRECT`): bytes are gathered into aligned blocks; each full block goes to two
+/// serial queues at once, one writing it at its offset and one digesting it, while the caller fills the
+/// next, and is reused once both are done (at most `blocks` in use, so memory stays at
+/// `blocks × blockBytes`). The last, unaligned bytes are written with direct I/O turned off.
 /// A write the file system refuses as misaligned (EINVAL) turns direct I/O off and is written again.
 private final class DirectSink: FileSink, @unchecked Sendable {
     /// Alignment of buffers, offsets and lengths: 4096 covers the logical block size of every disk and
@@ -200,6 +205,9 @@ private final class DirectSink: FileSink, @unchecked Sendable {
 
     private let fd: Int32
     private let queue = DispatchQueue(label: "sluice.download-direct-write")
+    private let digestQueue = DispatchQueue(label: "sluice.download-digest")
+    // Touched on `digestQueue` only.
+    private var digest: ContentDigest
     private let room = DispatchSemaphore(value: DirectSink.blocks)
     private let lock = NSLock()
     // Guarded by `lock`: the blocks not in use, and the first write error.
@@ -218,9 +226,10 @@ private final class DirectSink: FileSink, @unchecked Sendable {
     var directBytes: Int64 { queue.sync { writtenDirect } }
 
     /// Opens `path` for direct I/O, or `nil` where the file system cannot (the caller writes buffered).
-    init?(path: String) {
+    init?(path: String, fileName: String) {
         fd = sluice_open_direct(path)
         guard fd >= 0 else { return nil }
+        digest = ContentDigest(fileName: fileName)
         for _ in 0..<Self.blocks {
             let block = UnsafeMutableRawPointer.allocate(byteCount: Self.blockBytes, alignment: Self.alignment)
             allBlocks.append(block)
@@ -228,7 +237,11 @@ private final class DirectSink: FileSink, @unchecked Sendable {
         }
     }
 
-    func append(_ bytes: UnsafeRawBufferPointer) throws {
+    func append(_ chunk: ByteBuffer) throws {
+        try chunk.withUnsafeReadableBytes { try append($0) }
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer) throws {
         guard var from = bytes.baseAddress else { return }
         var left = bytes.count
         while left > 0 {
@@ -247,7 +260,7 @@ private final class DirectSink: FileSink, @unchecked Sendable {
         }
     }
 
-    func finish() throws {
+    func finish() throws -> ContentFacts {
         if let block = current, filled > 0 {
             let tail = filled % Self.alignment
             submit(block, count: filled - tail, tail: tail)
@@ -256,10 +269,12 @@ private final class DirectSink: FileSink, @unchecked Sendable {
         }
         queue.sync {}
         if let code = lock.withLock({ failure }) { throw SinkFailure(errno: code) }
+        return digestQueue.sync { digest.finish() }
     }
 
     func discard() {
         queue.sync {}
+        digestQueue.sync {}
         current.map(giveBack)
         current = nil
         filled = 0
@@ -270,6 +285,7 @@ private final class DirectSink: FileSink, @unchecked Sendable {
         guard !closed else { return }
         closed = true
         queue.sync {}
+        digestQueue.sync {}
         _ = Glibc.close(fd)
         for block in allBlocks { block.deallocate() }
         allBlocks = []
@@ -292,18 +308,24 @@ private final class DirectSink: FileSink, @unchecked Sendable {
         room.signal()
     }
 
-    /// Writes `count` aligned bytes of `block` at the current offset, then `tail` more with direct I/O off.
+    /// Digests `count + tail` bytes of `block` and writes `count` aligned bytes of it at the current
+    /// offset, then `tail` more with direct I/O off; the block is given back when both are done.
     private func submit(_ block: UnsafeMutableRawPointer, count: Int, tail: Int) {
         let at = offset
         offset += Int64(count + tail)
-        let handed = HandedBlock(pointer: block) // the queue has it alone until it gives it back
+        // The two queues only read the block; it is filled again only once both have let it go.
+        let handed = HandedBlock(pointer: block, users: 2)
+        digestQueue.async {
+            self.digest.update(UnsafeRawBufferPointer(start: handed.pointer, count: count + tail))
+            if handed.release() { self.giveBack(handed.pointer) }
+        }
         queue.async {
             self.write(handed.pointer, count: count, at: at)
             if tail > 0 {
                 if self.direct, sluice_end_direct(self.fd) == 0 { self.direct = false }
                 self.write(handed.pointer + count, count: tail, at: at + Int64(count))
             }
-            self.giveBack(handed.pointer)
+            if handed.release() { self.giveBack(handed.pointer) }
         }
     }
 
@@ -330,9 +352,21 @@ private final class DirectSink: FileSink, @unchecked Sendable {
     }
 }
 
-/// A block passed from the filling side to the writing queue, which alone touches it until it is given back.
-private struct HandedBlock: @unchecked Sendable {
+/// A block handed from the filling side to the writing and digesting queues, which only read it; the last
+/// of them to let it go gives it back.
+private final class HandedBlock: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
+    private let users: Mutex<Int>
+
+    init(pointer: UnsafeMutableRawPointer, users: Int) {
+        self.pointer = pointer
+        self.users = Mutex(users)
+    }
+
+    /// One user is done; `true` for the last.
+    func release() -> Bool {
+        users.withLock { $0 -= 1; return $0 == 0 }
+    }
 }
 
 /// A `ContentDigest` fed on a serial queue of its own, in the order chunks are given; the giver waits
