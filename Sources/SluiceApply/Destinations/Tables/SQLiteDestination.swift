@@ -37,14 +37,9 @@ public final class SQLiteDestination: Destination, TableQuerying {
     }
 
     /// The shared pool of the file, opened (and counted) the first time this destination needs it.
-    func database() throws -> DatabasePool {
+    func database() async throws -> DatabasePool {
         if let pool = handle.withLock({ $0 }) { return pool }
-        let pool: DatabasePool
-        do {
-            pool = try connections.sqlite(file)
-        } catch {
-            throw DestinationError("cannot open SQLite database \(file.path): \(Self.describe(error))")
-        }
+        let pool = try await openPool()
         let kept = handle.withLock { current -> DatabasePool? in
             if let current { return current }
             current = pool
@@ -57,8 +52,30 @@ public final class SQLiteDestination: Destination, TableQuerying {
         return pool
     }
 
+    /// How long opening the file waits for another connection's lock before it fails.
+    static let openTimeout: Duration = .seconds(30)
+
+    /// Opens the file's pool. Opening switches a new file to WAL, and for that moment SQLite answers any
+    /// other connection opening it (another worker's, another apply's) "database is locked" at once,
+    /// whatever its busy timeout: so a busy open is tried again, for up to `openTimeout`.
+    private func openPool() async throws -> DatabasePool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + Self.openTimeout
+        var pause: Duration = .milliseconds(5)
+        while true {
+            do {
+                return try connections.sqlite(file)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && clock.now < deadline {
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .milliseconds(250))
+            } catch {
+                throw DestinationError("cannot open SQLite database \(file.path): \(Self.describe(error))")
+            }
+        }
+    }
+
     public func prepare() async throws {
-        let pool = try database()
+        let pool = try await database()
         let dialect = self.dialect
         let expected = TableLoad.expectedTables(settings)
         do {
@@ -84,7 +101,7 @@ public final class SQLiteDestination: Destination, TableQuerying {
         let facts = try LocalStaging.finish(staged)
         let manifestData = try manifest(facts)
         let loads = try TableLoad.plan(staged, files: facts, settings: settings)
-        let pool = try database()
+        let pool = try await database()
         let dialect = self.dialect
         let target = staged.target
         do {
@@ -118,7 +135,7 @@ public final class SQLiteDestination: Destination, TableQuerying {
     public func discard(_ staged: StagedWindow) { LocalStaging.discard(staged) }
 
     public func publishedManifest(_ target: WindowTarget) async throws -> Data? {
-        let pool = try database()
+        let pool = try await database()
         let start = TableTime.text(target.start)
         let text = try await pool.read { db -> String? in
             guard try db.tableExists(SluiceColumns.windowsTable) else { return nil }
@@ -141,7 +158,7 @@ public final class SQLiteDestination: Destination, TableQuerying {
     }
 
     public func rows(_ sql: String) async throws -> [[String?]] {
-        let pool = try database()
+        let pool = try await database()
         return try await pool.read { db in
             try Row.fetchAll(db, sql: sql).map { row in
                 row.databaseValues.map { value -> String? in
