@@ -142,13 +142,16 @@ struct SharedPlanTests {
         try await store.create()
         let plan = try Planner().plan(specs: specs, state: try await store.load(), now: Self.now)
         let work = plan.specs.map { ApplyRunner.SpecWork(spec: $0.spec, actions: $0.actions) }
+        // Every worker's coordinator is connected and prepared before any worker starts: on a loaded
+        // machine a worker still connecting could find the first one already done with the whole plan.
+        var coordinators: [PostgresCoordinator] = []
+        for _ in 0..<count { coordinators.append(try await TestDatabase.coordinator(database, lease: .seconds(20))) }
+        defer { for coordinator in coordinators { Task { await coordinator.close() } } }
         return try await withThrowingTaskGroup(of: ApplySummary.self) { group in
-            for _ in 0..<count {
+            for coordinator in coordinators {
                 group.addTask {
-                    let coordinator = try await TestDatabase.coordinator(database, lease: .seconds(20))
-                    defer { Task { await coordinator.close() } }
-                    return try await runWorker(work: work, store: store, root: root, coordinator: coordinator,
-                                               parallelism: parallelism, environment: environment)
+                    try await runWorker(work: work, store: store, root: root, coordinator: coordinator,
+                                        parallelism: parallelism, environment: environment)
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }
