@@ -136,6 +136,7 @@ struct StateShowCommand: AsyncParsableCommand {
             out += "  attempts:      \(r.attempts)\n"
             out += "  updated:       \(r.updated.rfc3339)\n"
             out += "  provider job:  \(PrintableText.escaped(r.providerJobID ?? "-"))\n"
+            out += "  job took:      \(r.jobDuration.map(Self.seconds) ?? "-")\n"
             out += "  last error:    \(PrintableText.escaped(r.lastError ?? "-"))\n"
             out += "  data fingerprint:        \(r.fingerprints.data.hex)\n"
             out += "  destination fingerprint: \(r.fingerprints.destination.hex)\n"
@@ -154,6 +155,15 @@ struct StateShowCommand: AsyncParsableCommand {
             if out.utf8.count > 1 << 20 { FileHandleOutput.standardOutput.write(out); out = "" }
         }
         FileHandleOutput.standardOutput.write(out)
+    }
+}
+
+extension StateShowCommand {
+    /// A job duration as seconds to the millisecond: "61.250 s".
+    static func seconds(_ d: Duration) -> String {
+        let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+        let fraction = String(ms % 1000)
+        return "\(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s"
     }
 }
 

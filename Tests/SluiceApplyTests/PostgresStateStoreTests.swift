@@ -58,7 +58,7 @@ struct PostgresStateStoreTests {
             // Real columns: progress is one SQL query away.
             #expect(try await database.value("SELECT count(*) FROM sluice_windows WHERE status = 'complete'") == "5")
             #expect(try await database.value("SELECT jsonb_array_length(files) FROM sluice_windows WHERE spec = 'openweb-comments' AND start_ms = 1735689600000") == "1")
-            #expect(try await database.value("SELECT max(version) FROM sluice_schema") == "3")
+            #expect(try await database.value("SELECT max(version) FROM sluice_schema") == "4")
         }
     }
 
@@ -229,7 +229,7 @@ struct PostgresStateStoreTests {
                 Issue.record("read tables of a newer schema")
             } catch let error as StateStoreError {
                 #expect(error.kind == .unknownVersion)
-                #expect(error.message.contains("schema version 99") && error.message.contains("knows version 3"))
+                #expect(error.message.contains("schema version 99") && error.message.contains("knows version 4"))
             }
             #expect(try await database.value("SELECT count(*) FROM sluice_windows") == "15")
         }
@@ -410,7 +410,7 @@ struct PostgresStateStoreTests {
             }
             let store = try Self.store(database)
             let read = try #require(try await store.loadForPlanning(selecting: StateSelection(specs: ["ow"], providers: [])))
-            #expect(try await database.value("SELECT max(version) FROM sluice_schema") == "3")
+            #expect(try await database.value("SELECT max(version) FROM sluice_schema") == "4")
             #expect(read.identity == StateIdentity(lineage: "old", serial: 7))
             let ow = try #require(read.spec(named: "ow"))
             #expect(ow.count == 2 && ow.fingerprintTable == [StoreFixtures.fp])
@@ -424,6 +424,16 @@ struct PostgresStateStoreTests {
             _ = try await store.save(whole, changed: [WindowKey(spec: "ow", start: done.window.start)])
             let again = try #require(try await store.loadForPlanning(selecting: StateSelection(specs: ["ow"], providers: [])).flatMap { $0.spec(named: "ow") })
             #expect(again.record(at: 1).status == .complete && again.record(at: 1).updated.millisecondsSinceEpoch == 9 && again.record(at: 1).files.isEmpty)
+            // Version 4's job durations: rows from before it read as unknown; a recorded one reads back.
+            #expect(try #require(try await store.load()).spec(named: "ow")?.record(at: 0).jobDuration == nil)
+            var timed = try #require(try await store.load())
+            let took = WindowRecord(window: ow.record(at: 1).window, status: .complete, fingerprints: StoreFixtures.fp,
+                                    updated: Timestamp(millisecondsSinceEpoch: 10), files: [], jobDuration: .milliseconds(61_250))
+            timed.record(took, spec: "ow", provider: "openweb")
+            _ = try await store.save(timed, changed: [WindowKey(spec: "ow", start: took.window.start)])
+            let back = try #require(try await store.load()).spec(named: "ow")
+            #expect(back?.record(at: 1).jobDuration == .milliseconds(61_250) && back?.record(at: 0).jobDuration == nil)
+            #expect(try await database.value("SELECT job_ms FROM sluice_windows WHERE start_ms = 86400000") == "61250")
         }
     }
 

@@ -66,6 +66,39 @@ import Testing
         }
     }
 
+    /// A record with its job's duration is a version 2 line with a ninth window element; one without
+    /// stays a version 1 line, which a sluice that knows only version 1 reads. Both read back exactly.
+    @Test func aJobDurationIsAVersionTwoLineAndOthersStayVersionOne() throws {
+        let schema = try JSONSchema(try JSONParser.parse(BundledSchemas.stateJournal))
+        var timed = Self.change(1)
+        timed.completed(files: timed.files, at: timed.updated, jobDuration: .milliseconds(61_250))
+        let v2 = StateJournalCodec.encode(.init(lineage: "l", serial: 2, spec: "s", provider: "userpilot", record: timed))
+        let v1 = StateJournalCodec.encode(.init(lineage: "l", serial: 1, spec: "s", provider: "userpilot", record: Self.change(1)))
+        let v2Text = String(decoding: v2.dropLast(), as: UTF8.self)
+        #expect(v2Text.hasPrefix("{\"v\":2,") && v2Text.hasSuffix("]],61250]}"))
+        #expect(String(decoding: v1, as: UTF8.self).hasPrefix("{\"v\":1,"))
+        #expect(try StateJournalCodec.decode(v2.dropLast()).record.jobDuration == .milliseconds(61_250))
+        #expect(try StateJournalCodec.decode(v2.dropLast()).record == timed)
+        #expect(try StateJournalCodec.decode(v1.dropLast()).record.jobDuration == nil)
+        for line in [v1, v2] { #expect(schema.validate(try JSONParser.parse(Array(line.dropLast()))).map(\.description) == []) }
+        // The schema ties the ninth element to the version, as the reader does.
+        let v1WithTook = try JSONParser.parse(Array(v2Text.replacingOccurrences(of: "{\"v\":2,", with: "{\"v\":1,").utf8))
+        #expect(!schema.isValid(v1WithTook))
+        // A version 2 line without the element (with a checksum that matches) is refused, not read as unknown.
+        let v1Text = String(decoding: v1.dropLast(), as: UTF8.self)
+        let rest = Array(v1Text[try #require(v1Text.range(of: "\"lineage\"")).lowerBound...].utf8) // from "lineage" on
+        var forged = Array("{\"v\":2,\"sha256\":\"".utf8)
+        StateJournalCodec.checksum(rest[...]).appendHex(to: &forged)
+        forged += Array("\",".utf8) + rest
+        #expect(throws: StateJournalCodec.LineError.self) { try StateJournalCodec.decode(forged[...]) }
+        do {
+            _ = try StateJournalCodec.decode(forged[...])
+        } catch {
+            guard case .corrupt(let why) = error else { Issue.record("expected corrupt, got \(error)"); return }
+            #expect(why.contains("version 2 window row ends with took"), "\(why)")
+        }
+    }
+
     @Test func concurrentChangesShareAppends() async throws {
         let dir = TemporaryDirectory()
         let store = CountingStore(FileStateStore(path: dir.file("state.json")))
@@ -126,7 +159,7 @@ import Testing
     static let damages: [Damage] = [
         Damage(label: "wrong checksum", kind: .corrupt, mentions: ["state.json.journal:2:", "checksum does not match", "head -n 1"],
                apply: { $0.replacingOccurrences(of: "lineage-a", with: "lineage-b") }),
-        Damage(label: "unknown version", kind: .unknownVersion, mentions: ["state.json.journal:2:", "version 7 is not supported"],
+        Damage(label: "unknown version", kind: .unknownVersion, mentions: ["state.json.journal:2:", "version 7 is not supported", "reads versions 1 to 2"],
                apply: { $0.replacingOccurrences(of: "{\"v\":1,", with: "{\"v\":7,") }),
         Damage(label: "not a line", kind: .corrupt, mentions: ["state.json.journal:2:", "not a journal line", "mv "],
                apply: { _ in "garbage" }),

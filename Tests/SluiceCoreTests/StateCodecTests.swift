@@ -59,6 +59,55 @@ import Testing
         #expect(text.contains(#""failed",1,3,"2025-01-03T01:00:00Z",null,"HTTP 500: \"boom\"\nline two",[]]"#))
     }
 
+    /// The sample with job durations on the OpenWeb spec's complete window.
+    static func timedSample() -> SluiceState {
+        var state = sample()
+        var record = F.record(F.window("2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z"), .complete, fingerprints: fp,
+                              job: "req-1", files: [StoredFile(path: "openweb-comments/2025-01-01/comments.csv", bytes: 5120, sha256: Fingerprinter.digest("file"))])
+        record.completed(files: record.files, at: record.updated, jobDuration: .milliseconds(61_250))
+        state.record(record, spec: "openweb-comments", provider: "openweb")
+        return state
+    }
+
+    /// A spec with a job duration gets a tenth column, `took`, null in its rows without one; a spec with
+    /// none keeps the nine columns older sluices read. Both read back exactly and match the schema.
+    @Test func jobDurationsAreATenthColumnOnlyWhereSomeWindowHasOne() throws {
+        let state = Self.timedSample()
+        let bytes = StateCodec.encode(state)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains(#""files", "took"]"#))
+        #expect(text.components(separatedBy: #""error", "files"]"#).count == 2) // coveo: nine columns
+        #expect(text.contains(#"5120,""# ) && text.contains("\"]],61250]"))
+        #expect(text.contains(#"line two",[],null]"#))
+        let decoded = try StateCodec.decode(bytes)
+        #expect(decoded.spec(named: "openweb-comments")?.records == state.spec(named: "openweb-comments")?.records)
+        #expect(decoded.spec(named: "openweb-comments")?.record(at: 0).jobDuration == .milliseconds(61_250))
+        #expect(decoded.spec(named: "openweb-comments")?.record(at: 1).jobDuration == nil)
+        #expect(StateCodec.encode(decoded) == bytes)
+        let schema = try JSONSchema(try JSONParser.parse(BundledSchemas.state))
+        #expect(schema.validate(try JSONParser.parse(bytes)).map(\.description) == [])
+        // Rows and columns must agree, in the schema as in the reader.
+        let short = text.replacingOccurrences(of: "line two\",[],null]", with: "line two\",[]]")
+        #expect(!schema.isValid(try JSONParser.parse(Array(short.utf8))))
+    }
+
+    @Test func recentJobDurationsAreTheLastRecordedOfTheSameData() {
+        var spec = SpecState(name: "s", provider: "userpilot")
+        let other = WindowFingerprints(data: Fingerprinter.digest("other filters"), destination: Self.fp.destination)
+        for day in 0..<12 {
+            let w = F.window("2025-01-\(String(format: "%02d", day + 1))T00:00:00Z", "2025-01-\(String(format: "%02d", day + 2))T00:00:00Z")
+            var r = F.record(w, .complete, fingerprints: day == 11 ? other : Self.fp)
+            // Recorded out of window order: the latest records are the first windows.
+            r.completed(files: [], at: Timestamp(millisecondsSinceEpoch: Int64(100 - day)), jobDuration: .seconds(day + 1))
+            spec.upsert(r)
+        }
+        // A window without a duration, one failed: neither counts.
+        spec.upsert(F.record(F.window("2025-02-01T00:00:00Z", "2025-02-02T00:00:00Z"), .complete, fingerprints: Self.fp))
+        #expect(spec.recentJobDurations(data: Self.fp.data, limit: 3) == [.seconds(3), .seconds(2), .seconds(1)])
+        #expect(spec.recentJobDurations(data: other.data, limit: 8) == [.seconds(12)])
+        #expect(spec.recentJobDurations(data: Self.fp.data, limit: 0) == [])
+    }
+
     @Test func emptyState() throws {
         let state = SluiceState(lineage: "l", serial: 0)
         let decoded = try StateCodec.decode(StateCodec.encode(state))
@@ -92,6 +141,14 @@ import Testing
         CorruptCase(label: "unsorted windows", text: valid.replacingOccurrences(of: "\"2025-01-02T00:00:00Z\",\"2025-01-03T00:00:00Z\"", with: "\"2024-01-02T00:00:00Z\",\"2024-01-03T00:00:00Z\""), message: "sorted by start"),
         CorruptCase(label: "other columns", text: valid.replacingOccurrences(of: "\"columns\": [\"start\"", with: "\"columns\": [\"begin\""), message: "\"columns\" must be"),
         CorruptCase(label: "trailing garbage", text: valid + "x", message: "unexpected text after"),
+        CorruptCase(label: "a row with took that its columns do not name", text: valid.replacingOccurrences(of: "line two\",[]]", with: "line two\",[],5]"),
+                    message: "a field after \"files\""),
+        CorruptCase(label: "took named but a row without it",
+                    text: String(decoding: StateCodec.encode(timedSample()), as: UTF8.self).replacingOccurrences(of: "line two\",[],null]", with: "line two\",[]]"),
+                    message: "must end with \"took\""),
+        CorruptCase(label: "negative took",
+                    text: String(decoding: StateCodec.encode(timedSample()), as: UTF8.self).replacingOccurrences(of: ",61250]", with: ",-1]"),
+                    message: "took out of range"),
     ]
 
     @Test(arguments: corruptCases)

@@ -85,6 +85,8 @@ extension ApplyRunner {
         var resumed = false
         var retried = false
         var jobRunning = false
+        /// How long the job this run polled from its submit took: recorded with the window.
+        var jobTook: Duration?
         var bytes: Int64 = 0
         /// The window's staging area while its files come down, kept across fresh links so a file
         /// already downloaded and checked is not fetched again; and those files, by their place in the
@@ -183,8 +185,9 @@ extension ApplyRunner {
                 reporter.report(.submitted(spec: spec.name, window: window, jobID: record.providerJobID, attempt: record.attempts))
 
             case .poll(let id, let immediately):
-                let status = try await waitForJob(context, id, window: window, pollImmediately: immediately)
+                let (status, took) = try await waitForJob(context, id, window: window, pollImmediately: immediately)
                 run.jobRunning = false
+                run.jobTook = took
                 if let retry = machine.jobEnded(status) {
                     await discardStaging(context, &run)
                     reporter.report(.retrying(spec: spec.name, window: window, reason: Self.describe(retry)))
@@ -197,7 +200,8 @@ extension ApplyRunner {
                 do {
                     let facts = try await publish(files, context: context, target: target, jobID: jobID, request: request,
                                                   window: window, run: &run)
-                    record.completed(files: facts.map { Self.storedFile($0, under: target.relativePath) }, at: options.now())
+                    record.completed(files: facts.map { Self.storedFile($0, under: target.relativePath) }, at: options.now(),
+                                     jobDuration: run.jobTook)
                     try await journal.write(record, spec: spec.name, provider: spec.provider.rawValue)
                     reporter.report(.completed(spec: spec.name, window: window, files: facts.count, records: Self.records(facts),
                                                bytes: run.bytes, resumed: run.resumed))
@@ -282,8 +286,10 @@ extension ApplyRunner {
         return try await context.provider.findLostJob(for: window, known: known)
     }
 
-    /// Polls a job at growing intervals until it is no longer running, up to `maxJobWait`.
-    private func waitForJob(_ context: SpecContext, _ jobID: String, window: ExportWindow, pollImmediately: Bool) async throws -> ExportJobStatus {
+    /// Polls a job at growing intervals until it is no longer running, up to `maxJobWait`; returns its end
+    /// and, for a job polled from its submit that ended done, the duration learnt from it.
+    private func waitForJob(_ context: SpecContext, _ jobID: String, window: ExportWindow,
+                            pollImmediately: Bool) async throws -> (ExportJobStatus, took: Duration?) {
         let clock = options.clock
         let started = clock.now
         let deadline = started.advanced(by: options.maxJobWait)
@@ -291,6 +297,10 @@ extension ApplyRunner {
         defer { if scouting { context.jobDurations.endScouting() } }
         // The duration the first poll waited for, when it came from earlier jobs.
         var waitedFor: Duration?
+        // When the expectation comes only from earlier runs: the first poll, at half of it, which lets a
+        // spec whose jobs got faster learn so (a poll at the expectation finds every shorter job done and
+        // learns the expectation again); the second poll is at the expectation.
+        var probe: Duration?
         if !pollImmediately {
             // A fresh job: the first poll waits for what this spec's shortest recent job took (+0.5 %, so it
             // finds the job done rather than one poll early; +2 % cost Userpilot's one-job-at-a-time
@@ -313,10 +323,13 @@ extension ApplyRunner {
                 }
             }
             waitedFor = expected
-            let first = (expected.map { $0 * 1.005 } ?? .zero) - (clock.now - started)
             // A follower that waited past its expected time polls at once; a fresh job waits at least the
             // schedule's first delay.
             let least = waitedForScout ? .zero : options.poll.delay(afterWaiting: .zero)
+            if let expected, !waitedForScout, expected / 2 > least, context.jobDurations.takeProbe() {
+                probe = expected / 2
+            }
+            let first = (probe ?? expected.map { $0 * 1.005 } ?? .zero) - (clock.now - started)
             try await clock.sleep(for: max(least, first))
         }
         var unrecognised: Set<String> = []
@@ -326,12 +339,16 @@ extension ApplyRunner {
             polls += 1
             switch status {
             case .done, .doneEmpty:
-                if !pollImmediately {
-                    context.jobDurations.learn(seen: clock.now - started, waitedFor: waitedFor, foundAtFirstPoll: polls == 1)
+                guard !pollImmediately else { return (status, nil) }
+                let took: Duration
+                if let probe {
+                    took = context.jobDurations.learn(seen: clock.now - started, waitedFor: polls == 1 ? probe : waitedFor, foundAtFirstPoll: polls <= 2)
+                } else {
+                    took = context.jobDurations.learn(seen: clock.now - started, waitedFor: waitedFor, foundAtFirstPoll: polls == 1)
                 }
-                return status
+                return (status, took)
             case .failed, .vanished:
-                return status
+                return (status, nil)
             case .running:
                 guard clock.now < deadline else {
                     throw WindowFailure(message: "job \(jobID) still running after \(options.maxJobWait); the next apply polls it again", kind: .deadline, jobMayResume: true)
@@ -346,7 +363,11 @@ extension ApplyRunner {
                     throw WindowFailure(message: "job \(jobID) kept answering \(Self.quote(word)), a status \(context.spec.provider)'s documentation does not name, for \(options.maxJobWait); nothing was recorded complete", kind: .unavailable)
                 }
             }
-            try await clock.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
+            if probe != nil, polls == 1, let expected = waitedFor {
+                try await clock.sleep(for: max(.zero, expected * 1.005 - (clock.now - started)))
+            } else {
+                try await clock.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
+            }
         }
     }
 

@@ -164,6 +164,11 @@ public final class ApplyRunner: Sendable {
         let started = options.clock.now
         reporter.report(.started(windows: work.map { ($0.spec.name, $0.actions.count) }))
 
+        for (index, item) in work.enumerated() where !item.actions.isEmpty {
+            let context = contexts[index]
+            context.jobDurations.seed(await journal.recentJobDurations(spec: item.spec.name, data: context.fingerprints.data,
+                                                                       limit: JobDurations.kept))
+        }
         var lanes: [Lane] = []
         // Each destination is checked once (bucket, credentials, table) before any of its windows runs.
         var prepared: [String: DestinationError?] = [:]

@@ -26,13 +26,32 @@ struct SpecContext: Sendable {
 }
 
 /// The durations of a spec's recent jobs, from submit to seen done. Windows of one spec are alike, so the
-/// shortest of the last few is a safe guess for the next: polling first at 90 % of it, then every tenth
-/// of the time waited, finds most jobs with two polls, and a job shorter than all recent ones is seen
-/// at most 90 % of the shortest late.
+/// shortest of the last few is a safe guess for the next: polling first at it, then every tenth of the
+/// time waited, finds most jobs with one poll, and a job shorter than all recent ones is seen at most
+/// the shortest late. A run starts from the durations the state recorded for the spec's last windows
+/// (`seed`), so a daily run of one window polls its job once or twice, not on the whole schedule.
 final class JobDurations: Sendable {
     private let recent = Mutex<[Duration]>([])
     private let scout = Mutex(false)
+    /// Set by `seed`: the run's first job polls once early (`takeProbe`), so a spec whose jobs got faster
+    /// than the state remembers learns so.
+    private let probePending = Mutex(false)
     static let kept = 8
+
+    /// Starts from durations recorded by earlier runs, oldest first.
+    func seed(_ durations: [Duration]) {
+        guard !durations.isEmpty else { return }
+        recent.withLock { $0 = Array(durations.suffix(Self.kept)) }
+        probePending.withLock { $0 = true }
+    }
+
+    /// True once, for the first job of a run that started from recorded durations only.
+    func takeProbe() -> Bool {
+        probePending.withLock { pending in
+            defer { pending = false }
+            return pending
+        }
+    }
 
     /// Makes the caller the spec's scout, unless a duration is known or another job scouts already: the
     /// scout polls on the schedule; the others wait for the duration it learns.
@@ -54,8 +73,11 @@ final class JobDurations: Sendable {
     /// that is what is learnt, not the later moment it was seen. Learning the moment made every
     /// generation of a spec's jobs the margin plus a round trip slower than the last (a backfill of
     /// 3,000 OpenWeb windows went from 142 ms to 489 ms per job).
-    func learn(seen: Duration, waitedFor: Duration?, foundAtFirstPoll: Bool) {
-        record(foundAtFirstPoll ? min(seen, waitedFor ?? seen) : seen)
+    @discardableResult
+    func learn(seen: Duration, waitedFor: Duration?, foundAtFirstPoll: Bool) -> Duration {
+        let took = foundAtFirstPoll ? min(seen, waitedFor ?? seen) : seen
+        record(took)
+        return took
     }
 
     func record(_ duration: Duration) {

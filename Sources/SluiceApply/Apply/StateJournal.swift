@@ -42,6 +42,11 @@ public actor StateJournal {
         return specState.record(at: i)
     }
 
+    /// What `spec`'s recent complete windows with the data fingerprint `data` recorded their jobs took.
+    public func recentJobDurations(spec: String, data: SHA256Digest, limit: Int) -> [Duration] {
+        current.spec(named: spec)?.recentJobDurations(data: data, limit: limit) ?? []
+    }
+
     /// Records `record` in `state`, or, while a save holds a copy of it, once that save is over.
     private func apply(_ record: WindowRecord, spec: String, provider: String) {
         if saving {

@@ -160,7 +160,7 @@ public struct PostgresStateStore: StateStore, StateImporting {
 
     private static let columns = """
         spec, provider, start_ms, end_ms, status, data_fingerprint, destination_fingerprint, \
-        attempts, updated_ms, job_id, last_error, files::text
+        attempts, updated_ms, job_id, last_error, files::text, job_ms
         """
 
     private func read(selecting selection: StateSelection?) async throws(StateStoreError) -> SluiceState? {
@@ -188,7 +188,7 @@ public struct PostgresStateStore: StateStore, StateImporting {
                 var spec: SpecState?
                 var digests = DigestCache()
                 for try await row in rows {
-                    // Column by column: decoding the row as one 12-tuple costs several times more.
+                    // Column by column: decoding the row as one 13-tuple costs several times more.
                     let cells = row.makeRandomAccess()
                     let (name, provider, record) = try windowRecord(cells, digests: &digests)
                     if spec?.name != name {
@@ -260,22 +260,26 @@ public struct PostgresStateStore: StateStore, StateImporting {
             status: try cells[4].decode(String.self), data: try cells[5].decode(String.self),
             destination: try cells[6].decode(String.self), attempts: try cells[7].decode(Int32.self),
             updated: try cells[8].decode(Int64.self), job: try cells[9].decode(String?.self),
-            error: try cells[10].decode(String?.self), files: try cells[11].decode(String.self), digests: &digests)
+            error: try cells[10].decode(String?.self), files: try cells[11].decode(String.self),
+            took: try cells[12].decode(Int32?.self), digests: &digests)
         return (name, try cells[1].decode(String.self), record)
     }
 
     /// One `sluice_windows` row as a record; a row sluice cannot read is reported with its key.
     private func windowRecord(spec: String, start: Int64, end: Int64, status: String, data: String, destination: String,
-                              attempts: Int32, updated: Int64, job: String?, error: String?, files: String,
+                              attempts: Int32, updated: Int64, job: String?, error: String?, files: String, took: Int32?,
                               digests: inout DigestCache) throws(StateStoreError) -> WindowRecord {
         let startTime = Timestamp(millisecondsSinceEpoch: start)
         func corrupt(_ fault: WindowRowFault) -> StateStoreError { fault.error(spec: spec, start: start, location: location) }
         guard let status = WindowStatus(name: status) else { throw corrupt(.status(status)) }
         guard let data = digests.digest(data), let destination = digests.digest(destination) else { throw corrupt(.notHex) }
         guard let stored = WindowFilesJSON.decode(files) else { throw corrupt(.filesNotArray) }
+        // A negative duration is no measurement: read as unknown, as the file reader's null.
+        let jobDuration = took.flatMap { $0 >= 0 ? Duration.milliseconds(Int64($0)) : nil }
         return WindowRecord(window: ExportWindow(start: startTime, end: Timestamp(millisecondsSinceEpoch: end)), status: status,
                             fingerprints: WindowFingerprints(data: data, destination: destination), attempts: Int(attempts),
-                            updated: Timestamp(millisecondsSinceEpoch: updated), providerJobID: job, lastError: error, files: stored)
+                            updated: Timestamp(millisecondsSinceEpoch: updated), providerJobID: job, lastError: error, files: stored,
+                            jobDuration: jobDuration)
     }
 
     // MARK: Writing
@@ -427,7 +431,7 @@ public struct PostgresStateStore: StateStore, StateImporting {
         return rows
     }
 
-    /// Rows per INSERT: 12 parameters each stays well under PostgreSQL's 65 535.
+    /// Rows per INSERT: 13 parameters each stays well under PostgreSQL's 65 535.
     static let rowsPerStatement = 1_000
 
     /// Inserts or replaces `rows`, many per statement.
@@ -435,12 +439,12 @@ public struct PostgresStateStore: StateStore, StateImporting {
         var from = 0
         while from < rows.count {
             let chunk = rows[from..<min(from + rowsPerStatement, rows.count)]
-            var sql = "INSERT INTO sluice_windows (spec, provider, start_ms, end_ms, status, data_fingerprint, destination_fingerprint, attempts, updated_ms, job_id, last_error, files) VALUES "
-            var binds = PostgresBindings(capacity: chunk.count * 12)
+            var sql = "INSERT INTO sluice_windows (spec, provider, start_ms, end_ms, status, data_fingerprint, destination_fingerprint, attempts, updated_ms, job_id, last_error, files, job_ms) VALUES "
+            var binds = PostgresBindings(capacity: chunk.count * 13)
             for (k, row) in chunk.enumerated() {
-                let p = k * 12
+                let p = k * 13
                 sql += k == 0 ? "(" : ", ("
-                sql += "$\(p + 1), $\(p + 2), $\(p + 3), $\(p + 4), $\(p + 5), $\(p + 6), $\(p + 7), $\(p + 8), $\(p + 9), $\(p + 10), $\(p + 11), $\(p + 12)::jsonb)"
+                sql += "$\(p + 1), $\(p + 2), $\(p + 3), $\(p + 4), $\(p + 5), $\(p + 6), $\(p + 7), $\(p + 8), $\(p + 9), $\(p + 10), $\(p + 11), $\(p + 12)::jsonb, $\(p + 13))"
                 let r = row.record
                 binds.append(row.spec)
                 binds.append(row.provider)
@@ -454,13 +458,15 @@ public struct PostgresStateStore: StateStore, StateImporting {
                 binds.append(r.providerJobID)
                 binds.append(r.lastError)
                 binds.append(WindowFilesJSON.encode(r.files))
+                let took = SpecState.millis(r.jobDuration)
+                binds.append(took < 0 ? nil : took)
             }
             sql += """
                  ON CONFLICT (spec, start_ms) DO UPDATE SET provider = EXCLUDED.provider, end_ms = EXCLUDED.end_ms,
                     status = EXCLUDED.status, data_fingerprint = EXCLUDED.data_fingerprint,
                     destination_fingerprint = EXCLUDED.destination_fingerprint, attempts = EXCLUDED.attempts,
                     updated_ms = EXCLUDED.updated_ms, job_id = EXCLUDED.job_id, last_error = EXCLUDED.last_error,
-                    files = EXCLUDED.files
+                    files = EXCLUDED.files, job_ms = EXCLUDED.job_ms
                 """
             try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
             from += rowsPerStatement
@@ -787,6 +793,11 @@ enum PostgresSchema {
                 key text NOT NULL, holder text NOT NULL, lease_until timestamptz NOT NULL,
                 PRIMARY KEY (key, holder))
             """,
+        ],
+        [
+            // Version 4: how long each window's job took, in milliseconds (null where not known); what
+            // apply's first poll of a spec waits for. Nullable without a default: no row is rewritten.
+            "ALTER TABLE sluice_windows ADD COLUMN job_ms integer",
         ],
     ]
 

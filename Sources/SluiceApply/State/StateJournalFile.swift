@@ -70,7 +70,7 @@ enum StateJournalFile {
             } catch {
                 switch error {
                 case .unknownVersion(let v):
-                    throw StateStoreError(.unknownVersion, "\(path):\(number): state journal format version \(v) is not supported by this sluice, which reads version \(StateJournalCodec.currentVersion); use the sluice that wrote it (nothing was changed)")
+                    throw StateStoreError(.unknownVersion, "\(path):\(number): state journal format version \(v) is not supported by this sluice, which reads versions \(StateJournalCodec.readableVersions.lowerBound) to \(StateJournalCodec.readableVersions.upperBound); use the sluice that wrote it (nothing was changed)")
                 case .corrupt(let why):
                     // The last line may be one a crash cut short: it never counted as recorded.
                     if n == lines.count - 1 && start == filled { return contents }

@@ -589,12 +589,12 @@ public enum BundledSchemas {
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://sluice.dev/schemas/state-journal.schema.json",
-  "title": "sluice state journal line, version 1",
+  "title": "sluice state journal line, versions 1 and 2",
   "description": "One line of <state>.journal, the write-ahead journal beside a file state (docs/planning.md, \"The state journal\"). Each line is one JSON object on one line, ending in a newline, recording one window's new record. Apply appends a line per change and fsyncs it (changes that finish together share one fsync); every reader replays the lines over the snapshot (<state>, schemas/state.schema.json) in order; the journal is folded into the snapshot and removed when apply releases its lock, and when it grows past a size. `sha256` is the SHA-256 of the line's bytes after the comma that follows its value, up to and including the closing brace: a last line that is incomplete or fails its checksum is a write cut short by a crash and is ignored; any other bad line makes sluice refuse the state, changing nothing. Members appear in the order below; sluice writes them so.",
   "type": "object",
   "required": ["v", "sha256", "lineage", "serial", "spec", "provider", "fingerprints", "window"],
   "properties": {
-    "v": { "const": 1, "description": "The journal line format version. A sluice that does not know it refuses the state and changes nothing." },
+    "v": { "enum": [1, 2], "description": "The journal line format version: 2 when the window records how long its job took (a ninth window element), else 1. A sluice that does not know it refuses the state and changes nothing." },
     "sha256": { "$ref": "#/$defs/sha256", "description": "Checksum of the rest of the line (see above)." },
     "lineage": { "type": "string", "minLength": 1, "description": "The lineage of the state the change belongs to: it must be the snapshot's." },
     "serial": { "type": "integer", "minimum": 1, "description": "The state's serial once this change is applied: one more than the line before (or than the snapshot's serial, for the first line replayed). Lines at or below the snapshot's serial were compacted into it already and are skipped." },
@@ -611,7 +611,7 @@ public enum BundledSchemas {
       "type": "array",
       "description": "The window's whole new record: a state window row without its fingerprint index.",
       "minItems": 8,
-      "maxItems": 8,
+      "maxItems": 9,
       "prefixItems": [
         { "$ref": "#/$defs/utc", "description": "start (inclusive)" },
         { "$ref": "#/$defs/utc", "description": "end (exclusive)" },
@@ -633,10 +633,14 @@ public enum BundledSchemas {
               { "$ref": "#/$defs/sha256" }
             ]
           }
-        }
+        },
+        { "type": "integer", "minimum": 0, "maximum": 2147483647, "description": "took (version 2 only): milliseconds from the submit's answer to the poll that saw the job done" }
       ]
     }
   },
+  "if": { "properties": { "v": { "const": 1 } } },
+  "then": { "properties": { "window": { "maxItems": 8 } } },
+  "else": { "properties": { "window": { "minItems": 9 } } },
   "$defs": {
     "utc": {
       "type": "string",
@@ -709,20 +713,26 @@ public enum BundledSchemas {
           }
         },
         "columns": {
-          "const": ["start", "end", "status", "fingerprint", "attempts", "updated", "job", "error", "files"],
-          "description": "Names the fields of each window row, in order."
+          "enum": [
+            ["start", "end", "status", "fingerprint", "attempts", "updated", "job", "error", "files"],
+            ["start", "end", "status", "fingerprint", "attempts", "updated", "job", "error", "files", "took"]
+          ],
+          "description": "Names the fields of each window row, in order. sluice adds \"took\" when some window of the spec records how long its job took; every row then has it."
         },
         "windows": {
           "type": "array",
           "description": "One row per window, sorted by start, starts unique.",
           "items": { "$ref": "#/$defs/window" }
         }
-      }
+      },
+      "if": { "properties": { "columns": { "maxItems": 9 } } },
+      "then": { "properties": { "windows": { "items": { "maxItems": 9 } } } },
+      "else": { "properties": { "windows": { "items": { "minItems": 10 } } } }
     },
     "window": {
       "type": "array",
       "minItems": 9,
-      "maxItems": 9,
+      "maxItems": 10,
       "prefixItems": [
         { "$ref": "#/$defs/utc", "description": "start (inclusive)" },
         { "$ref": "#/$defs/utc", "description": "end (exclusive)" },
@@ -745,7 +755,8 @@ public enum BundledSchemas {
               { "$ref": "#/$defs/sha256" }
             ]
           }
-        }
+        },
+        { "type": ["integer", "null"], "minimum": 0, "maximum": 2147483647, "description": "took (when the columns name it): milliseconds from the submit's answer to the poll that saw the job done; null where no job was polled from its submit or it was not recorded" }
       ]
     }
   }

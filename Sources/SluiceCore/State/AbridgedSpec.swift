@@ -35,6 +35,7 @@ extension SpecState {
         self.fingerprintIndices = fingerprintIndices
         self.updatedTimes = updated
         attemptCounts = [Int32](repeating: 1, count: n)
+        jobMillis = [Int32](repeating: -1, count: n) // not read for planning
         jobIDs.reserveCapacity(entries: n, bytes: 0)
         errors.reserveCapacity(entries: n, bytes: 0)
         fileOffsets.reserveCapacity(n + 1)

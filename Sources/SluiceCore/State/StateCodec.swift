@@ -25,12 +25,18 @@ import Foundation
 /// }
 /// ```
 ///
+/// A spec whose windows record how long their jobs took has a tenth column, `took`: the milliseconds
+/// from the submit's answer to the poll that saw the job done, or `null` where not known. Files written
+/// before sluice kept it have the nine columns above, and read as they always did.
+///
 /// Positional rows and a fingerprint table keep a million windows near 200 MB and let this hand-written
 /// reader and writer handle them in well under a second; Foundation's JSON coders need several seconds
 /// and gigabytes for the same file.
 public enum StateCodec {
     public static let formatName = "sluice-state"
     public static let columns = ["start", "end", "status", "fingerprint", "attempts", "updated", "job", "error", "files"]
+    /// The columns of a spec whose windows record their jobs' durations.
+    public static let columnsWithTook = columns + ["took"]
 
     // MARK: Encoding
 
@@ -156,7 +162,8 @@ public enum StateCodec {
             out.append(contentsOf: "\"]".utf8)
         }
         out.append(contentsOf: "],\n      \"columns\": [".utf8)
-        for (i, c) in columns.enumerated() {
+        let withTook = spec.jobMillis.contains { $0 >= 0 }
+        for (i, c) in (withTook ? columnsWithTook : columns).enumerated() {
             if i > 0 { out.append(contentsOf: ", ".utf8) }
             JSONWriting.appendString(c, to: &out)
         }
@@ -191,7 +198,13 @@ public enum StateCodec {
                 spec.files.hashes[f].appendHex(to: &out)
                 out.append(contentsOf: "\"]".utf8)
             }
-            out.append(contentsOf: "]]".utf8)
+            if withTook {
+                out.append(contentsOf: "],".utf8)
+                let took = spec.jobMillis[i]
+                if took < 0 { out.append(contentsOf: "null]".utf8) } else { JSONWriting.appendInt(Int64(took), to: &out); out.append(UInt8(ascii: "]")) }
+            } else {
+                out.append(contentsOf: "]]".utf8)
+            }
         }
         out.append(contentsOf: (spec.isEmpty ? "]\n    }" : "\n      ]\n    }").utf8)
     }
@@ -803,6 +816,8 @@ public enum StateCodec {
             var name: String?, provider: String?
             var table: [WindowFingerprints] = []
             var columnsOK = false
+            var withTook = false
+            var rowsWithoutTook = 0
             var sawFingerprints = false
             var windowsStart: Int?
             var spec = SpecState(name: "", provider: "")
@@ -836,15 +851,16 @@ public enum StateCodec {
                             repeat { cols.append(try readString()) } while accept(44)
                             try expect(93, "',' or ']'")
                         }
-                        guard cols == StateCodec.columns else {
-                            throw fail("\"columns\" must be \(StateCodec.columns) in state version 1", at: at)
+                        guard cols == StateCodec.columns || cols == StateCodec.columnsWithTook else {
+                            throw fail("\"columns\" must be \(StateCodec.columns), or those and \"took\", in state version 1", at: at)
                         }
                         columnsOK = true
+                        withTook = cols.count == StateCodec.columnsWithTook.count
                     case "windows":
                         if sawFingerprints {
                             // The usual order (sluice writes the table first): read the rows in one pass.
                             spec.fingerprintTable = table
-                            try readWindows(into: &spec)
+                            rowsWithoutTook = try readWindows(into: &spec)
                         } else {
                             windowsStart = i
                             try skipValue()
@@ -858,6 +874,12 @@ public enum StateCodec {
             guard let name else { throw fail("a spec's state has no \"name\"", at: specStart) }
             guard let provider else { throw fail("spec \"\(name)\" has no \"provider\"", at: specStart) }
             guard columnsOK else { throw fail("spec \"\(name)\" has no \"columns\"", at: specStart) }
+            // The rows were read before or after "columns": each must have had the fields it names.
+            let rowsWithTook = spec.count - rowsWithoutTook
+            guard rowsWithTook == (withTook ? spec.count : 0) else {
+                throw fail(withTook ? "spec \"\(name)\": every window row must end with \"took\", which its columns name"
+                                    : "spec \"\(name)\": a window row has a field after \"files\" that its columns do not name", at: specStart)
+            }
             spec.name = name
             spec.provider = provider
             spec.fingerprintTable = table
@@ -865,7 +887,7 @@ public enum StateCodec {
                 // The windows came before the fingerprint table: read them now that it is known.
                 let resume = i
                 i = windowsStart
-                try readWindows(into: &spec)
+                rowsWithoutTook = try readWindows(into: &spec)
                 i = resume
             }
             spec.compact()
@@ -893,9 +915,11 @@ public enum StateCodec {
             return d
         }
 
-        mutating func readWindows(into spec: inout SpecState) throws(Failure) {
+        /// Reads the rows into `spec`; returns how many had no `took` field.
+        mutating func readWindows(into spec: inout SpecState) throws(Failure) -> Int {
             try expect(91, "'[' (the windows)")
-            if accept(93) { return }
+            if accept(93) { return 0 }
+            var withoutTook = 0
             let tableCount = spec.fingerprintTable.count
             var previous = Int64.min
             repeat {
@@ -940,6 +964,18 @@ public enum StateCodec {
                     } while accept(44)
                     try expect(93, "',' or ']'")
                 }
+                if accept(44) {
+                    if acceptNull() {
+                        spec.jobMillis.append(-1)
+                    } else {
+                        let took = try readInt()
+                        guard took >= 0, took <= Int32.max else { throw fail("took out of range", at: rowStart) }
+                        spec.jobMillis.append(Int32(took))
+                    }
+                } else {
+                    spec.jobMillis.append(-1)
+                    withoutTook += 1
+                }
                 try expect(93, "']' (end of the window row)")
                 spec.starts.append(start)
                 spec.ends.append(end)
@@ -950,6 +986,7 @@ public enum StateCodec {
                 spec.fileOffsets.append(Int32(spec.files.count))
             } while accept(44)
             try expect(93, "',' or ']'")
+            return withoutTook
         }
     }
 }

@@ -12,8 +12,16 @@ import Crypto
 /// state's serial once this change is applied: the lines of one journal count up by one from the
 /// snapshot's serial. `window` is a row of the state file without its fingerprint index (the pair is on
 /// the line itself): start, end, status, attempts, updated, job, error, files.
+///
+/// Version 2 is the same line with a ninth `window` element, `took`: the milliseconds the window's job
+/// took (the state file's `took` column). sluice writes a version 2 line only for a record that has a
+/// job duration, so a journal without one stays readable by a sluice that knows only version 1, and one
+/// with one is refused by such a sluice by its version instead of being misread. This build reads both.
 public enum StateJournalCodec {
-    public static let currentVersion = 1
+    /// The newest line version this build reads and writes.
+    public static let currentVersion = 2
+    /// The versions this build reads.
+    public static let readableVersions = 1...2
 
     /// One change: the record of one window of one spec, and the serial it brings the state to.
     public struct Entry: Sendable, Hashable {
@@ -64,6 +72,7 @@ public enum StateJournalCodec {
         rest.append(UInt8(ascii: ","))
         appendOptional(r.lastError, to: &rest)
         rest.append(contentsOf: ",[".utf8)
+        let took = SpecState.millis(r.jobDuration)
         for (k, f) in r.files.enumerated() {
             rest.append(contentsOf: (k == 0 ? "[" : ",[").utf8)
             JSONWriting.appendString(f.path, to: &rest)
@@ -73,10 +82,16 @@ public enum StateJournalCodec {
             f.sha256.appendHex(to: &rest)
             rest.append(contentsOf: "\"]".utf8)
         }
-        rest.append(contentsOf: "]]}".utf8)
+        if took >= 0 {
+            rest.append(contentsOf: "],".utf8)
+            JSONWriting.appendInt(Int64(took), to: &rest)
+            rest.append(contentsOf: "]}".utf8)
+        } else {
+            rest.append(contentsOf: "]]}".utf8)
+        }
         var line: [UInt8] = []
         line.reserveCapacity(rest.count + 96)
-        line.append(contentsOf: "{\"v\":\(currentVersion),\"sha256\":\"".utf8)
+        line.append(contentsOf: "{\"v\":\(took >= 0 ? 2 : 1),\"sha256\":\"".utf8)
         checksum(rest[...]).appendHex(to: &line)
         line.append(contentsOf: "\",".utf8)
         line.append(contentsOf: rest)
@@ -102,7 +117,7 @@ public enum StateJournalCodec {
         public var description: String {
             switch self {
             case .corrupt(let m): return m
-            case .unknownVersion(let v): return "journal format version \(v) is not supported by this sluice (it reads version \(currentVersion))"
+            case .unknownVersion(let v): return "journal format version \(v) is not supported by this sluice (it reads versions \(readableVersions.lowerBound) to \(readableVersions.upperBound))"
             }
         }
     }
@@ -130,7 +145,7 @@ public enum StateJournalCodec {
             digits += 1
         }
         guard digits > 0, k < p.count, p[k] == 44 else { throw LineError.corrupt("not a journal line (no version number)") }
-        guard version == currentVersion else { throw LineError.unknownVersion(version) }
+        guard readableVersions.contains(version) else { throw LineError.unknownVersion(version) }
         k += 1
         let member = Array("\"sha256\":\"".utf8)
         guard k + member.count + 66 <= p.count, Array(p[k..<(k + member.count)]) == member else {
@@ -147,13 +162,13 @@ public enum StateJournalCodec {
         var reader = StateCodec.Reader(p: p)
         reader.i = restStart
         do {
-            return try readRest(&reader)
+            return try readRest(&reader, version: version)
         } catch {
             throw LineError.corrupt("\(error.message) (at byte \(error.offset + 1))")
         }
     }
 
-    private static func readRest(_ r: inout StateCodec.Reader) throws(StateCodec.Reader.Failure) -> Entry {
+    private static func readRest(_ r: inout StateCodec.Reader, version: Int) throws(StateCodec.Reader.Failure) -> Entry {
         var lineage: String?, serial: Int64?, spec: String?, provider: String?
         var fingerprints: WindowFingerprints?
         var record: WindowRecord?
@@ -173,7 +188,7 @@ public enum StateJournalCodec {
                 try r.expect(93, "']'")
                 fingerprints = WindowFingerprints(data: d, destination: t)
             case "window":
-                record = try readWindow(&r)
+                record = try readWindow(&r, version: version)
             default:
                 try r.skipValue()
             }
@@ -190,7 +205,7 @@ public enum StateJournalCodec {
         return Entry(lineage: lineage, serial: Int(serial), spec: spec, provider: provider, record: record)
     }
 
-    private static func readWindow(_ r: inout StateCodec.Reader) throws(StateCodec.Reader.Failure) -> WindowRecord {
+    private static func readWindow(_ r: inout StateCodec.Reader, version: Int) throws(StateCodec.Reader.Failure) -> WindowRecord {
         let rowStart = r.i
         try r.expect(91, "'[' (the window row)")
         let start = try r.readTime("a window's start")
@@ -229,11 +244,18 @@ public enum StateJournalCodec {
             } while r.accept(44)
             try r.expect(93, "',' or ']'")
         }
+        var took: Duration?
+        if version >= 2 {
+            try r.expect(44, "',' (a version 2 window row ends with took)")
+            let ms = try r.readInt()
+            guard ms >= 0, ms <= Int32.max else { throw r.fail("took out of range", at: rowStart) }
+            took = .milliseconds(ms)
+        }
         try r.expect(93, "']' (end of the window row)")
         let zero = SHA256Digest(w0: 0, w1: 0, w2: 0, w3: 0)
         return WindowRecord(window: ExportWindow(start: Timestamp(millisecondsSinceEpoch: start), end: Timestamp(millisecondsSinceEpoch: end)),
                             status: status, fingerprints: WindowFingerprints(data: zero, destination: zero),
                             attempts: Int(attempts), updated: Timestamp(millisecondsSinceEpoch: updated),
-                            providerJobID: job, lastError: error, files: files)
+                            providerJobID: job, lastError: error, files: files, jobDuration: took)
     }
 }

@@ -152,9 +152,15 @@ public struct WindowRecord: Sendable, Hashable {
     public internal(set) var providerJobID: String?
     public internal(set) var lastError: String?
     public internal(set) var files: [StoredFile]
+    /// How long the provider's job of a complete window took, from the submit's answer to the poll that
+    /// saw it done, to the millisecond: what the next run's first poll of the spec waits for. `nil` where
+    /// no job was polled (an answer that held the files, a job resumed from an earlier run) or the state
+    /// was written before sluice kept it.
+    public internal(set) var jobDuration: Duration?
 
     public init(window: ExportWindow, status: WindowStatus, fingerprints: WindowFingerprints, attempts: Int = 1,
-                updated: Timestamp, providerJobID: String? = nil, lastError: String? = nil, files: [StoredFile] = []) {
+                updated: Timestamp, providerJobID: String? = nil, lastError: String? = nil, files: [StoredFile] = [],
+                jobDuration: Duration? = nil) {
         self.window = window
         self.status = status
         self.fingerprints = fingerprints
@@ -163,6 +169,7 @@ public struct WindowRecord: Sendable, Hashable {
         self.providerJobID = providerJobID
         self.lastError = lastError
         self.files = files
+        self.jobDuration = jobDuration
     }
 
     /// A submit is about to be sent whose answer may be lost (providers that find lost jobs): recorded
@@ -180,6 +187,7 @@ public struct WindowRecord: Sendable, Hashable {
         providerJobID = job
         lastError = nil
         files = []
+        jobDuration = nil
         updated = now
     }
 
@@ -191,11 +199,12 @@ public struct WindowRecord: Sendable, Hashable {
         updated = now
     }
 
-    /// The window's files are published.
-    public mutating func completed(files: [StoredFile], at now: Timestamp) {
+    /// The window's files are published; its job took `jobDuration` (when one was polled from its submit).
+    public mutating func completed(files: [StoredFile], at now: Timestamp, jobDuration: Duration? = nil) {
         status = .complete
         lastError = nil
         self.files = files
+        self.jobDuration = jobDuration
         updated = now
     }
 
@@ -229,6 +238,8 @@ public struct SpecState: Sendable {
     var updatedTimes: [Int64]
     var jobIDs: StringColumn
     var errors: StringColumn
+    /// Each window's job duration in milliseconds (clamped to `Int32.max`, about 24 days); -1 when not known.
+    var jobMillis: [Int32]
     /// `files[fileOffsets[i]..<fileOffsets[i + 1]]` are window i's files.
     var fileOffsets: [Int32]
     var files: FileColumns
@@ -245,6 +256,7 @@ public struct SpecState: Sendable {
         self.updatedTimes = []
         self.jobIDs = StringColumn()
         self.errors = StringColumn()
+        self.jobMillis = []
         self.fileOffsets = [0]
         self.files = FileColumns()
     }
@@ -263,7 +275,32 @@ public struct SpecState: Sendable {
             updated: Timestamp(millisecondsSinceEpoch: updatedTimes[i]),
             providerJobID: jobIDs[i],
             lastError: errors[i],
-            files: (Int(fileOffsets[i])..<Int(fileOffsets[i + 1])).map { files[$0] })
+            files: (Int(fileOffsets[i])..<Int(fileOffsets[i + 1])).map { files[$0] },
+            jobDuration: jobDuration(at: i))
+    }
+
+    /// The job duration of position `i`, when recorded.
+    public func jobDuration(at i: Int) -> Duration? {
+        jobMillis[i] < 0 ? nil : .milliseconds(Int64(jobMillis[i]))
+    }
+
+    /// The job durations recorded for the last `limit` complete windows (by when they were recorded)
+    /// exported with the data fingerprint `data`, oldest first: what the spec's jobs took lately.
+    public func recentJobDurations(data: SHA256Digest, limit: Int) -> [Duration] {
+        guard limit > 0 else { return [] }
+        var found: [(updated: Int64, millis: Int32)] = []
+        for i in 0..<count where jobMillis[i] >= 0 && statuses[i] == .complete
+            && fingerprintTable[Int(fingerprintIndices[i])].data == data {
+            found.append((updatedTimes[i], jobMillis[i]))
+        }
+        return found.sorted { $0.updated < $1.updated }.suffix(limit).map { .milliseconds(Int64($0.millis)) }
+    }
+
+    /// A job duration as its column entry.
+    public static func millis(_ duration: Duration?) -> Int32 {
+        guard let duration, duration >= .zero else { return -1 }
+        let (seconds, attoseconds) = duration.components
+        return Int32(clamping: seconds.multipliedReportingOverflow(by: 1000).partialValue + attoseconds / 1_000_000_000_000_000)
     }
 
     public var records: [WindowRecord] { (0..<count).map(record(at:)) }
@@ -313,6 +350,7 @@ public struct SpecState: Sendable {
             updatedTimes[i] = record.updated.millisecondsSinceEpoch
             jobIDs[i] = record.providerJobID
             errors[i] = record.lastError
+            jobMillis[i] = Self.millis(record.jobDuration)
             let lo = Int(fileOffsets[i]), hi = Int(fileOffsets[i + 1])
             files.replaceSubrange(lo..<hi, with: record.files)
             let delta = Int32(record.files.count - (hi - lo))
@@ -328,6 +366,7 @@ public struct SpecState: Sendable {
             updatedTimes.insert(record.updated.millisecondsSinceEpoch, at: i)
             jobIDs.insert(record.providerJobID, at: i)
             errors.insert(record.lastError, at: i)
+            jobMillis.insert(Self.millis(record.jobDuration), at: i)
             let at = Int(fileOffsets[i])
             files.insert(contentsOf: record.files, at: at)
             fileOffsets.insert(Int32(at), at: i)
@@ -346,6 +385,7 @@ public struct SpecState: Sendable {
         updatedTimes.append(record.updated.millisecondsSinceEpoch)
         jobIDs.append(record.providerJobID)
         errors.append(record.lastError)
+        jobMillis.append(Self.millis(record.jobDuration))
         files.append(contentsOf: record.files)
         fileOffsets.append(Int32(files.count))
     }
@@ -370,6 +410,7 @@ public struct SpecState: Sendable {
         updatedTimes.removeSubrange(lo..<hi)
         jobIDs.removeSubrange(lo..<hi)
         errors.removeSubrange(lo..<hi)
+        jobMillis.removeSubrange(lo..<hi)
         files.removeSubrange(fileLo..<fileHi)
         fileOffsets.removeSubrange((lo + 1)...hi)
         let delta = Int32(fileHi - fileLo)
@@ -389,6 +430,7 @@ public struct SpecState: Sendable {
         updatedTimes.reserveCapacity(windows)
         jobIDs.reserveCapacity(entries: windows, bytes: 0)
         errors.reserveCapacity(entries: windows, bytes: 0)
+        jobMillis.reserveCapacity(windows)
         fileOffsets.reserveCapacity(windows + 1)
         files.paths.reserveCapacity(entries: windows, bytes: 0)
         files.sizes.reserveCapacity(windows)
@@ -404,6 +446,7 @@ public struct SpecState: Sendable {
         updatedTimes = updatedTimes.exactCopy()
         jobIDs = jobIDs.compacted()
         errors = errors.compacted()
+        jobMillis = jobMillis.exactCopy()
         fileOffsets = fileOffsets.exactCopy()
         files = files.compacted()
     }
