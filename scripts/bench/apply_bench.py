@@ -120,10 +120,24 @@ def run_workloads(sandbox):
                     again = apply(folder, SLUICE)
                     row["second_calls"] = sandbox.total() - calls
                     row["second_status"] = again["status"]
+                    # The next scheduled run: one window more, with the state of the backfill (its jobs'
+                    # recorded durations), against the same one-window run with no state.
+                    write_spec(folder, dict(w, windows=w["windows"] + 1), sandbox.api)
+                    before = sandbox.total()
+                    nxt = apply(folder, SLUICE)
+                    row["next_calls"] = sandbox.total() - before
+                    row["next_minimum"] = minimum_calls(dict(w, windows=1), nxt["downloads"])
+                    cold_folder = tempfile.mkdtemp(prefix="sluice-bench-")
+                    write_spec(cold_folder, dict(w, windows=1), sandbox.api)
+                    before = sandbox.total()
+                    apply(cold_folder, SLUICE)
+                    row["cold_calls"] = sandbox.total() - before
+                    shutil.rmtree(cold_folder, ignore_errors=True)
                 shutil.rmtree(folder, ignore_errors=True)
             log(f"{w['provider']} run {run + 1}: sluice {row['sluice']['wall']:.2f} s {row['sluice']['calls']} calls, "
                 f"vendor {row['vendor']['wall']:.2f} s {row['vendor']['calls']} calls ({row['vendor']['failed']} failed), "
-                f"second apply {row['second_calls']} calls")
+                f"second apply {row['second_calls']} calls, next window {row['next_calls']} calls "
+                f"(minimum {row['next_minimum']}, without history {row['cold_calls']})")
             results.append(row)
         med = lambda f: statistics.median(f(r) for r in results)
         s_wall = med(lambda r: r["sluice"]["wall"])
@@ -139,6 +153,8 @@ def run_workloads(sandbox):
             per_window=s_calls / w["windows"], minimum=minimum_calls(w, downloads) / w["windows"],
             vendor_failed=med(lambda r: r["vendor"]["failed"]), failed=med(lambda r: r["sluice"]["failed"]),
             second=max(r["second_calls"] for r in results),
+            next_calls=med(lambda r: r["next_calls"]), next_minimum=med(lambda r: r["next_minimum"]),
+            cold_calls=med(lambda r: r["cold_calls"]),
         ))
     return rows
 
@@ -256,12 +272,14 @@ def main():
     lines.append("Every request the sandbox counted (API and storage), per window, against the minimum: submit +")
     lines.append("one status poll + each file's download (Coveo's download is a 302 from the API plus the GET it")
     lines.append("points to; Enterpret v2 has no job to poll and lists its objects once per run). Second apply:")
-    lines.append("the calls an immediate second `sluice apply` made (must be 0), the most of any run.")
+    lines.append("the calls an immediate second `sluice apply` made (must be 0), the most of any run. Next window:")
+    lines.append("the calls of the next scheduled run (the spec one window longer, with the backfill's state and")
+    lines.append("so its jobs' recorded durations), its minimum, and the same one-window run with no state.")
     lines.append("")
-    lines.append("| provider | calls / window (median) | minimum / window | second apply calls |")
-    lines.append("|---|---|---|---|")
+    lines.append("| provider | calls / window (median) | minimum / window | second apply calls | next window calls | its minimum | without history |")
+    lines.append("|---|---|---|---|---|---|---|")
     for r in rows:
-        lines.append(f"| {r['provider']} | {r['per_window']:.2f} | {r['minimum']:.2f} | {r['second']} |")
+        lines.append(f"| {r['provider']} | {r['per_window']:.2f} | {r['minimum']:.2f} | {r['second']} | {r['next_calls']:g} | {r['next_minimum']:g} | {r['cold_calls']:g} |")
     lines.append("")
     lines.append("One job per spec (the scout) is polled every `--poll-interval` until it finishes (about 10 polls")
     lines.append("for a 10 s job); the spec's other jobs ask nothing until then, and first poll at the shortest")
