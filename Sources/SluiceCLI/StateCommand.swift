@@ -161,9 +161,7 @@ struct StateShowCommand: AsyncParsableCommand {
 extension StateShowCommand {
     /// A job duration as seconds to the millisecond: "61.250 s".
     static func seconds(_ d: Duration) -> String {
-        let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
-        let fraction = String(ms % 1000)
-        return "\(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s"
+        String(format: "%.3f s", Double(d.wholeMilliseconds) / 1000)
     }
 }
 

@@ -48,10 +48,10 @@ final class OrderLog: @unchecked Sendable {
     /// made it grow by that much per generation of jobs).
     @Test func jobsFoundDoneAtTheFirstPollDoNotMakeTheNextWaitLonger() {
         let durations = JobDurations()
-        durations.learn(seen: .milliseconds(100), waitedFor: nil, foundAtFirstPoll: false) // the scout
+        durations.learn(seen: .milliseconds(100), aimedAt: nil) // the scout
         for _ in 0..<1_000 {
             let expected = durations.expected()!
-            durations.learn(seen: expected * 1.005 + .milliseconds(3), waitedFor: expected, foundAtFirstPoll: true)
+            durations.learn(seen: expected * 1.005 + .milliseconds(3), aimedAt: expected)
         }
         #expect(durations.expected() == .milliseconds(100))
     }
@@ -60,11 +60,24 @@ final class OrderLog: @unchecked Sendable {
     /// the expected duration grows to what they took.
     @Test func slowerJobsRaiseTheExpectedDuration() {
         let durations = JobDurations()
-        durations.learn(seen: .milliseconds(100), waitedFor: nil, foundAtFirstPoll: false)
+        durations.learn(seen: .milliseconds(100), aimedAt: nil)
         for _ in 0..<JobDurations.kept {
-            durations.learn(seen: .milliseconds(250), waitedFor: .milliseconds(100), foundAtFirstPoll: false)
+            durations.learn(seen: .milliseconds(250), aimedAt: nil)
         }
         #expect(durations.expected() == .milliseconds(250))
+    }
+
+    /// Durations from the state: the last 8 are kept, no job scouts, and exactly one job of the run is
+    /// told to poll early.
+    @Test func seededDurationsNeedNoScoutAndGiveOneProbe() {
+        let durations = JobDurations()
+        #expect(!durations.takeProbe())
+        durations.seed((1...10).map { .milliseconds(100 * $0) })
+        #expect(durations.expected() == .milliseconds(300)) // 100 ms and 200 ms were older than the last 8
+        #expect(!durations.startScouting())
+        #expect(durations.takeProbe() && !durations.takeProbe())
+        durations.seed([])
+        #expect(durations.expected() == .milliseconds(300) && !durations.takeProbe())
     }
 }
 

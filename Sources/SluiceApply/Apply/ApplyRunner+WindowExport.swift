@@ -295,12 +295,13 @@ extension ApplyRunner {
         let deadline = started.advanced(by: options.maxJobWait)
         var scouting = false
         defer { if scouting { context.jobDurations.endScouting() } }
-        // The duration the first poll waited for, when it came from earlier jobs.
-        var waitedFor: Duration?
-        // When the expectation comes only from earlier runs: the first poll, at half of it, which lets a
-        // spec whose jobs got faster learn so (a poll at the expectation finds every shorter job done and
-        // learns the expectation again); the second poll is at the expectation.
-        var probe: Duration?
+        // The duration from earlier jobs the next poll is timed for; nil once polls follow the schedule. A
+        // job found done at such a poll took at most that long, and that is what is learnt.
+        var aimedAt: Duration?
+        // Where the expectation comes from earlier runs only: the run's first job polls first at half of
+        // it, so a spec whose jobs got faster learns so (a poll at the expectation finds every shorter job
+        // done and would learn the expectation again), then at the expectation.
+        var expectation: Duration?
         if !pollImmediately {
             // A fresh job: the first poll waits for what this spec's shortest recent job took (+0.5 %, so it
             // finds the job done rather than one poll early; +2 % cost Userpilot's one-job-at-a-time
@@ -322,31 +323,23 @@ extension ApplyRunner {
                     waitedForScout = true
                 }
             }
-            waitedFor = expected
             // A follower that waited past its expected time polls at once; a fresh job waits at least the
             // schedule's first delay.
             let least = waitedForScout ? .zero : options.poll.delay(afterWaiting: .zero)
+            aimedAt = expected
             if let expected, !waitedForScout, expected / 2 > least, context.jobDurations.takeProbe() {
-                probe = expected / 2
+                aimedAt = expected / 2
+                expectation = expected
             }
-            let first = (probe ?? expected.map { $0 * 1.005 } ?? .zero) - (clock.now - started)
-            try await clock.sleep(for: max(least, first))
+            try await sleep(until: aimedAt, least: least)
         }
         var unrecognised: Set<String> = []
-        var polls = 0
         while true {
             let status = try await context.provider.status(of: jobID)
-            polls += 1
             switch status {
             case .done, .doneEmpty:
                 guard !pollImmediately else { return (status, nil) }
-                let took: Duration
-                if let probe {
-                    took = context.jobDurations.learn(seen: clock.now - started, waitedFor: polls == 1 ? probe : waitedFor, foundAtFirstPoll: polls <= 2)
-                } else {
-                    took = context.jobDurations.learn(seen: clock.now - started, waitedFor: waitedFor, foundAtFirstPoll: polls == 1)
-                }
-                return (status, took)
+                return (status, context.jobDurations.learn(seen: clock.now - started, aimedAt: aimedAt))
             case .failed, .vanished:
                 return (status, nil)
             case .running:
@@ -363,11 +356,21 @@ extension ApplyRunner {
                     throw WindowFailure(message: "job \(jobID) kept answering \(Self.quote(word)), a status \(context.spec.provider)'s documentation does not name, for \(options.maxJobWait); nothing was recorded complete", kind: .unavailable)
                 }
             }
-            if probe != nil, polls == 1, let expected = waitedFor {
-                try await clock.sleep(for: max(.zero, expected * 1.005 - (clock.now - started)))
+            if let next = expectation {
+                // The early poll found the job running: the next is at the expectation itself.
+                expectation = nil
+                aimedAt = next
+                try await sleep(until: next, least: .zero)
             } else {
+                aimedAt = nil
                 try await clock.sleep(for: options.poll.delay(afterWaiting: clock.now - started))
             }
+        }
+
+        /// Sleeps until `aimed` (+0.5 %) after the job started, at least `least`.
+        func sleep(until aimed: Duration?, least: Duration) async throws {
+            let remaining = (aimed.map { $0 * 1.005 } ?? .zero) - (clock.now - started)
+            try await clock.sleep(for: max(least, remaining))
         }
     }
 

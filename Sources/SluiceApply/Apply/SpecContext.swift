@@ -68,14 +68,15 @@ final class JobDurations: Sendable {
 
     var isScouting: Bool { scout.withLock { $0 } }
 
-    /// Learns from a job seen done `seen` after its submit was answered. A job found done at its first
-    /// poll, which waited for `waitedFor` (the expected duration, before the margin), took at most that:
-    /// that is what is learnt, not the later moment it was seen. Learning the moment made every
-    /// generation of a spec's jobs the margin plus a round trip slower than the last (a backfill of
-    /// 3,000 OpenWeb windows went from 142 ms to 489 ms per job).
+    /// Learns from a job seen done `seen` after its submit was answered, and returns what it learnt. A
+    /// job found done at a poll timed for `aimedAt` (a duration from earlier jobs, before the margin)
+    /// took at most that: that is what is learnt, not the later moment it was seen. Learning the moment
+    /// made every generation of a spec's jobs the margin plus a round trip slower than the last (a
+    /// backfill of 3,000 OpenWeb windows went from 142 ms to 489 ms per job). A job found done at a poll
+    /// of the schedule (`aimedAt` nil) is learnt as seen.
     @discardableResult
-    func learn(seen: Duration, waitedFor: Duration?, foundAtFirstPoll: Bool) -> Duration {
-        let took = foundAtFirstPoll ? min(seen, waitedFor ?? seen) : seen
+    func learn(seen: Duration, aimedAt: Duration?) -> Duration {
+        let took = min(seen, aimedAt ?? seen)
         record(took)
         return took
     }

@@ -226,12 +226,6 @@ public struct ContinuousLockWaiter: LockWaiter {
     }
 }
 
-extension Duration {
-    var wholeMilliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-    }
-}
-
 extension SluiceState {
     /// The state with `serial` advanced, as a store writes it.
     func nextVersion() -> SluiceState {

@@ -288,19 +288,26 @@ public struct SpecState: Sendable {
     /// exported with the data fingerprint `data`, oldest first: what the spec's jobs took lately.
     public func recentJobDurations(data: SHA256Digest, limit: Int) -> [Duration] {
         guard limit > 0 else { return [] }
-        var found: [(updated: Int64, millis: Int32)] = []
+        // The latest `limit`, kept in order as the columns are walked once: no sort of a million windows.
+        var latest: [(updated: Int64, millis: Int32)] = []
+        latest.reserveCapacity(limit + 1)
         for i in 0..<count where jobMillis[i] >= 0 && statuses[i] == .complete
             && fingerprintTable[Int(fingerprintIndices[i])].data == data {
-            found.append((updatedTimes[i], jobMillis[i]))
+            let updated = updatedTimes[i]
+            if latest.count == limit, updated <= latest[0].updated { continue }
+            let at = latest.firstIndex { $0.updated > updated } ?? latest.count
+            latest.insert((updated, jobMillis[i]), at: at)
+            if latest.count > limit { latest.removeFirst() }
         }
-        return found.sorted { $0.updated < $1.updated }.suffix(limit).map { .milliseconds(Int64($0.millis)) }
+        return latest.map { .milliseconds(Int64($0.millis)) }
     }
 
     /// A job duration as its column entry.
     public static func millis(_ duration: Duration?) -> Int32 {
         guard let duration, duration >= .zero else { return -1 }
-        let (seconds, attoseconds) = duration.components
-        return Int32(clamping: seconds.multipliedReportingOverflow(by: 1000).partialValue + attoseconds / 1_000_000_000_000_000)
+        // Past Int64's milliseconds (292 million years) the seconds alone say it is too long.
+        guard duration.components.seconds < Int64(Int32.max) else { return Int32.max }
+        return Int32(clamping: duration.wholeMilliseconds)
     }
 
     public var records: [WindowRecord] { (0..<count).map(record(at:)) }

@@ -256,6 +256,13 @@ public enum RFC3339 {
     }
 }
 
+extension Duration {
+    /// The duration in whole milliseconds, rounded toward zero.
+    public var wholeMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}
+
 extension Timestamp {
     /// The system clock, to the millisecond.
     public static func systemNow() -> Timestamp {
