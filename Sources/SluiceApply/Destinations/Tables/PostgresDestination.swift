@@ -274,6 +274,12 @@ public final class PostgresDestination: Destination, TableQuerying {
             }
         }
 
+        // A temporary table has no statistics until analyzed: without them the planner takes the window's
+        // keys for a few hundred rows and joins them to the table by index, row by row (0.8 s instead of
+        // 0.2 s for 200,000 rows). Sampling the key columns costs a few tens of milliseconds.
+        let sampled = (keyPositions.map { "c\($0)" } + ["_ord"]).joined(separator: ", ")
+        try await db.query(PostgresQuery(unsafeSQL: "ANALYZE pg_temp.\(temp) (\(sampled))"), logger: logger)
+
         let casts = load.columns.indices.map { i -> String in
             let type = existing[names[i]] ?? dialect.type(load.columns[i].type)
             return type == "text" ? "s.c\(i)" : "s.c\(i)::\(type)"
