@@ -76,12 +76,8 @@ struct BlobContent: Sendable {
 
     /// Bytes [offset, offset + length) of the blob, where offset is chunk-aligned.
     func chunk(index: Int64, length: Int) -> ByteBuffer {
-        var buffer = ByteBuffer(bytes: block[0..<length])
-        var stamp = UInt64(bitPattern: index)
-        for k in 0..<min(8, length) {
-            buffer.setInteger(UInt8(truncatingIfNeeded: stamp), at: k)
-            stamp >>= 8
-        }
+        var buffer = ByteBuffer()
+        append(index: index, from: 0, length: length, to: &buffer)
         return buffer
     }
 

@@ -555,19 +555,18 @@ final class PrefetchedBatches: @unchecked Sendable {
             let cursor = try reader.cursor()
             while let batch = try cursor.next() {
                 condition.lock()
-                var freed = spent
-                spent.removeAll()
-                condition.unlock()
-                freed.removeAll()
-                condition.lock()
                 while ready.count >= depth && !stopped { condition.wait() }
                 if stopped {
                     condition.unlock()
                     return
                 }
                 ready.append(batch)
+                let freed = spent
+                spent = []
                 condition.broadcast()
                 condition.unlock()
+                // Freed here, outside the lock the consumer waits on.
+                withExtendedLifetime(freed) {}
             }
         } catch {
             condition.lock()
