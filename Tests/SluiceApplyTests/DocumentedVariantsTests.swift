@@ -63,37 +63,16 @@ import Testing
         }
     }
 
-    /// Coveo's doc shows an export echoing a range five hours off its request: such an export fails
-    /// the window, naming both ranges, and nothing is written.
-    @Test func aCoveoExportOfAnotherRangeFailsTheWindowNamingBothRanges() async throws {
-        let scratch = try Scratch()
-        var configuration = try applySandboxConfiguration()
-        configuration.variants = [.coveoTimeZone]
-        try await withSandbox(configuration) { sandbox in
-            let spec = try testSpec(.coveo, endpoint: sandbox.apiBaseURL, days: 1, filters: defaultFilters(.coveo))
-            let store = InMemoryStateStore(nil)
-            let root = scratch.url.appendingPathComponent("out")
-            let (_, summary) = try await planAndApply([spec], store: store, root: root, now: Self.now)
-            #expect(summary.failed == 1 && summary.exported == 0)
-            let message = summary.failures.first ?? ""
-            #expect(message.contains("2025-01-01T05:00:00Z…2025-01-02T04:59:59.999Z") && message.contains("2025-01-01T00:00:00Z…2025-01-01T23:59:59.999Z"), "\(message)")
-            #expect(message.contains("time zone"), "\(message)")
-            #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("coveo-test").path))
-            let record = try #require(try await store.load()?.spec(named: spec.name)?.records.first)
-            #expect(record.status == .failed)
-        }
-    }
-
     /// A status word no doc names is shown while it lasts and fails the window at the job deadline,
     /// naming the word; the window is never recorded complete.
-    @Test func anUnknownStatusWordIsShownAndFailsTheWindowAtTheDeadline() async throws {
+    @Test func anUnknownStatusWordIsShownAndGivesUpTheWindowsPlaceInBoundedTime() async throws {
         let scratch = try Scratch()
         try await withSandbox(try applySandboxConfiguration()) { sandbox in
             let spec = try testSpec(.openweb, endpoint: sandbox.apiBaseURL, days: 1)
             let store = InMemoryStateStore(nil)
             let root = scratch.url.appendingPathComponent("out")
             var options = testApplyOptions(root: root)
-            options.maxJobWait = .milliseconds(400)
+            options.unknownStatusTimeout = .milliseconds(400) // the job deadline stays a day
             let log = EventLog()
             let (_, summary) = try await planAndApply([spec], store: store, root: root, now: Self.now, options: options, log: log) {
                 RewritingTransport($0) { url, body in
@@ -105,14 +84,17 @@ import Testing
             #expect(summary.failures.first?.contains(#"kept answering "Thinking\x1b[31m""#) == true, "\(summary.failures)")
             let shown = log.all.contains { if case .waiting(_, _, let reason) = $0 { reason.contains("Thinking") && !reason.contains("\u{1b}") } else { false } }
             #expect(shown, "the unknown word was not shown while polling")
-            #expect(try await store.load()?.spec(named: spec.name)?.records.first?.status == .failed)
+            // Kept submitted: the next apply polls the same job (no second export for OpenWeb).
+            let record = try await store.load()?.spec(named: spec.name)?.records.first
+            #expect(record?.status == .submitted && record?.providerJobID != nil, "\(String(describing: record))")
             #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("openweb-test").path))
         }
     }
 
-    /// An empty list is an empty export only in the provider's own words: `{"responseFiles": []}` alone
-    /// never completes a window; `isCompleted: true` with no files does, and the manifest says why.
-    @Test func anEnterpretV1WindowIsCompleteWithNoFilesOnlyOnIsCompletedTrue() async throws {
+    /// "14k records, pageSize 5k → 3 files": an export of no records has no files, `{"responseFiles":
+    /// []}` with or without `isCompleted: true`; either completes the window at once, and the manifest
+    /// quotes the answer. A running query answers `{}` (or `isCompleted: false`).
+    @Test func anEnterpretV1WindowWithNoFilesIsCompleteAtOnceInEitherForm() async throws {
         let scratch = try Scratch()
         try await withSandbox(try applySandboxConfiguration()) { sandbox in
             let spec = try testSpec(.enterpretV1, endpoint: sandbox.apiBaseURL, days: 1, filters: defaultFilters(.enterpretV1))
@@ -123,8 +105,9 @@ import Testing
             let (_, first) = try await planAndApply([spec], store: ambiguous, root: root, now: Self.now, options: options) {
                 RewritingTransport($0) { url, body in url.contains("/async/fetch") ? #"{"responseFiles": []}"# : body }
             }
-            #expect(first.failed == 1 && first.exported == 0, "\(first.failures)")
-            #expect(try await ambiguous.load()?.spec(named: spec.name)?.records.first?.status != .complete)
+            #expect(first.exported == 1 && first.failed == 0, "\(first.failures)")
+            #expect(try await ambiguous.load()?.spec(named: spec.name)?.records.first?.status == .complete)
+            try FileManager.default.removeItem(at: root)
 
             let explicit = InMemoryStateStore(nil)
             let (_, second) = try await planAndApply([spec], store: explicit, root: root, now: Self.now, options: options) {

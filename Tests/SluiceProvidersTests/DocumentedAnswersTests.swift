@@ -42,9 +42,11 @@ import Testing
         (#"{"status": "in_progress"}"#, "running"),
         (#"{"status": "Done", "links": ["https://f.example/a.csv.zip?X-Signature=1"]}"#, "done 1"),
         (#"{"status": "done", "links": ["https://f.example/a.csv.zip?s=1", "https://f.example/b.csv.zip?s=2"]}"#, "done 2"),
-        // "links … present only when "status": "done"": a done without usable links is no export.
+        // "links … present only when "status": "done"": a done without links is no export.
         (#"{"status": "done"}"#, "failed"),
-        (#"{"status": "done", "links": []}"#, "failed"),
+        // An export of no comments has no file to link: empty at once, never resubmitted.
+        (#"{"status": "done", "links": []}"#, "empty"),
+        (#"{"status": "Done", "links": []}"#, "empty"),
         (#"{"status": "done", "links": "https://f.example/a.csv.zip"}"#, "failed"),
         (#"{"status": "done", "links": [123, null, {}]}"#, "failed"),
         (#"{"status": "done", "links": ["https://f.example/a.csv.zip", ""]}"#, "failed"),
@@ -73,7 +75,8 @@ import Testing
         // The reference's completed form, without isCompleted.
         (#"{"responseFiles": ["https://s3.example/a.json?sig=1", "https://s3.example/b.json?sig=2"]}"#, "done 2"),
         // Neither form's completion: never taken as done.
-        (#"{"responseFiles": []}"#, "unrecognised responseFiles: [] without isCompleted"),
+        // "14k records, pageSize 5k → 3 files": 0 records, 0 files; a running query answers `{}`.
+        (#"{"responseFiles": []}"#, "empty"),
         (#"{"isCompleted": "yes"}"#, "unrecognised isCompleted: \"yes\""),
         (#"{"isCompleted": true, "responseFiles": [7]}"#, "failed"),
         (#"{"isCompleted": true, "responseFiles": "https://s3.example/a.json"}"#, "failed"),
@@ -126,22 +129,44 @@ import Testing
 
     /// The doc's example echoes a range five hours off its request; an export of other hours than the
     /// window is refused, naming both ranges and the likely cause.
-    @Test func coveoRefusesAnExportOfAnotherRange() async throws {
-        // The window 2025-01-01T00:00Z…2025-01-01T23:59:59.999Z, echoed five hours later.
+    @Test func coveoRefusesAnExportOfAnotherRangeWithAdviceThatCanWork() async throws {
+        // The window 2025-01-01T00:00Z…2025-01-02T00:00Z, echoed 90 minutes and 7 ms later: no zone offset.
         let transport = ScriptedTransport([
-            .answer(201, [], #"{"id": "e-2", "status": "PENDING", "from": 1735707600000, "to": 1735793999999}"#),
+            .answer(201, [], #"{"id": "e-2", "status": "PENDING", "from": 1735695000007, "to": 1735781400007}"#),
         ])
         let provider = CoveoProvider(client: Self.client(transport))
         let request = RequestRenderer(provider: .coveo, filters: .object([])).render(ProviderFlowTests.window)
         let error = await #expect(throws: ExportError.self) { try await provider.submit(request) }
-        #expect(error?.kind == .rejected)
         let message = error?.message ?? ""
-        #expect(message.contains("2025-01-01T05:00:00Z…2025-01-02T04:59:59.999Z"), "\(message)")
-        #expect(message.contains("2025-01-01T00:00:00Z…2025-01-01T23:59:59.999Z"), "\(message)")
-        #expect(message.contains("time zone"), "\(message)")
+        #expect(message.contains("2025-01-01T01:30:00.007Z…2025-01-02T01:30:00.007Z"), "\(message)")
+        #expect(message.contains("2025-01-01T00:00:00Z…2025-01-02T00:00:00Z"), "\(message)")
+        #expect(!message.contains("set the range"), "advice a spec cannot follow: \(message)")
+    }
+
+    /// The doc's example echoes a range five hours off its request: the organisation's time zone. The
+    /// range is sent again moved back by it, and the spec's later windows are sent moved at once.
+    @Test func coveoMovesTheRangeByTheOrganisationsOffsetItLearnt() async throws {
+        // Sent 00:00Z…00:00Z, echoed 05:00Z…04:59:59.999Z (an exclusive `to`, reported as its last ms).
+        let transport = ScriptedTransport([
+            .answer(201, [], #"{"id": "e-wasted", "status": "PENDING", "from": 1735707600000, "to": 1735793999999}"#),
+            .answer(201, [], #"{"id": "e-2", "status": "PENDING", "from": 1735689600000, "to": 1735775999999}"#),
+            .answer(201, [], #"{"id": "e-3", "status": "PENDING", "from": 1735776000000, "to": 1735862400000}"#),
+        ])
+        let offset = OrganisationOffset()
+        let provider = CoveoProvider(client: Self.client(transport), offset: offset)
+        let renderer = RequestRenderer(provider: .coveo, filters: .object([]))
+        #expect(try await provider.submit(renderer.render(ProviderFlowTests.window)) == .started(jobID: "e-2"))
+        #expect(offset.milliseconds == 5 * 3_600_000)
+        let next = ExportWindow(start: ProviderFlowTests.window.end, end: ProviderFlowTests.window.end + .days(1))
+        #expect(try await provider.submit(renderer.render(next)) == .started(jobID: "e-3"))
+        let sent = transport.requests.map { $0.url.removingPercentEncoding ?? $0.url }
+        #expect(sent.count == 3)
+        #expect(sent[1].contains("from=2024-12-31T19:00:00.000Z") && sent[1].contains("to=2025-01-01T19:00:00.000Z"), "\(sent[1])")
+        #expect(sent[2].contains("from=2025-01-01T19:00:00.000Z"), "the second window is sent moved at once: \(sent[2])")
     }
 
     @Test func coveoAcceptsTheEchoOfItsOwnRange() async throws {
+        // `to` = e sent; echoed as sent (inclusive, or exclusive echoed unchanged) or 1 ms earlier.
         for to in ["1735775999999", "1735776000000"] {
             let transport = ScriptedTransport([.answer(201, [], #"{"id": "e-3", "status": "PENDING", "from": 1735689600000, "to": \#(to)}"#)])
             let request = RequestRenderer(provider: .coveo, filters: .object([])).render(ProviderFlowTests.window)
@@ -246,5 +271,10 @@ import Testing
         await #expect(throws: ExportError.self) { try await provider.submit(request) }
         let empty = ScriptedTransport([.answer(200, [], #"{"files": []}"#)])
         #expect(try await EnterpretV2Provider(client: Self.client(empty), objectID: nil).submit(request) == .finished(files: []))
+        // protobuf's JSON leaves an empty repeated field out: no `files` is no files.
+        let omitted = ScriptedTransport([.answer(200, [], #"{}"#)])
+        #expect(try await EnterpretV2Provider(client: Self.client(omitted), objectID: nil).submit(request) == .finished(files: []))
+        let notAList = ScriptedTransport([.answer(200, [], #"{"files": "https://s3.example/a.csv"}"#)])
+        await #expect(throws: ExportError.self) { try await EnterpretV2Provider(client: Self.client(notAList), objectID: nil).submit(request) }
     }
 }

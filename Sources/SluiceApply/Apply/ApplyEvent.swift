@@ -83,6 +83,9 @@ public struct ApplySummary: Sendable, Hashable, Codable {
     public var skipped = 0
     /// Bytes downloaded.
     public var bytes: Int64 = 0
+    /// Records the requests' overlap past their windows' ends brought in, removed before commit (each
+    /// is in the next window's export).
+    public var trimmed = 0
     /// Requests sent to the providers' APIs and storage (every attempt).
     public var apiCalls = 0
     /// Of `apiCalls`, attempts that were retried (429, 5xx, timeouts, broken connections).
@@ -109,6 +112,7 @@ public struct ApplySummary: Sendable, Hashable, Codable {
         if skipped > 0 { out += ", \(skipped) not started" }
         out += "; \(ByteCount.text(bytes)) in \(apiCalls) API calls"
         if httpRetries > 0 { out += " (\(httpRetries) retried)" }
+        if trimmed > 0 { out += ", \(trimmed) record\(trimmed == 1 ? "" : "s") past the windows' ends trimmed" }
         out += ", \(Self.seconds(wallMilliseconds))."
         if doneByOthers > 0 { out += " \(doneByOthers) found done by another worker." }
         if let plan {

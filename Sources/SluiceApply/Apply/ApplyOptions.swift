@@ -30,6 +30,10 @@ public struct ApplyOptions: Sendable {
     /// How long to wait for one job before giving up on it (it is left recorded as submitted, so the
     /// next apply polls it again).
     public var maxJobWait: Duration = .seconds(24 * 3600)
+    /// How long a job may keep answering a status its vendor's documentation does not name before its
+    /// window gives up its place (failed, the job kept `submitted` for the next apply to poll again):
+    /// a window never holds a parallel slot for a day on an answer no doc explains.
+    public var unknownStatusTimeout: Duration = .seconds(10 * 60)
     /// The interval "per minute" limits count over. Only a provider whose clock runs faster than real time
     /// (the sandbox's `--speed`) warrants shortening it.
     public var limitInterval: Duration = .seconds(60)

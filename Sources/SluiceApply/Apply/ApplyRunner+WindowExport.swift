@@ -36,6 +36,7 @@ extension ApplyRunner {
                 if run.resumed { $0.resumed += 1 }
                 if run.retried { $0.retried += 1 }
                 $0.bytes += run.bytes
+                $0.trimmed += run.trimmed
             }
             return .completed
         } catch let error as StateStoreError {
@@ -88,11 +89,15 @@ extension ApplyRunner {
         /// How long the job this run polled from its submit took: recorded with the window.
         var jobTook: Duration?
         var bytes: Int64 = 0
+        /// Records outside the window the request's overlap brought in, removed before the commit.
+        var trimmed = 0
         /// The window's staging area while its files come down, kept across fresh links so a file
-        /// already downloaded and checked is not fetched again; and those files, by their place in the
-        /// answer (two files may share a name).
+        /// already downloaded is not fetched again; and those files, by what identifies them in any
+        /// listing (`FileKey`: the URL without its signature), never by their place in one.
         var staged: StagedWindow?
-        var fetched: Set<Int> = []
+        var fetched: [FileKey: FetchedFile] = [:]
+        /// The next folder of `.downloads` a file lands in.
+        var nextFolder = 0
         /// The provider's own words for a window with no files (`isCompleted: true` and no
         /// `responseFiles`); a window publishes zero files only with them, and its manifest quotes them.
         var emptyEvidence: String?
@@ -334,6 +339,7 @@ extension ApplyRunner {
             try await sleep(until: aimedAt, least: least)
         }
         var unrecognised: Set<String> = []
+        var unrecognisedSince: ApplyClock.Instant?
         while true {
             let status = try await context.provider.status(of: jobID)
             switch status {
@@ -343,17 +349,21 @@ extension ApplyRunner {
             case .failed, .vanished:
                 return (status, nil)
             case .running:
+                unrecognisedSince = nil
                 guard clock.now < deadline else {
                     throw WindowFailure(message: "job \(jobID) still running after \(options.maxJobWait); the next apply polls it again", kind: .deadline, jobMayResume: true)
                 }
             case .unrecognised(let word):
-                // Not in the vendor's doc: shown once, polled like a running job, never taken as done.
+                // Not in the vendor's doc: shown once, polled like a running job for a bounded time, never
+                // taken as done; then the window gives up its place and the next apply polls the same job.
+                let since = unrecognisedSince ?? clock.now
+                unrecognisedSince = since
                 if unrecognised.insert(word).inserted {
                     reporter.report(.waiting(spec: context.spec.name, window: window,
-                                             reason: "job \(jobID) answered \(Self.quote(word)), which \(context.spec.provider)'s documentation does not name; polling on until the job deadline (\(options.maxJobWait))"))
+                                             reason: "job \(jobID) answered \(Self.quote(word)), which \(context.spec.provider)'s documentation does not name; polling on for up to \(options.unknownStatusTimeout)"))
                 }
-                guard clock.now < deadline else {
-                    throw WindowFailure(message: "job \(jobID) kept answering \(Self.quote(word)), a status \(context.spec.provider)'s documentation does not name, for \(options.maxJobWait); nothing was recorded complete", kind: .unavailable)
+                guard clock.now < deadline, clock.now - since < options.unknownStatusTimeout else {
+                    throw WindowFailure(message: "job \(jobID) kept answering \(Self.quote(word)), a status \(context.spec.provider)'s documentation does not name, for \(min(options.unknownStatusTimeout, options.maxJobWait)); nothing was recorded complete, and the next apply polls the same job again", kind: .unavailable, jobMayResume: true)
                 }
             }
             if let next = expectation {
@@ -384,6 +394,11 @@ extension ApplyRunner {
             throw WindowFailure(message: "the provider answered the export done with no files and no documented word that it is empty; nothing was recorded", kind: .unavailable)
         }
         let empty = files.isEmpty ? run.emptyEvidence : nil
+        if run.staged != nil, !run.fetched.isEmpty, !FileKey.canMatch(run.fetched.keys, files) {
+            // A listing that does not hold every file already fetched, once each, is another export (or
+            // cannot be told apart): start the window's files again rather than mix two.
+            await discardStaging(context, &run)
+        }
         let staged: StagedWindow
         if let kept = run.staged {
             staged = kept
@@ -396,6 +411,11 @@ extension ApplyRunner {
                 throw WindowFailure(message: "the provider named a file whose name holds a secret of this run; refusing to store it", kind: .rejected)
             }
             try await download(files, into: staged, context: context, window: window, run: &run)
+            let trimmed = try context.recordTime.map { rule in
+                let removed = try Self.trim(staged, window: window, rule: rule)
+                return WindowManifest.Trimmed(field: rule.field, atOrAfter: window.end.rfc3339, records: removed.records)
+            }
+            run.trimmed = trimmed?.records ?? 0
             try await context.provider.finish(DirectoryFiles(directory: staged.directory))
             let now = options.now()
             let fingerprints = context.fingerprints
@@ -403,6 +423,8 @@ extension ApplyRunner {
                 var manifest = WindowManifest(spec: spec, window: window, providerJobID: jobID, request: request, files: facts,
                                               fingerprints: fingerprints, exportedAt: now)
                 manifest.empty = empty
+                manifest.trimmed = trimmed
+                manifest.renamed = staged.renamed.all
                 return try manifest.jsonData()
             }
             run.staged = nil
@@ -415,40 +437,55 @@ extension ApplyRunner {
         }
     }
 
+    /// Removes from the staged files the records at or after the window's end, which a request reaching
+    /// past it brought in (`RecordTrimmer`); a record that cannot be dated fails the window.
+    static func trim(_ staged: StagedWindow, window: ExportWindow, rule: RecordTime) throws -> RecordTrimmer.Removed {
+        do {
+            return try RecordTrimmer.trim(directory: staged.directory, end: window.end.millisecondsSinceEpoch, rule: rule)
+        } catch let failure as RecordTrimmer.Failure {
+            throw WindowFailure(message: "\(failure.description); nothing was recorded", kind: .unavailable)
+        }
+    }
+
     /// Downloads the files of a window not fetched yet into its staging area, several at once when
     /// download slots are free (each file takes one of `downloadSlots`, so all windows together stay
-    /// within `parallelism`), all of them together within `maxWindowBytes`. Every file that arrives
-    /// whole is kept, whatever happens to the others, so fresh links fetch only what is missing. The first error that fresh links cannot mend wins
-    /// over `StaleLinks`, and stops the files still coming.
+    /// within `parallelism`), all of them together within `maxWindowBytes`; then adds them to the window
+    /// one by one in the listing's order, so two files or archive entries of one name are told apart the
+    /// same way whichever came down first. Every file that arrives whole is kept, whatever happens to
+    /// the others, so fresh links fetch only what is missing. The first error that fresh links cannot
+    /// mend wins over `StaleLinks`, and stops the files still coming.
     private func download(_ files: [RemoteFile], into staged: StagedWindow, context: SpecContext, window: ExportWindow,
                           run: inout WindowRun) async throws {
         let spec = context.spec
-        let pending = files.indices.filter { !run.fetched.contains($0) }
+        let keys = files.map(FileKey.init)
+        var pending: [(index: Int, folder: Int)] = []
+        for (i, key) in keys.enumerated() where run.fetched[key] == nil {
+            pending.append((i, run.nextFolder))
+            run.nextFolder += 1
+        }
         // Files coming down at once share what is left of the window's limit, byte by byte.
         let maxBytes = min(options.maxFileBytes, options.maxWindowBytes - run.bytes)
         let budget = ByteBudget(limit: options.maxWindowBytes, used: run.bytes)
-        let (destination, client, keep, limits) = (context.destination, context.api, spec.destination.keepArchives,
-                                                   UnpackLimits(spec.archives))
+        let client = context.api
         let slots = downloadSlots
         var firstError: (any Error)?
-        try await withThrowingTaskGroup(of: (Int, Result<(name: String, bytes: Int64), any Error>).self) { group in
-            for i in pending {
+        try await withThrowingTaskGroup(of: (Int, Int, Result<DownloadedFile, any Error>).self) { group in
+            for (i, folder) in pending {
                 group.addTask {
                     do {
                         try await slots.acquire()
                         defer { slots.release() }
-                        return (i, .success(try await Self.add(files[i], number: i, to: staged, destination: destination, client: client,
-                                                               keepArchive: keep, maxBytes: maxBytes, budget: budget,
-                                                               limits: limits)))
+                        return (i, folder, .success(try await Self.fetch(files[i], folder: folder, to: staged, client: client,
+                                                                         maxBytes: maxBytes, budget: budget)))
                     } catch {
-                        return (i, .failure(error))
+                        return (i, folder, .failure(error))
                     }
                 }
             }
-            for try await (i, result) in group {
+            for try await (i, _, result) in group {
                 switch result {
                 case .success(let file):
-                    run.fetched.insert(i)
+                    run.fetched[keys[i]] = FetchedFile(download: file)
                     run.bytes += file.bytes
                     reporter.report(.downloaded(spec: spec.name, window: window, file: file.name, bytes: file.bytes))
                 case .failure(let error):
@@ -460,24 +497,43 @@ extension ApplyRunner {
             }
         }
         if let firstError { throw firstError }
+        let (destination, keep, limits) = (context.destination, spec.destination.keepArchives, UnpackLimits(spec.archives))
+        for key in keys {
+            guard let file = run.fetched[key]?.download else { continue }
+            do {
+                try Self.ingest(file, into: staged, destination: destination, keepArchive: keep, limits: limits)
+                run.fetched[key]?.download = nil
+            } catch {
+                if error is StaleLinks { run.fetched[key] = nil } // its bytes were not what they should be
+                throw error
+            }
+        }
     }
 
     /// Throws away the window's staging area (a failure, or a new job whose files may differ).
     func discardStaging(_ context: SpecContext, _ run: inout WindowRun) async {
         if let staged = run.staged { await context.destination.discard(staged) }
         run.staged = nil
-        run.fetched = []
+        run.fetched = [:]
     }
 
     /// Downloads one file of a window into its staging area and adds it to the window (an archive is
-    /// checked and unpacked). Returns the file's safe name and the bytes downloaded. Throws `StaleLinks`
-    /// when fresh links may help (403/404/410, a transfer that kept failing, an archive that fails its
-    /// check), `WindowFailure` for any other answer and for refusals trying again cannot change (a URL
-    /// that is not http or https, a file over `maxBytes`, an archive over `limits`, a path outside the
-    /// window or taken by another file).
+    /// checked and unpacked). Returns the file's safe name and the bytes downloaded. Throws as `fetch`
+    /// and `ingest` do.
     public static func add(_ file: RemoteFile, number: Int, to staged: StagedWindow, destination: any Destination,
                            client: APIClient, keepArchive: Bool, maxBytes: Int64 = .max, budget: ByteBudget? = nil,
                            limits: UnpackLimits = UnpackLimits()) async throws -> (name: String, bytes: Int64) {
+        let downloaded = try await fetch(file, folder: number, to: staged, client: client, maxBytes: maxBytes, budget: budget)
+        try ingest(downloaded, into: staged, destination: destination, keepArchive: keepArchive, limits: limits)
+        return (downloaded.name, downloaded.bytes)
+    }
+
+    /// Downloads one file of a window into its own folder of the staging area's downloads. Throws
+    /// `StaleLinks` when fresh links may help (403/404/410, a transfer that kept failing),
+    /// `WindowFailure` for any other answer and for refusals trying again cannot change (a URL that is
+    /// not http or https, a file over `maxBytes`, a name that is not safe).
+    static func fetch(_ file: RemoteFile, folder number: Int, to staged: StagedWindow, client: APIClient,
+                      maxBytes: Int64 = .max, budget: ByteBudget? = nil) async throws -> DownloadedFile {
         let safe: String
         do {
             safe = try ArchiveUnpacker.sanitised(file.name, in: file.name)
@@ -496,13 +552,7 @@ extension ApplyRunner {
             try Data(content).write(to: path)
             var digest = ContentDigest(fileName: safe)
             content.withUnsafeBytes { digest.update($0) }
-            do {
-                _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive, limits: limits,
-                                           content: digest.finish())
-            } catch let error as FileCheckError {
-                throw WindowFailure(message: "\(error.description); the window is not exported", kind: .rejected)
-            }
-            return (safe, Int64(content.count))
+            return DownloadedFile(name: safe, path: path, content: digest.finish(), bytes: Int64(content.count))
         }
         let result: DownloadResult
         do {
@@ -519,16 +569,24 @@ extension ApplyRunner {
             if [403, 404, 410].contains(result.status) { throw StaleLinks(reason: reason) }
             throw WindowFailure(message: reason, kind: .download, jobMayResume: false)
         }
+        return DownloadedFile(name: safe, path: path, content: result.content, bytes: result.bytesWritten)
+    }
+
+    /// Adds a downloaded file to the window: an archive checked and unpacked, any other file moved in;
+    /// a name another file of the window took is told apart (`name~2.csv`). Throws `StaleLinks` when
+    /// the archive fails its check (fresh links may help), `WindowFailure` when it is refused.
+    static func ingest(_ file: DownloadedFile, into staged: StagedWindow, destination: any Destination, keepArchive: Bool,
+                       limits: UnpackLimits) throws {
         do {
-            _ = try destination.ingest(path, named: safe, into: staged, keepArchive: keepArchive, limits: limits,
-                                       content: result.content)
+            _ = try destination.ingest(file.path, named: file.name, into: staged, keepArchive: keepArchive, limits: limits,
+                                       content: file.content)
         } catch let error as FileCheckError where error.permanent {
-            try? FileManager.default.removeItem(at: path)
+            try? FileManager.default.removeItem(at: file.path)
             throw WindowFailure(message: "\(error.description); the window is not exported", kind: .rejected)
         } catch let error as FileCheckError {
+            try? FileManager.default.removeItem(at: file.path)
             throw StaleLinks(reason: "\(error.description); downloading again")
         }
-        return (safe, result.bytesWritten)
     }
 
     /// A vendor's word, quoted, cut to 80 characters, and escaped as every printed vendor text is.

@@ -121,7 +121,7 @@ public final class ApplyRunner: Sendable {
             contexts.append(SpecContext(
                 spec: spec, provider: definition.client(api: client, spec: spec, run: providerCache), api: client, renderer: renderer,
                 destination: destination.destination, destinationKey: destination.key,
-                fingerprints: Fingerprinter.fingerprints(for: spec), laneKey: lane.0, laneLimit: lane.1, jobGate: gate,
+                fingerprints: Fingerprinter.fingerprints(for: spec), recordTime: definition.recordTime(for: spec), laneKey: lane.0, laneLimit: lane.1, jobGate: gate,
                 sharedJobSlots: sharedSlots,
                 jobDurations: JobDurations()))
         }

@@ -15,6 +15,9 @@ struct SpecContext: Sendable {
     /// Specs with the same key share their destination (and its `prepare`).
     let destinationKey: String
     let fingerprints: WindowFingerprints
+    /// Where the spec's records carry their time, when its request reaches past the window's end: the
+    /// records at or after the end are removed before the commit.
+    let recordTime: RecordTime?
     let laneKey: String
     let laneLimit: Int
     /// Held from submit until the job is done, where the provider runs a limited number of jobs per token.

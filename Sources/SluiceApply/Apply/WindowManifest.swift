@@ -19,6 +19,19 @@ public struct WindowManifest: Sendable, Codable, Hashable {
     /// Only for a window with no files: the provider's own words that the export is empty
     /// (`enterpret-v1 answered isCompleted: true with no responseFiles`).
     public var empty: String?
+    /// Where the request reached past the window's end: the records removed for it (their `field` at or
+    /// after `atOrAfter`, the window's end; each is in the next window).
+    public var trimmed: Trimmed?
+    /// Files and archive entries written under another name because an earlier one of the window (in
+    /// the provider's listing order) had theirs: `name` as given (by `file`, the download or archive
+    /// it came in), `path` where it is.
+    public var renamed: [RenameLog.Rename]?
+
+    public struct Trimmed: Sendable, Codable, Hashable {
+        public var field: String
+        public var atOrAfter: String
+        public var records: Int
+    }
 
     public struct Window: Sendable, Codable, Hashable {
         public var start: String
@@ -58,7 +71,7 @@ public struct WindowManifest: Sendable, Codable, Hashable {
             .object([("path", string(f.path)), ("bytes", .integer(f.bytes)), ("sha256", string(f.sha256)),
                      ("records", f.records.map { .integer(Int64($0)) } ?? .null)])
         }
-        let document = RequestValue.object([
+        var members: [(key: String, value: RequestValue)] = [
             ("sluiceManifest", .integer(Int64(sluiceManifest))),
             ("spec", string(spec)),
             ("provider", string(provider)),
@@ -68,7 +81,19 @@ public struct WindowManifest: Sendable, Codable, Hashable {
             ("files", .array(files)),
             ("fingerprints", .object([("data", string(fingerprints.data)), ("destination", string(fingerprints.destination))])),
             ("exportedAt", string(exportedAt)),
-        ] + (empty.map { [("empty", string($0))] } ?? []))
+        ]
+        if let empty { members.append(("empty", string(empty))) }
+        if let renamed, !renamed.isEmpty {
+            let list: [RequestValue] = renamed.map { r in
+                .object([("name", string(r.name)), ("path", string(r.path)), ("file", string(r.file))])
+            }
+            members.append(("renamed", .array(list)))
+        }
+        if let trimmed {
+            members.append(("trimmed", .object([("field", string(trimmed.field)), ("atOrAfter", string(trimmed.atOrAfter)),
+                                                ("records", .integer(Int64(trimmed.records)))])))
+        }
+        let document = RequestValue.object(members)
         return Data((JSONNode(document).jsonText(pretty: true) + "\n").utf8)
     }
 

@@ -40,13 +40,37 @@ public struct StagedWindow: Sendable {
     /// The facts of the files whose bytes were digested as they were written (downloads, archive
     /// entries), by path in `directory`: the commit takes them instead of reading the files again.
     public let known: KnownFacts
+    /// The files and archive entries that took another name because one of the window's files had
+    /// theirs (`comments.csv` → `comments~2.csv`), in the order they were added.
+    public let renamed: RenameLog
 
     public init(target: WindowTarget, directory: URL, downloads: URL) {
         self.target = target
         self.directory = directory
         self.downloads = downloads
         known = KnownFacts()
+        renamed = RenameLog()
     }
+}
+
+/// The names a window's files were given instead of the ones they came with, for the manifest.
+public final class RenameLog: Sendable {
+    /// `name` (as the provider or the archive `file` named it) was written as `path`.
+    public struct Rename: Sendable, Hashable, Codable {
+        public var name: String
+        public var path: String
+        public var file: String
+    }
+
+    private let entries = Mutex<[Rename]>([])
+
+    public init() {}
+
+    public func record(name: String, path: String, file: String) {
+        entries.withLock { $0.append(Rename(name: name, path: path, file: file)) }
+    }
+
+    public var all: [Rename] { entries.withLock { $0 } }
 }
 
 /// Facts of a staged window's files learnt while they were written, shared by the copies of one

@@ -43,33 +43,49 @@ public enum LocalStaging {
     public static func ingest(_ download: URL, named name: String, into staged: StagedWindow, keepArchive: Bool,
                               unpacker: ArchiveUnpacker = ArchiveUnpacker(), content: ContentFacts? = nil) throws -> [String] {
         let safeName = try ArchiveUnpacker.sanitised(name, in: name)
+        var unpacker = unpacker
+        unpacker.renameCollisions = staged.renamed
         if ArchiveUnpacker.isArchive(safeName) {
-            let kept = staged.directory.appendingPathComponent(safeName)
-            if keepArchive, FileManager.default.fileExists(atPath: kept.path) {
-                throw ArchiveUnpacker.collision(safeName, in: safeName)
-            }
             let entries = try unpacker.unpackFiles(download, into: staged.directory)
             var added = entries.map(\.path)
             if keepArchive {
+                let kept: String
                 do {
-                    try moveRefusingExisting(download, to: kept, name: safeName)
+                    kept = try moveTakingFreeName(download, to: safeName, in: staged)
                 } catch {
                     for path in added { try? FileManager.default.removeItem(at: staged.directory.appendingPathComponent(path)) }
                     throw error
                 }
-                added.append(safeName)
-                if let content { staged.known.record(FileFacts(path: safeName, content)) }
+                added.append(kept)
+                if let content { staged.known.record(FileFacts(path: kept, content)) }
             } else {
                 try? FileManager.default.removeItem(at: download)
             }
             for entry in entries { staged.known.record(entry) }
             return added
         }
-        let destination = staged.directory.appendingPathComponent(safeName)
-        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try moveRefusingExisting(download, to: destination, name: safeName)
-        if let content { staged.known.record(FileFacts(path: safeName, content)) }
-        return [safeName]
+        let path = try moveTakingFreeName(download, to: safeName, in: staged)
+        if let content { staged.known.record(FileFacts(path: path, content)) }
+        return [path]
+    }
+
+    /// Moves `source` to `name` in the window, or to the first free variant of it (`name~2.csv`) when
+    /// another file of the window has it, recorded in the window's renames. Returns the path taken.
+    private static func moveTakingFreeName(_ source: URL, to name: String, in staged: StagedWindow) throws -> String {
+        var path = name
+        for n in 1...CreatedFiles.maxVariants {
+            if n > 1 { path = ArchiveUnpacker.variant(name, n) }
+            let destination = staged.directory.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+            do {
+                try moveRefusingExisting(source, to: destination, name: path)
+                if n > 1 { staged.renamed.record(name: name, path: path, file: name) }
+                return path
+            } catch let error as FileCheckError where error.permanent && FileManager.default.fileExists(atPath: destination.path) {
+                continue
+            }
+        }
+        throw ArchiveUnpacker.collision(name, in: name)
     }
 
     /// Removes the downloads folder, then returns the facts of every regular file the window holds

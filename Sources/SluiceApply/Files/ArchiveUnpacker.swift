@@ -77,7 +77,7 @@ public struct ArchiveUnpacker: Sendable {
     /// entries were written.
     public func unpackFiles(_ archive: URL, into directory: URL) throws -> [FileFacts] {
         let name = archive.lastPathComponent
-        let created = CreatedFiles()
+        let created = CreatedFiles(renames: renameCollisions)
         do {
             if name.lowercased().hasSuffix(".zip") { return try unzip(archive, into: directory, created: created) }
             if name.lowercased().hasSuffix(".gz") {
@@ -89,6 +89,20 @@ public struct ArchiveUnpacker: Sendable {
             throw error
         }
         throw FileCheckError(file: name, message: "not an archive sluice unpacks (.zip, .gz)")
+    }
+
+    /// Where entries that would land on a path the window already holds go instead: `nil` refuses them;
+    /// a log gives each the first free variant of its name (`ArchiveUnpacker.variant`) and records it.
+    public var renameCollisions: RenameLog?
+
+    /// The `n`th name for `relative` when files before it took the name: `~n` before the first dot of
+    /// its last component, so every extension stays (`a/comments.csv.zip` → `a/comments~2.csv.zip`).
+    public static func variant(_ relative: String, _ n: Int) -> String {
+        let slash = relative.lastIndex(of: "/").map { relative.index(after: $0) } ?? relative.startIndex
+        let last = relative[slash...]
+        let searchFrom = last.first == "." ? last.index(after: last.startIndex) : last.startIndex
+        let dot = last[searchFrom...].firstIndex(of: ".") ?? last.endIndex
+        return String(relative[..<dot]) + "~\(n)" + String(relative[dot...])
     }
 
     /// Why a window cannot hold two files at one path.
@@ -290,17 +304,31 @@ struct GzipHeader {
 /// The files one unpack created, so a failure can take them away again; refuses a path that exists.
 final class CreatedFiles {
     private(set) var urls: [URL] = []
+    /// Where a taken path goes instead (`nil`: it is refused).
+    let renames: RenameLog?
+    /// How many variants of one name are tried before the entry is refused.
+    static let maxVariants = 10_000
 
-    /// Creates `url` for writing, unless something is there already (another file of the window).
+    init(renames: RenameLog? = nil) { self.renames = renames }
+
+    /// Creates `url` for writing, unless something is there already (another file of the window): then
+    /// the first free variant of its name when renaming is allowed, else a refusal.
     func create(_ url: URL, relative: String, archive: String) throws -> FileSink {
-        let sink: FileSink
-        do {
-            sink = try FileSink(url, relative: relative)
-        } catch is FileSinkExists {
-            throw ArchiveUnpacker.collision(relative, in: archive)
+        var (url, path) = (url, relative)
+        var n = 1
+        while true {
+            do {
+                let sink = try FileSink(url, relative: path)
+                urls.append(url)
+                if n > 1 { renames?.record(name: relative, path: path, file: archive) }
+                return sink
+            } catch is FileSinkExists {
+                n += 1
+                guard renames != nil, n <= Self.maxVariants else { throw ArchiveUnpacker.collision(relative, in: archive) }
+                path = ArchiveUnpacker.variant(relative, n)
+                url = url.deletingLastPathComponent().appendingPathComponent((path as NSString).lastPathComponent)
+            }
         }
-        urls.append(url)
-        return sink
     }
 
     func removeAll() {

@@ -97,10 +97,10 @@ public struct RenderedRequest: Sendable, Hashable {
 ///
 /// | provider | request for window [s, e) |
 /// |---|---|
-/// | openweb | `since` = s, `to` = e − 1 s, `YYYY-MM-DDTHH:MM:SS` (UTC, no zone), both inclusive |
+/// | openweb | `since` = s, `to` = e, `YYYY-MM-DDTHH:MM:SS` (UTC, no zone); comments with `written_at` ≥ e removed |
 /// | enterpret-v2 | `startTime` = s, `endTime` = e, `YYYY-MM-DDTHH:MMZ`, end exclusive |
-/// | userpilot | `from` = date(s), `to` = date(e) − 1 day, `YYYY-MM-DD`, both inclusive |
-/// | coveo | `from` = s, `to` = e − 1 ms, `YYYY-MM-DDThh:mm:ss.sssZ`, both inclusive |
+/// | userpilot | `from` = date(s), `to` = date(e), `YYYY-MM-DD`; events with `timestamp` ≥ e removed |
+/// | coveo | `from` = s, `to` = e, `YYYY-MM-DDThh:mm:ss.sssZ`; rows with `datetime` ≥ e removed |
 /// | enterpret-v1 | `timerange.startTime` = s, `timerange.endTime` = e, epoch seconds, end exclusive |
 public struct RequestRenderer: Sendable {
     public let provider: ProviderID

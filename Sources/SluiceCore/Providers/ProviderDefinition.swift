@@ -38,6 +38,9 @@ public protocol ProviderDefinition: Sendable {
     func credential(_ token: String) -> Credential
     /// Which tables a window's records go to, and by which key.
     var tables: TableLayout { get }
+    /// Where the records of `spec`'s exports carry the time the request's range filters on, for a
+    /// provider whose request reaches past the window's end (`RecordTime`); `nil` when it does not.
+    func recordTime(for spec: JobSpec) -> RecordTime?
 
     /// The client for one spec's windows in one run. `run` holds what the provider's clients of one run
     /// share (Enterpret v1's labels, looked up once per run).
@@ -50,6 +53,7 @@ extension ProviderDefinition {
     public func lookupPath(_ name: String) -> String? { nil }
     public func check(_ spec: SpecSettings) -> [SpecNote] { [] }
     public var tables: TableLayout { .oneTable(key: ["id"]) }
+    public func recordTime(for spec: JobSpec) -> RecordTime? { nil }
 }
 
 /// Calls per window besides polls: the minimum measured in docs/benchmarks.md ("API calls per window")

@@ -12,10 +12,19 @@ struct Slot {
 struct DataSource: Sendable {
     let seed: UInt64
     let recordsPerHour: Int
+    /// Hours that hold no event at all (`SandboxConfiguration.emptyHours`).
+    var emptyHours: Set<Int64> = []
+
+    /// Whether the instant `ms` falls in one of the `emptyHours`.
+    func isEmpty(at ms: Int64) -> Bool {
+        !emptyHours.isEmpty && emptyHours.contains(UTCTime.floorDiv(ms, UTCTime.msPerHour))
+    }
 
     /// The events of one stream in one hour, sorted by time. The first sits on hh:00:00.000 and the second on
     /// the hour's last instant at `precisionMs` (hh:59:59.999 or hh:59:59), so every window edge has data.
+    /// An hour of `emptyHours` has none.
     func slots(stream: String, hour: Int64, precisionMs: Int64, scale: Double = 1) -> [Slot] {
+        if emptyHours.contains(hour) { return [] }
         let streamHash = stableHash(stream)
         var hourRNG = SplitMix64(seed, streamHash, UInt64(bitPattern: hour), 0xC0FFEE)
         let base = max(2, Int((Double(recordsPerHour) * scale).rounded()))

@@ -5,7 +5,9 @@ import Synchronization
 /// Coveo Usage Analytics exports: `POST /rest/ua/v15/exports?from&to[&f&fs&fc&tables&dimensions&format
 /// &useDisplayNames&filename&d]` → 201 export model; `GET /rest/ua/v15/exports/{id}` (also
 /// `/rest/v15/exports/{id}`, the form of `downloadLink`) → PENDING then AVAILABLE; `?redirect=true` → 302
-/// to a signed storage URL of a zip with one CSV per table. `from` and `to` are both inclusive, in ms.
+/// to a signed storage URL of a zip with one CSV per table. `from` and `to` are both inclusive, in ms, and
+/// echoed as sent. Variants: `coveo-exclusive-to` (rows with from ≤ datetime < to), `coveo-timezone` (an
+/// organisation five hours behind UTC: the range is read, and echoed, five hours later).
 final class CoveoAPI: ProviderAPI {
     let provider = SandboxProvider.coveo
     private let env: SandboxEnvironment
@@ -21,8 +23,14 @@ final class CoveoAPI: ProviderAPI {
 
     struct Job {
         let id: String
+        /// The range as sent.
         let from: Int64
         let to: Int64
+        /// How far the organisation's time zone moves the range (`coveo-timezone`): the export covers, and
+        /// the answers echo, [from + shift, to + shift].
+        let shift: Int64
+        /// Whether `to` is exclusive (`coveo-exclusive-to`).
+        let exclusiveTo: Bool
         let tables: [String]
         let dimensions: [String]
         let format: CSVDialect
@@ -65,7 +73,7 @@ final class CoveoAPI: ProviderAPI {
             }
             return error(.unauthorized, code: "INVALID_TOKEN", message: "The access token is missing, invalid or expired.")
         }
-        if env.configuration.variants.contains(.coveoOAuth), r.query("org") != env.configuration.coveoOrg {
+        if env.has(.coveoOAuth), r.query("org") != env.configuration.coveoOrg {
             // An OAuth2 token names no organisation: "the org query parameter would need to be included".
             return error(.badRequest, code: "MISSING_ORGANIZATION",
                          message: r.query("org") == nil ? "The org query parameter is required when authenticating with an OAuth2 token."
@@ -138,7 +146,8 @@ final class CoveoAPI: ProviderAPI {
             return v.isEmpty ? nil : (k, v)
         }
         let job = Job(
-            id: id, from: from, to: to, tables: tables, dimensions: dimensions, format: format,
+            id: id, from: from, to: to, shift: env.has(.coveoTimeZone) ? Self.timeZoneShift : 0,
+            exclusiveTo: env.has(.coveoExclusiveTo), tables: tables, dimensions: dimensions, format: format,
             useDisplayNames: displayText == "true", filename: r.query("filename").flatMap { $0.isEmpty ? nil : $0 } ?? id,
             description: r.query("d"), filters: filters, created: now, done: now + env.jobDurationMs, fails: r.failJob, size: nil
         )
@@ -150,8 +159,8 @@ final class CoveoAPI: ProviderAPI {
         return .json(.created, model(job))
     }
 
-    /// The `coveo-timezone` variant's shift of the echoed range: five hours, as in the doc's example.
-    private var echoShift: Int64 { env.configuration.variants.contains(.coveoTimeZone) ? 5 * UTCTime.msPerHour : 0 }
+    /// The `coveo-timezone` variant's shift of the range: five hours, as in the doc's example.
+    static let timeZoneShift: Int64 = 5 * UTCTime.msPerHour
 
     private func status(_ job: Job) -> String {
         env.clock.now() < job.done ? "PENDING" : job.fails ? "ERROR" : "AVAILABLE"
@@ -171,7 +180,7 @@ final class CoveoAPI: ProviderAPI {
         return obj(
             ("id", .string(job.id)), ("author", "sandbox@example.com"),
             ("downloadLink", .string("\(env.apiBase)/rest/v15/exports/\(job.id)?redirect=true")),
-            ("startDate", .int(job.created)), ("from", .int(job.from + echoShift)), ("to", .int(job.to + echoShift)),
+            ("startDate", .int(job.created)), ("from", .int(job.from + job.shift)), ("to", .int(job.to + job.shift)),
             ("filters", .object(job.filters.map { ($0.0, .array($0.1.map(JSONValue.string))) })),
             ("description", str(job.description)), ("size", .int(size)), ("status", .string(status)),
             ("tables", .array(job.tables.map(JSONValue.string))), ("downloadable", .bool(status == "AVAILABLE")),
@@ -276,7 +285,8 @@ final class CoveoAPI: ProviderAPI {
     }
 
     static func archive(_ data: DataSource, _ job: Job) throws -> [UInt8] {
-        let all = filtered(rows(data, from: job.from, through: job.to), filters: job.filters)
+        let through = job.to + job.shift - (job.exclusiveTo ? 1 : 0)
+        let all = filtered(rows(data, from: job.from + job.shift, through: through), filters: job.filters)
         let entries: [(name: String, bytes: [UInt8])] = job.tables.map { table in
             var columns = columns[table] ?? []
             if !job.dimensions.isEmpty {

@@ -7,6 +7,10 @@ import Synchronization
 /// `{}` while running, then `{"isCompleted": true, "responseFiles": [...]}`; files are JSON `{"records": […]}`
 /// with at most pageSize records; `GET …/labels/{id}`. The time range applies to `sourceTimestamp`, start
 /// inclusive, end exclusive. Also served without the `/export` prefix, as one of the doc's examples writes it.
+/// Files are `…/<queryID>/records-NNNNN.json`; a query with no record has one file of `{"records": []}`.
+/// Variants: `enterpret-v1-iscompleted` (running: `{"isCompleted": false, "responseFiles": []}`),
+/// `enterpret-v1-empty-list` (done with no record: exactly `{"responseFiles": []}`), `enterpret-v1-same-names`
+/// (files `…/<queryID>/<n>/records.json`).
 final class EnterpretV1API: ProviderAPI {
     let provider = SandboxProvider.enterpretV1
     private let env: SandboxEnvironment
@@ -62,12 +66,14 @@ final class EnterpretV1API: ProviderAPI {
             }
             guard let job = jobs.withLock({ $0[id] }) else { return error(.notFound, code: "NOT_FOUND", message: "Query \(id) not found") }
             guard env.clock.now() >= job.done else {
-                if env.configuration.variants.contains(.enterpretV1Flags) {
+                if env.has(.enterpretV1Flags) {
                     return .json(.ok, obj(("isCompleted", .bool(false)), ("responseFiles", .array([]))))
                 }
                 return .json(.ok, .object([]))
             }
             if job.fails { return error(.internalServerError, code: "INTERNAL_ERROR", message: "Export query \(id) failed") }
+            // Only enterpret-v1-empty-list leaves a query without files: it answers the bare required list.
+            if job.files.isEmpty { return .json(.ok, obj(("responseFiles", .array([])))) }
             return .json(.ok, obj(("isCompleted", .bool(true)), ("responseFiles", .array(job.files.map(JSONValue.string)))))
         default:
             guard r.method == .post else { return error(.methodNotAllowed, code: "INVALID_REQUEST_ARGUMENT", message: "Use POST") }
@@ -121,10 +127,11 @@ final class EnterpretV1API: ProviderAPI {
         let data = env.data, seed = env.configuration.seed
         let matching = Memo { EnterpretV1API.records(data, seed: seed, from: start, to: end, filter: filter).map(\.json) }
         let count = matching.get().count
-        let pages = max(1, (count + Int(pageSize) - 1) / Int(pageSize))
+        let pages = count == 0 && env.has(.enterpretV1EmptyList) ? 0 : max(1, (count + Int(pageSize) - 1) / Int(pageSize))
+        let sameNames = env.has(.enterpretV1SameNames)
         var files: [String] = []
         for page in 0..<pages {
-            let path = "/enterpret-v1/\(id)/records-\(String(format: "%05d", page + 1)).json"
+            let path = sameNames ? "/enterpret-v1/\(id)/\(page + 1)/records.json" : "/enterpret-v1/\(id)/records-\(String(format: "%05d", page + 1)).json"
             env.store.put(path, StoredObject(contentType: "application/json", content: .generated {
                 let all = matching.get()
                 let lower = page * Int(pageSize)

@@ -6,11 +6,15 @@ import Synchronization
 /// `POST /export/external/v2/export` (objectID, startTime/endTime `YYYY-MM-DDTHH:MMZ`, start inclusive, end
 /// exclusive; the start is rounded down and the end up to the hour; `cursor` pages the file list). Files are
 /// daily CSVs of deltas: each record appears once, at its latest version within the range. 10 export and 60
-/// objects requests per sandbox minute per token, else 429 RATE_LIMITED.
+/// objects requests per sandbox minute per token, else 429 RATE_LIMITED. Variants: `enterpret-v2-reordered`
+/// (each fresh listing of a range rotated one place further), `enterpret-v2-omit-empty` (no file for a day
+/// without rows; no `files` member when there is no file).
 final class EnterpretV2API: ProviderAPI {
     let provider = SandboxProvider.enterpretV2
     private let env: SandboxEnvironment
     private let requests = Mutex<[String: [Int64]]>([:])
+    /// Fresh (cursor-less) export requests answered per "objectID|start|end", for `enterpret-v2-reordered`.
+    private let freshListings = Mutex<[String: Int]>([:])
     static let objectsPerPage = 5
     /// Updates land at most this long after creation, so a range scan looks back this far.
     static let maxUpdateLagHours: Int64 = 48
@@ -39,7 +43,10 @@ final class EnterpretV2API: ProviderAPI {
 
     init(_ env: SandboxEnvironment) { self.env = env }
 
-    func reset() { requests.withLock { $0.removeAll() } }
+    func reset() {
+        requests.withLock { $0.removeAll() }
+        freshListings.withLock { $0.removeAll() }
+    }
 
     func endpoint(for r: SandboxRequest) -> Endpoint? {
         var c = r.components[...]
@@ -146,22 +153,54 @@ final class EnterpretV2API: ProviderAPI {
         guard start < end else { return bad("startTime must be before endTime") }
         guard end - start <= 366 * UTCTime.msPerDay else { return bad("The time range must not exceed 366 days") }
         var after: Int64? = nil
+        var rotation = 0
         if let cursor = body["cursor"], cursor != .null {
             guard let text = cursor.string, let data = Data(base64Encoded: text), let json = JSONValue.parse(Array(data)),
                   let key = json["lastKey"]?.string, let day = UTCTime.parse(key), day.precision == .day
             else { return bad("Invalid cursor") }
             after = day.ms
+            if let value = json["rotation"], value != .null {
+                guard let n = value.lenientInt, n >= 0 else { return bad("Invalid cursor") }
+                rotation = Int(n)
+            }
         }
-        var days: [Int64] = []
-        var day = UTCTime.floor(start, to: UTCTime.msPerDay)
-        while day < end {
-            if after.map({ day > $0 }) ?? true { days.append(day) }
-            day += UTCTime.msPerDay
-        }
-        let page = days.prefix(env.configuration.enterpretV2FilesPerPage)
         let data = env.data
         let (rangeStart, rangeEnd) = (start, end)
         let versions = Memo { EnterpretV2API.latest(data, object: object, from: rangeStart, to: rangeEnd).map { ($0.time, $0.row) } }
+        // The listing: one file per day of the range, in date order (under `enterpret-v2-omit-empty`, only the
+        // days with a row), rotated under `enterpret-v2-reordered`; a cursor continues after its lastKey.
+        var listing: [Int64] = []
+        var day = UTCTime.floor(start, to: UTCTime.msPerDay)
+        while day < end {
+            listing.append(day)
+            day += UTCTime.msPerDay
+        }
+        if env.has(.enterpretV2OmitEmpty) {
+            let withRows = Set(versions.get().map { UTCTime.floor($0.0, to: UTCTime.msPerDay) })
+            listing = listing.filter(withRows.contains)
+        }
+        let reordered = env.has(.enterpretV2Reordered)
+        if reordered, after == nil {
+            let key = "\(object.id)|\(start)|\(end)"
+            rotation = freshListings.withLock { counts in
+                defer { counts[key, default: 0] += 1 }
+                return counts[key] ?? 0
+            }
+        }
+        let days: [Int64]
+        if listing.isEmpty || rotation % listing.count == 0 {
+            days = listing.filter { listed in after.map { listed > $0 } ?? true }
+        } else {
+            let k = rotation % listing.count
+            let rotated = Array(listing[k...] + listing[..<k])
+            if let after {
+                guard let index = rotated.firstIndex(of: after) else { return bad("Invalid cursor") }
+                days = Array(rotated[(index + 1)...])
+            } else {
+                days = rotated
+            }
+        }
+        let page = days.prefix(env.configuration.enterpretV2FilesPerPage)
         let expires = env.clock.now() + UTCTime.msPerHour
         let files: [JSONValue] = page.map { day in
             let path = "/enterpret-v2/\(object.id)/\(rangeStart)-\(rangeEnd)/\(UTCTime.date(day)).csv"
@@ -171,9 +210,12 @@ final class EnterpretV2API: ProviderAPI {
             }))
             return .string(env.store.signedURL(base: env.storageBase, path: path, expires: expires))
         }
-        var members: [(String, JSONValue)] = [("files", .array(files))]
+        var members: [(String, JSONValue)] = []
+        if !(files.isEmpty && env.has(.enterpretV2OmitEmpty)) { members.append(("files", .array(files))) }
         if let last = page.last, page.count < days.count {
-            let cursor = obj(("lastKey", .string(UTCTime.date(last)))).serialized()
+            var fields: [(String, JSONValue)] = [("lastKey", .string(UTCTime.date(last)))]
+            if reordered { fields.append(("rotation", .int(Int64(rotation)))) }
+            let cursor = JSONValue.object(fields).serialized()
             members.append(("cursor", .string(Data(cursor.utf8).base64EncodedString())))
         }
         return .json(.ok, .object(members))
@@ -204,7 +246,7 @@ final class EnterpretV2API: ProviderAPI {
                     last = rng.chance(0.25) ? UTCTime.ceil(last + 1, to: UTCTime.msPerHour) : last + rng.int64(1..<(24 * 3600)) * 1000
                     times.append(last)
                 }
-                for (i, t) in times.enumerated().reversed() where t >= from && t < to {
+                for (i, t) in times.enumerated().reversed() where t >= from && t < to && !data.isEmpty(at: t) {
                     let v = Version(recordID: recordID, version: i + 1, time: t, row: row(object, recordID: recordID, created: slot.time, updated: t, version: i + 1, seed: rng))
                     if (best[recordID]?.version ?? 0) < v.version { best[recordID] = v }
                     break

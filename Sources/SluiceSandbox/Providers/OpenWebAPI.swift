@@ -4,12 +4,18 @@ import Synchronization
 
 /// OpenWeb comment export: `POST /v2/export/comments {since, to}` (≤ 24 h, both inclusive, second
 /// precision), `GET …/status?id=` (pending → in_progress → done with `.csv.zip` links valid one hour),
-/// `GET|POST …/abort[?id=]`. Auth: `apikey` header.
+/// `GET|POST …/abort[?id=]`. Auth: `apikey` header. Files hold at most 9,999 messages, named
+/// `comments-NNNN.csv.zip` holding `comments-NNNN.csv`; an export with no message has one header-only file.
+/// Variants: `openweb-exclusive-to` (since ≤ written_at < to), `openweb-subsecond` (millisecond times),
+/// `openweb-empty-links` (`"links": []` when empty), `openweb-same-names` (10 messages a file, all named
+/// `comments.csv.zip` / `comments.csv`).
 final class OpenWebAPI: ProviderAPI {
     let provider = SandboxProvider.openweb
     private let env: SandboxEnvironment
     private let jobs = Mutex<[String: Job]>([:])
     static let maxMessagesPerFile = 9_999
+    /// Messages per file under `openweb-same-names`: small, so an ordinary window has several files.
+    static let sameNamesMessagesPerFile = 10
     static let columns = [
         "content", "dislikes_count", "id", "label_id", "likes_count", "message_status", "post_id", "reports_count",
         "type", "updated_at", "user_display_name", "user_id", "user_name", "user_primarykey", "written_at",
@@ -98,18 +104,24 @@ final class OpenWebAPI: ProviderAPI {
         let now = env.clock.now()
         let done = now + env.jobDurationMs
         let data = env.data
-        let all = Memo { OpenWebAPI.messages(data, since: since, through: to).map(\.row) }
+        let subsecond = env.has(.openwebSubsecond)
+        // `to` is inclusive by default; under openweb-exclusive-to the last instant is 1 ms before it.
+        let through = env.has(.openwebExclusiveTo) ? to - 1 : to
+        let all = Memo { OpenWebAPI.messages(data, since: since, through: through, subsecond: subsecond).map(\.row) }
         let count = all.get().count
-        let files = max(1, (count + Self.maxMessagesPerFile - 1) / Self.maxMessagesPerFile)
+        let sameNames = env.has(.openwebSameNames)
+        let perFile = sameNames ? Self.sameNamesMessagesPerFile : Self.maxMessagesPerFile
+        let files = count == 0 && env.has(.openwebEmptyLinks) ? 0 : max(1, (count + perFile - 1) / perFile)
         var links: [String] = []
-        for n in 1...files {
-            let path = "/openweb/\(id)/comments-\(String(format: "%04d", n)).csv.zip"
+        for n in stride(from: 1, through: files, by: 1) {
+            let numbered = "comments-\(String(format: "%04d", n)).csv"
+            let (path, member) = sameNames ? ("/openweb/\(id)/\(n)/comments.csv.zip", "comments.csv") : ("/openweb/\(id)/\(numbered).zip", numbered)
             env.store.put(path, StoredObject(contentType: "application/zip", content: .generated {
                 let rows = all.get()
-                let lower = (n - 1) * OpenWebAPI.maxMessagesPerFile
-                let slice = lower < rows.count ? Array(rows[lower..<min(rows.count, lower + OpenWebAPI.maxMessagesPerFile)]) : []
+                let lower = (n - 1) * perFile
+                let slice = lower < rows.count ? Array(rows[lower..<min(rows.count, lower + perFile)]) : []
                 let csv = CSVDialect.excel.document(header: OpenWebAPI.columns, rows: slice)
-                return try Archives.zip(entries: [("comments-\(String(format: "%04d", n)).csv", Array(csv.utf8))], modified: since)
+                return try Archives.zip(entries: [(member, Array(csv.utf8))], modified: since)
             }))
             links.append(env.store.signedURL(base: env.storageBase, path: path, expires: done + UTCTime.msPerHour))
         }
@@ -145,7 +157,7 @@ final class OpenWebAPI: ProviderAPI {
             status = "aborted"
         } else if now >= job.done {
             status = job.fails ? "failed" : "done"
-        } else if env.configuration.variants.contains(.openwebProcessing) {
+        } else if env.has(.openwebProcessing) {
             status = "Processing"
         } else {
             status = now - job.created < (job.done - job.created) / 4 ? "pending" : "in_progress"
@@ -166,13 +178,14 @@ final class OpenWebAPI: ProviderAPI {
         let row: [String]
     }
 
-    func messages(since: Int64, through to: Int64) -> [Message] { Self.messages(env.data, since: since, through: to) }
-
-    /// Messages written in [since, to], both inclusive, second precision.
-    static func messages(_ data: DataSource, since: Int64, through to: Int64) -> [Message] {
+    /// Messages written in [since, to], both inclusive, compared in milliseconds. Times are whole seconds,
+    /// or milliseconds (printed with `.mmm`) when `subsecond`.
+    static func messages(_ data: DataSource, since: Int64, through to: Int64, subsecond: Bool = false) -> [Message] {
         var out: [Message] = []
+        let stamp: (Int64) -> String = subsecond
+            ? { UTCTime.millisNoZone($0, separator: " ") } : { UTCTime.secondsNoZone($0, separator: " ") }
         for hour in DataSource.hours(from: since, to: to + 1) {
-            for var slot in data.slots(stream: "openweb", hour: hour, precisionMs: 1000) where slot.time >= since && slot.time <= to {
+            for var slot in data.slots(stream: "openweb", hour: hour, precisionMs: subsecond ? 1 : 1000) where slot.time >= since && slot.time <= to {
                 var rng = slot.rng
                 let id = "msg_" + rng.hex(16)
                 let isReply = rng.chance(0.3)
@@ -183,9 +196,9 @@ final class OpenWebAPI: ProviderAPI {
                     rng.chance(0.6) ? "" : "lbl_" + rng.hex(6), String(rng.int(0..<500)),
                     rng.pick(["approved", "published and moderate", "rejected", "require approval"]),
                     "post_" + rng.hex(8), String(rng.int(0..<3)), isReply ? "reply" : "comment",
-                    UTCTime.secondsNoZone(updated, separator: " "), Corpus.names[user], "u_" + String(format: "%05d", user * 7919 % 100_000),
+                    stamp(updated), Corpus.names[user], "u_" + String(format: "%05d", user * 7919 % 100_000),
                     "user\(user)_" + rng.hex(4), rng.chance(0.3) ? "" : "pk-" + rng.hex(10),
-                    UTCTime.secondsNoZone(slot.time, separator: " "),
+                    stamp(slot.time),
                 ]
                 slot.rng = rng
                 out.append(Message(id: id, written: slot.time, row: row))
@@ -195,6 +208,6 @@ final class OpenWebAPI: ProviderAPI {
     }
 
     func truth(start: Int64, end: Int64, objectID: String?) throws -> [TruthRecord] {
-        messages(since: start, through: end - 1).map { TruthRecord(id: $0.id, version: nil) }
+        Self.messages(env.data, since: start, through: end - 1, subsecond: env.has(.openwebSubsecond)).map { TruthRecord(id: $0.id, version: nil) }
     }
 }

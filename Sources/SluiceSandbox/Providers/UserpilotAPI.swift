@@ -6,7 +6,10 @@ import Synchronization
 /// format json → `.json.gz` of newline-delimited JSON, csv → `.csv`), `GET …/exports/jobs/` and
 /// `…/jobs/{id}`, lookups. Filters event_type, user_id, company_id and segment_id apply; emails and
 /// exclusions are accepted and ignored. One job in progress per token (else 409); a job's status is kept 3 days and its
-/// links expire after 2 (sandbox time). Auth: `Authorization: Token …`. Files are weekly, named by Monday.
+/// links expire after 2 (sandbox time). Auth: `Authorization: Token …`. Files are weekly, named by Monday;
+/// every week the range touches gets a file, even with no event (an empty export is files with no record,
+/// never `presigned_urls: []`). Variant `userpilot-exclusive-to`: days from ≤ day < to (from == to: one
+/// empty file, the week of `from`).
 final class UserpilotAPI: ProviderAPI {
     let provider = SandboxProvider.userpilot
     private let env: SandboxEnvironment
@@ -190,9 +193,11 @@ final class UserpilotAPI: ProviderAPI {
         var (_, rng) = env.nextID("userpilot")
         let id = rng.uuid()
         let done = now + env.jobDurationMs
+        // The export's days are [from, end): `to` is inclusive, or exclusive under userpilot-exclusive-to.
+        let end = env.has(.userpilotExclusiveTo) ? to : to + UTCTime.msPerDay
         var chunks: [String] = []
         var month = UTCTime.ms(.init(year: UTCTime.civil(from).year, month: UTCTime.civil(from).month, day: 1))
-        while month <= to {
+        while month <= max(from, end - UTCTime.msPerDay) {
             chunks.append(UTCTime.date(month))
             month = UTCTime.addingMonths(month, 1)
         }
@@ -200,9 +205,9 @@ final class UserpilotAPI: ProviderAPI {
         let data = env.data
         let chosen = filters
         let csv = format == "csv"
-        let end = to + UTCTime.msPerDay
         var monday = from - (((UTCTime.floorDiv(from, UTCTime.msPerDay) + 3) % 7 + 7) % 7) * UTCTime.msPerDay
-        while monday < end {
+        // At least the week of `from`, so an empty range (from == to, exclusive) still has one empty file.
+        repeat {
             let lower = max(from, monday), upper = min(end, monday + 7 * UTCTime.msPerDay)
             let name = UTCTime.date(monday) + (csv ? ".csv" : ".json.gz")
             let path = "/userpilot/\(id)/\(name)"
@@ -216,7 +221,7 @@ final class UserpilotAPI: ProviderAPI {
             }))
             files.append((name, env.store.signedURL(base: env.storageBase, path: path, expires: done + 2 * UTCTime.msPerDay)))
             monday += 7 * UTCTime.msPerDay
-        }
+        } while monday < end
         let job = Job(id: id, token: token, fromDay: from, toDay: to, csv: csv, created: now, done: done, fails: r.failJob, chunks: chunks, files: files)
         jobs.withLock { $0[id] = job }
         return .json(.created, obj(

@@ -46,7 +46,7 @@ final class SandboxEnvironment: Sendable {
     init(_ configuration: SandboxConfiguration) {
         self.configuration = configuration
         self.clock = SandboxClock(start: configuration.startTime, speed: configuration.speed)
-        self.data = DataSource(seed: configuration.seed, recordsPerHour: configuration.volume.recordsPerHour)
+        self.data = DataSource(seed: configuration.seed, recordsPerHour: configuration.volume.recordsPerHour, emptyHours: configuration.emptyHours)
         self.store = ObjectStore(seed: configuration.seed, clock: clock)
         self.blob = BlobContent(seed: configuration.seed)
     }
@@ -73,6 +73,9 @@ final class SandboxEnvironment: Sendable {
     }
 
     var jobDurationMs: Int64 { Int64(configuration.jobDuration * 1000) }
+
+    /// Whether the documented variant `variant` is on.
+    func has(_ variant: SandboxConfiguration.DocumentedVariant) -> Bool { configuration.variants.contains(variant) }
 }
 
 /// Request counts by provider, endpoint and status.

@@ -22,13 +22,15 @@ struct SandboxRequestContext: RequestContext {
 ///
 /// API listener (every provider accepts `SandboxConfiguration.token`; `forbiddenToken` gets each 403):
 ///
-/// | provider | routes | window semantics |
-/// |---|---|---|
-/// | enterpret-v1 | `POST /export/external/v1/async/submit`, `…/async/fetch`, `GET …/labels/{id}` | `sourceTimestamp` in [startTime, endTime) epoch s |
-/// | enterpret-v2 | `POST /export/external/v2/objects`, `…/v2/export` | updates in [startTime, endTime), hour-rounded |
-/// | userpilot | `POST /api/v1/analytics/exports/`, `GET …/jobs/`, `…/jobs/{id}`, `…/lookups/{name}` | dates from…to, both inclusive |
-/// | coveo | `POST /rest/ua/v15/exports`, `GET /rest/ua/v15/exports/{id}` (also `/rest/v15/…`) | `datetime` in [from, to], ms |
-/// | openweb | `POST /v2/export/comments`, `GET …/status?id=`, `GET\|POST …/abort[?id=]` | `written_at` in [since, to], s |
+/// | provider | routes | window semantics | under `--variant` |
+/// |---|---|---|---|
+/// | enterpret-v1 | `POST /export/external/v1/async/submit`, `…/async/fetch`, `GET …/labels/{id}` | `sourceTimestamp` in [startTime, endTime) epoch s | `enterpret-v1-empty-list`, `-same-names`, `-iscompleted` change answers and names, not the range |
+/// | enterpret-v2 | `POST /export/external/v2/objects`, `…/v2/export` | updates in [startTime, endTime), hour-rounded | `enterpret-v2-reordered`, `-omit-empty` change the listing, not the range |
+/// | userpilot | `POST /api/v1/analytics/exports/`, `GET …/jobs/`, `…/jobs/{id}`, `…/lookups/{name}` | dates from…to, both inclusive | `userpilot-exclusive-to`: days [from, to) |
+/// | coveo | `POST /rest/ua/v15/exports`, `GET /rest/ua/v15/exports/{id}` (also `/rest/v15/…`) | `datetime` in [from, to], ms | `coveo-exclusive-to`: [from, to); `coveo-timezone`: shifted +5 h, echoed shifted |
+/// | openweb | `POST /v2/export/comments`, `GET …/status?id=`, `GET\|POST …/abort[?id=]` | `written_at` in [since, to], s | `openweb-exclusive-to`: [since, to); `openweb-subsecond`: ms times compared in ms, `to` the whole second sent (`-empty-links`, `-same-names`, `-processing` change answers and names) |
+///
+/// `SandboxConfiguration.emptyHours` empties whole hours for every provider and for the truth.
 ///
 /// Enterpret paths also answer without the `/export` prefix. Under `/_sandbox/` (no token, never faulted):
 /// `GET truth?provider&start&end[&objectID]`, `GET stats`, `POST reset`, `GET blob?bytes=N` (a signed

@@ -87,6 +87,11 @@ enum UTCTime {
         return "\(date(ms))\(separator)\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2))"
     }
 
+    /// `YYYY-MM-DDTHH:MM:SS.mmm` (milliseconds, no zone).
+    static func millisNoZone(_ ms: Int64, separator: String = "T") -> String {
+        "\(secondsNoZone(ms, separator: separator)).\(pad(civil(ms).millisecond, 3))"
+    }
+
     /// `YYYY-MM-DDTHH:MMZ`.
     static func minutesZ(_ ms: Int64) -> String {
         let c = civil(ms)

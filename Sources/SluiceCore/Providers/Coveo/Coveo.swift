@@ -18,11 +18,12 @@ public struct Coveo: ProviderDefinition {
     public var documentedLimits: RequestLimits { RequestLimits() }
     public var submitPath: String { "/rest/ua/v15/exports" }
 
-    /// `from` = s, `to` = e − 1 ms, `YYYY-MM-DDThh:mm:ss.sssZ`, both inclusive, then each filter as a
+    /// `from` = s, `to` = e, `YYYY-MM-DDThh:mm:ss.sssZ` (the window under an exclusive and an inclusive
+    /// `to`; rows at e are removed before commit, `recordTime`), then each filter as a
     /// query parameter (an array as one parameter per value, in order).
     public func render(_ window: ExportWindow, filters: [(key: String, value: RequestValue)]) -> RenderedRequest {
         let s = window.start.millisecondsSinceEpoch, e = window.end.millisecondsSinceEpoch
-        let from = TimeText.string(s, .millisecondsZ), to = TimeText.string(e - 1, .millisecondsZ)
+        let from = TimeText.string(s, .millisecondsZ), to = TimeText.string(e, .millisecondsZ)
         var query = [RenderedRequest.QueryItem(name: "from", value: from), RenderedRequest.QueryItem(name: "to", value: to)]
         var fields: [(key: String, value: RequestValue)] = [("from", .string(from)), ("to", .string(to))]
         for member in filters where member.key != "from" && member.key != "to" {
@@ -38,6 +39,12 @@ public struct Coveo: ProviderDefinition {
         var request = RenderedRequest(method: "POST", path: submitPath, query: query)
         request.queryFields = .object(fields)
         return request
+    }
+
+    /// Every table's rows carry `datetime`, the event's time the range filters on; `NO_NEWLINE` files
+    /// escape quotes with a backslash.
+    public func recordTime(for spec: JobSpec) -> RecordTime? {
+        RecordTime(field: "datetime", csvEscapes: spec.filters["format"]?.stringValue == "NO_NEWLINE" ? .backslash : .doubledQuotes)
     }
 
     // One download (a 302 and the GET it points to) however many table files it unpacks into.
@@ -59,6 +66,7 @@ public struct Coveo: ProviderDefinition {
     public var tables: TableLayout { .tablePerFile(keys: Self.tableKeys) }
 
     public func client(api: any ProviderAPI, spec: JobSpec, run: ProviderRunCache) -> any ExportProvider {
-        CoveoProvider(client: api, org: spec.filters["org"]?.stringValue)
+        CoveoProvider(client: api, org: spec.filters["org"]?.stringValue,
+                      offset: run.value("coveo-offset \(spec.name)") { OrganisationOffset() })
     }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 
 /// Coveo Usage Analytics exports: `POST /rest/ua/v15/exports?from&to&…` → the export's `id`; `GET
 /// /rest/ua/v15/exports/{id}` until `AVAILABLE`; `GET …/{id}?redirect=true` answers 302 to a signed zip of
@@ -6,10 +7,14 @@
 /// - `org`: "If an OAuth2 token was used, the org query parameter would need to be included", and the
 ///   doc's sample adds it to the status call and `&org=` to the download link; so when the spec sets
 ///   `org`, every call carries it (create, status, download).
-/// - The create answer echoes the range as epoch milliseconds. It must be the window sent (`to` as sent
-///   or one millisecond later); the doc's own example echoes a range five hours off the request (an
-///   organisation time zone), and a shifted export would put other hours' events in this window, so a
-///   difference fails the window naming both ranges.
+/// - The create answer echoes the range as epoch milliseconds. It must be the window sent (`to` as sent,
+///   or one millisecond earlier: an exclusive `to` reported as the last millisecond it includes). The
+///   doc's own example echoes a range five hours off the request: the organisation's time zone applied
+///   to the range. When the echo is the range sent shifted by a whole zone offset (a multiple of 15
+///   minutes, at most 14 hours), the export covers other hours than the window's; the range is sent
+///   again moved back by that offset (its echo must then be the window), and the spec's later windows of
+///   the run are sent moved from the start (`OrganisationOffset`). Any other echo fails the window
+///   naming both ranges.
 /// - Status words, case-insensitive: `AVAILABLE` is done; `PENDING` and other not-finished words mean
 ///   running; `ERROR`, `FAILED`, `EXPIRED`, `DELETED`, `CANCELLED` mean submit again.
 public struct CoveoProvider: ExportProvider {
@@ -19,9 +24,13 @@ public struct CoveoProvider: ExportProvider {
     let org: String?
     static let words = StatusWords(done: ["available"])
 
-    public init(client: any ProviderAPI, org: String? = nil) {
+    /// The organisation's time-zone offset learnt from an echo, shared by the spec's clients of one run.
+    let offset: OrganisationOffset
+
+    public init(client: any ProviderAPI, org: String? = nil, offset: OrganisationOffset = OrganisationOffset()) {
         self.client = client
         self.org = org.flatMap { $0.isEmpty ? nil : $0 }
+        self.offset = offset
     }
 
     static func exportPath(_ id: String) -> String { "/rest/ua/v15/exports/\(PercentEncoding.component(id))" }
@@ -33,35 +42,85 @@ public struct CoveoProvider: ExportProvider {
         if let org, !request.query.contains(where: { $0.name == "org" }) {
             request.query.append(.init(name: "org", value: org))
         }
-        let response = try await client.send(request)
-        let started = try startedJob(response, idField: "id", "creating the export")
-        try checkEcho(response, request)
-        return started
+        guard let window = Self.range(of: request) else {
+            let response = try await client.send(request)
+            return try startedJob(response, idField: "id", "creating the export")
+        }
+        var shift = offset.milliseconds
+        for attempt in 0..<2 {
+            let sent = Self.moved(request, window, by: -shift)
+            let response = try await client.send(sent)
+            let started = try startedJob(response, idField: "id", "creating the export")
+            // The export covers the range echoed, which must be the window whatever was sent for it.
+            switch Self.echo(response, window: window) {
+            case .matches:
+                return started
+            case .shifted(let by) where attempt == 0:
+                // The organisation reads the range in its own zone: ask again for the window's own hours.
+                shift += by
+                offset.learn(shift)
+            case .shifted, .other:
+                throw Self.refusal(response, window: window, shift: shift)
+            }
+        }
+        throw ExportError(.unavailable, "coveo: the export's range moved again after the organisation's offset was applied")
     }
 
-    /// Fails when the created export's `from`/`to` are not the range sent.
-    private func checkEcho(_ response: HTTPResponse, _ request: RenderedRequest) throws {
-        guard let body = try? JSONParser.parse(response.body),
-              let sentFrom = request.query.first(where: { $0.name == "from" }).flatMap({ Timestamp(rfc3339: $0.value) }),
-              let sentTo = request.query.first(where: { $0.name == "to" }).flatMap({ Timestamp(rfc3339: $0.value) })
-        else { return }
+    /// The `from` and `to` the request carries, in epoch milliseconds.
+    static func range(of request: RenderedRequest) -> (from: Int64, to: Int64)? {
+        guard let from = request.query.first(where: { $0.name == "from" }).flatMap({ Timestamp(rfc3339: $0.value) }),
+              let to = request.query.first(where: { $0.name == "to" }).flatMap({ Timestamp(rfc3339: $0.value) }) else { return nil }
+        return (from.millisecondsSinceEpoch, to.millisecondsSinceEpoch)
+    }
+
+    /// `request` with its range moved by `delta` milliseconds.
+    static func moved(_ request: RenderedRequest, _ range: (from: Int64, to: Int64), by delta: Int64) -> RenderedRequest {
+        guard delta != 0 else { return request }
+        var moved = request
+        for (i, item) in moved.query.enumerated() where item.name == "from" || item.name == "to" {
+            let value = (item.name == "from" ? range.from : range.to) + delta
+            moved.query[i].value = TimeText.string(value, .millisecondsZ)
+        }
+        return moved
+    }
+
+    enum Echo: Equatable {
+        /// No echo, or the range sent (`to` as sent or 1 ms earlier).
+        case matches
+        /// The range sent moved by a whole zone offset.
+        case shifted(Int64)
+        case other
+    }
+
+    /// What the create answer's `from`/`to` say against the window.
+    static func echo(_ response: HTTPResponse, window: (from: Int64, to: Int64)) -> Echo {
+        guard let (from, to) = echoed(response) else { return .matches } // no echo says nothing against the range
+        let shift = from - window.from
+        guard to - window.to == shift || to - window.to == shift - 1 else { return .other }
+        if shift == 0 { return .matches }
+        return shift % 900_000 == 0 && abs(shift) <= 14 * 3_600_000 ? .shifted(shift) : .other
+    }
+
+    /// The create answer's echoed range in epoch milliseconds (numbers, digit strings or RFC 3339).
+    static func echoed(_ response: HTTPResponse) -> (Int64, Int64)? {
+        guard let body = try? JSONParser.parse(response.body) else { return nil }
         func millis(_ key: String) -> Int64? {
             guard let node = body[key] else { return nil }
             if let n = node.numberValue?.int64Value { return n }
             if let text = node.stringValue { return Int64(text) ?? Timestamp(rfc3339: text)?.millisecondsSinceEpoch }
             return nil
         }
-        // An answer without the echo says nothing against the range; only a different one is refused.
-        guard let from = millis("from"), let to = millis("to") else { return }
-        let wantFrom = sentFrom.millisecondsSinceEpoch, wantTo = sentTo.millisecondsSinceEpoch
-        guard from != wantFrom || (to != wantTo && to != wantTo + 1) else { return }
-        let shift = from - wantFrom
-        let hours = Double(shift) / 3_600_000
-        let likely = shift % 900_000 == 0 && shift != 0
-            ? "; a shift of \(hours.formatted1) h is most likely the organisation's time zone applied to the range (the doc's own example shows one): set the range in the organisation's time or ask Coveo for UTC"
-            : ""
-        let id = (body["id"]?.stringValue).map { " (export \($0))" } ?? ""
-        throw ExportError(.rejected, "coveo: the export created\(id) covers \(Timestamp(millisecondsSinceEpoch: from).rfc3339)…\(Timestamp(millisecondsSinceEpoch: to).rfc3339), not the window's \(sentFrom.rfc3339)…\(sentTo.rfc3339)\(likely); nothing of it was recorded")
+        guard let from = millis("from"), let to = millis("to") else { return nil }
+        return (from, to)
+    }
+
+    /// The error for an echo sluice cannot make the window of.
+    static func refusal(_ response: HTTPResponse, window: (from: Int64, to: Int64), shift: Int64) -> ExportError {
+        let (from, to) = echoed(response) ?? (0, 0)
+        let id = ((try? JSONParser.parse(response.body))?["id"]?.stringValue).map { " (export \($0))" } ?? ""
+        let moved = shift == 0 ? "" : " (sent moved by the organisation's offset of \((Double(-shift) / 3_600_000).formatted1) h)"
+        func text(_ ms: Int64) -> String { Timestamp(millisecondsSinceEpoch: ms).rfc3339 }
+        return ExportError(.unavailable, "coveo: the export created\(id) covers \(text(from))…\(text(to)), not the window's \(text(window.from))…\(text(window.to))\(moved), and is not a whole time-zone shift of it; nothing of it was recorded. Ask Coveo support which range the export covers")
     }
 
     public func status(of jobID: String) async throws -> ExportJobStatus {
@@ -85,4 +144,17 @@ extension Double {
         let tenths = (self * 10).rounded() / 10
         return tenths == tenths.rounded() ? String(Int(tenths)) : String(tenths)
     }
+}
+
+/// The offset an organisation's time zone puts on the ranges Coveo exports, learnt from the first echo
+/// of a run that showed one; 0 until then.
+public final class OrganisationOffset: Sendable {
+    private let value = Mutex<Int64>(0)
+
+    public init() {}
+
+    /// Milliseconds the organisation adds to a range sent.
+    public var milliseconds: Int64 { value.withLock { $0 } }
+
+    func learn(_ milliseconds: Int64) { value.withLock { $0 = milliseconds } }
 }

@@ -8,9 +8,9 @@
 /// - `isCompleted` present decides: `false` is running whatever else the answer holds (a running query
 ///   may answer `{"isCompleted": false, "responseFiles": []}`); `true` is done with its `responseFiles`,
 ///   and with none only then is the window complete with no files;
-/// - without `isCompleted`, a non-empty `responseFiles` is done (the reference's form); `{}` is running;
-///   an empty `responseFiles` alone is no completion signal of either form, so it is shown as an
-///   unrecognised answer and, if it never changes, fails the window at the job deadline.
+/// - without `isCompleted`, `responseFiles` is done (the reference's form: a running query answers an
+///   empty JSON, a completed one "contains" `responseFiles`), with no files when the list is empty: an
+///   export of no records has no files ("14k records, pageSize 5k → 3 files"); `{}` is running.
 public struct EnterpretV1Provider: ExportProvider {
     public let provider = ProviderID.enterpretV1
     public let client: any ProviderAPI
@@ -57,7 +57,7 @@ public struct EnterpretV1Provider: ExportProvider {
             return finished(files)
         }
         guard let files, !files.isNull else { return .running(detail: nil) }
-        if files.arrayValue?.isEmpty == true { return .unrecognised(word: "responseFiles: [] without isCompleted") }
+        if files.arrayValue?.isEmpty == true { return .doneEmpty(evidence: "enterpret-v1 answered responseFiles: [] (no isCompleted)") }
         return finished(files)
     }
 

@@ -49,9 +49,14 @@ public struct EnterpretV2Provider: ExportProvider {
             let response = try await client.send(page)
             guard response.isSuccess else { throw response.failure("the export", provider: provider) }
             let json = try response.json("the export", provider: provider)
-            guard let urls = json["files"]?.arrayValue else { throw missing("files", in: "the export", provider: provider) }
-            // `files: []` is the API's own word for a window without changes; an entry that is not a URL
-            // is not, and fails the window rather than being skipped.
+            // `files: []` is the API's own word for a window without changes, and so is an answer without
+            // `files` (protobuf's JSON leaves an empty repeated field out); an entry that is not a URL is
+            // not, and fails the window rather than being skipped, and so does `files` of another type.
+            guard json.objectValue != nil else { throw ExportError(.unavailable, "enterpret-v2: the export answered \(json.jsonText().prefix(60)), not an object") }
+            let listed = json["files"].flatMap { $0.isNull ? nil : $0 }
+            guard let urls = listed.map({ $0.arrayValue }) ?? [] else {
+                throw ExportError(.unavailable, "enterpret-v2: the export's files are not a list (\(json["files"]?.jsonText().prefix(60) ?? ""))")
+            }
             if !urls.isEmpty, case .failure(let problem) = fileURLs(json["files"]) {
                 throw ExportError(.unavailable, "enterpret-v2: the export's files \(problem)")
             }

@@ -16,17 +16,23 @@ public struct OpenWeb: ProviderDefinition {
     public var documentedLimits: RequestLimits { RequestLimits() }
     public var submitPath: String { "/v2/export/comments" }
 
-    /// `since` = s and `to` = e − 1 s, `YYYY-MM-DDTHH:MM:SS` (UTC, no zone), both inclusive. OpenWeb
-    /// takes no filters (the schema refuses any), so the body is the range alone.
+    /// `since` = s and `to` = e, `YYYY-MM-DDTHH:MM:SS` (UTC, no zone): the window under every reading of
+    /// `to` (exclusive; inclusive, where the comments of e's own second come too; compared at a finer
+    /// precision than the second). The comments written at or after e are removed before the window is
+    /// committed (`recordTime`). OpenWeb takes no filters (the schema refuses any), so the body is the
+    /// range alone.
     public func render(_ window: ExportWindow, filters: [(key: String, value: RequestValue)]) -> RenderedRequest {
         let s = window.start.millisecondsSinceEpoch, e = window.end.millisecondsSinceEpoch
         return RenderedRequest(method: "POST", path: submitPath, body: .object([
             ("since", .string(TimeText.string(s, .secondsNoZone))),
-            ("to", .string(TimeText.string(e - 1000, .secondsNoZone))),
+            ("to", .string(TimeText.string(e, .secondsNoZone))),
         ]))
     }
 
     public var callsPerWindow: CallsPerWindow { CallsPerWindow(fixed: 1, perFile: 1) }
+
+    /// The range is taken to filter on the comment's creation, `written_at` (docs/providers/openweb.md).
+    public func recordTime(for spec: JobSpec) -> RecordTime? { RecordTime(field: "written_at") }
 
     /// OpenWeb "is not meant for incremental or repetitive queries": a `lookback`, which exports recent
     /// windows again, is allowed but warned about.

@@ -4,7 +4,8 @@
 /// fresh ones). Auth: `apikey` header.
 ///
 /// Status words, case-insensitive: `pending`, `in_progress` and the guide's `Processing` ("if the export
-/// download is not ready") mean running; `done` needs a non-empty `links` array of URLs; `failed` and
+/// download is not ready") mean running; `done` needs a `links` array of URLs (empty: an export of no
+/// comments); `failed` and
 /// `aborted` mean submit again. The doc's abort (`GET /v2/export/comments/abort`, no id) cancels the
 /// token's export, whichever worker started it, so sluice never calls it: an interrupted apply leaves its
 /// jobs running and the next apply resumes them.
@@ -32,6 +33,10 @@ public struct OpenWebProvider: ExportProvider {
         }
         switch Self.words.meaning(of: status) {
         case .done:
+            if body["links"]?.arrayValue?.isEmpty == true {
+                // An export of no comments has no CSV file to link.
+                return .doneEmpty(evidence: "openweb answered status \(quoted(status)) with links: []")
+            }
             switch fileURLs(body["links"]) {
             case .success(let links):
                 return .done(files: links.map { RemoteFile(name: RemoteFile.name(of: $0), url: $0) })

@@ -17,18 +17,26 @@ public struct Userpilot: ProviderDefinition {
     public var documentedLimits: RequestLimits { RequestLimits(jobsInFlight: 1) }
     public var submitPath: String { "/api/v1/analytics/exports/" }
 
-    /// `from` = date(s), `to` = date(e) − 1 day, `YYYY-MM-DD`, both inclusive; then the other filters.
+    /// `from` = date(s), `to` = date(e), `YYYY-MM-DD`: the window's days under an exclusive `to`, one day
+    /// more under an inclusive one (removed before commit, `recordTime`); then the other filters.
     public func render(_ window: ExportWindow, filters: [(key: String, value: RequestValue)]) -> RenderedRequest {
         let s = window.start.millisecondsSinceEpoch, e = window.end.millisecondsSinceEpoch
         var members: [(key: String, value: RequestValue)] = [
             ("from", .string(TimeText.string(s, .date))),
-            ("to", .string(TimeText.string(e - 86_400_000, .date))),
+            ("to", .string(TimeText.string(e, .date))),
         ]
         members += filters.filter { $0.key != "from" && $0.key != "to" }
         return RenderedRequest(method: "POST", path: submitPath, body: .object(members))
     }
 
     public func lookupPath(_ name: String) -> String? { "/api/v1/analytics/exports/lookups/" + name }
+
+    /// `to` = date(e): under the inclusive reading the day at e comes too, and its events (`timestamp`
+    /// at or after e) are removed; under the exclusive one the range is the window. A lookup is a
+    /// snapshot with no range.
+    public func recordTime(for spec: JobSpec) -> RecordTime? {
+        spec.lookup == nil ? RecordTime(field: "timestamp") : nil
+    }
 
     public var callsPerWindow: CallsPerWindow { CallsPerWindow(fixed: 1, perFile: 1) }
 

@@ -1,0 +1,400 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import SluiceCore
+
+/// Removes from a staged window's files the records a request past the window's end brought in: those
+/// whose own time (`RecordTime.field`) is at or after the window's end. The kept records' bytes are
+/// copied as they were, header and line ends included; a file none of whose records is removed is not
+/// written at all.
+///
+/// Each file is read once to find the records to remove (in 1 MiB chunks: memory stays flat whatever
+/// the file's size), and only then, if there are any, copied without them into a new file that replaces
+/// it. CSV files (`.csv`) are split into records as RFC 4180 says (a quoted field may hold commas, quotes
+/// and line breaks), or with Coveo's backslash escapes; JSON files (`.json`, `.jsonl`, `.ndjson`) are read
+/// as one JSON object per line. A record whose time is missing or not a time, a file of another kind, or
+/// a CSV file without the column fails the window: sluice never guesses which window a record is in.
+public enum RecordTrimmer {
+    /// What trimming a window removed.
+    public struct Removed: Sendable, Hashable {
+        /// Records removed, over all files.
+        public var records: Int = 0
+        /// Files rewritten without them.
+        public var files: Int = 0
+    }
+
+    /// A file whose records cannot be told apart or dated.
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// Trims every data file under `directory` (not `_manifest.json`, not the `.downloads` folder, not a
+    /// kept archive, which stays as the vendor sent it).
+    public static func trim(directory: URL, end: Int64, rule: RecordTime) throws -> Removed {
+        var removed = Removed()
+        for relative in try dataFiles(in: directory) {
+            let n = try trimFile(directory.appendingPathComponent(relative), named: relative, end: end, rule: rule)
+            if n > 0 {
+                removed.records += n
+                removed.files += 1
+            }
+        }
+        return removed
+    }
+
+    /// Trims one file; returns how many records it removed.
+    public static func trimFile(_ url: URL, named name: String, end: Int64, rule: RecordTime) throws -> Int {
+        let lower = name.lowercased()
+        var scanner: any RecordScanner
+        if lower.hasSuffix(".csv") {
+            scanner = CSVRecordScanner(field: rule.field, backslash: rule.csvEscapes == .backslash, end: end, name: name)
+        } else if lower.hasSuffix(".json") || lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") {
+            scanner = JSONLinesScanner(field: rule.field, end: end, name: name)
+        } else {
+            throw Failure(description: "\(PrintableText.escaped(name)) is neither CSV nor JSON lines, so its records cannot be dated to keep only the window's own")
+        }
+        try read(url) { scanner.consume($0) }
+        try scanner.finish()
+        if let problem = scanner.problem { throw problem }
+        guard !scanner.removals.isEmpty else { return 0 }
+        try rewrite(url, without: scanner.removals, endsWithoutTerminator: scanner.endsWithoutTerminator)
+        return scanner.removals.count
+    }
+
+    /// Relative paths of the regular files to trim.
+    static func dataFiles(in directory: URL) throws -> [String] {
+        let base = directory.standardizedFileURL.path
+        guard let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        var out: [String] = []
+        for case let url as URL in walker {
+            let path = url.standardizedFileURL.path
+            var relative = String(path.dropFirst(base.count))
+            if relative.hasPrefix("/") { relative.removeFirst() }
+            if relative == ".downloads" || relative.hasPrefix(".downloads/") {
+                walker.skipDescendants()
+                continue
+            }
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
+            guard relative != manifestFileName, !ArchiveUnpacker.isArchive(relative) else { continue }
+            out.append(relative)
+        }
+        return out.sorted()
+    }
+
+    /// Calls `chunk` with the file's bytes, a megabyte at a time.
+    static func read(_ url: URL, _ chunk: (UnsafeRawBufferPointer) -> Void) throws {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DurableFiles.posixError(url.path) }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DurableFiles.posixError(url.path)
+            }
+            if n == 0 { return }
+            chunk(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+    }
+
+    /// Copies `url` without the byte ranges `removals` (sorted, disjoint) into a new file beside it and
+    /// renames it over the original. When the original ended without a line terminator, the copy does
+    /// not end with one either.
+    static func rewrite(_ url: URL, without removals: [Range<Int64>], endsWithoutTerminator: Bool) throws {
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).sluice-trim")
+        let input = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw DurableFiles.posixError(url.path) }
+        defer { close(input) }
+        let output = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw DurableFiles.posixError(temporary.path) }
+        var written: Int64 = 0
+        var lastBytes: [UInt8] = []
+        do {
+            defer { close(output) }
+            let size = Int64(lseek(input, 0, SEEK_END))
+            var kept: [Range<Int64>] = []
+            var at: Int64 = 0
+            for removal in removals {
+                if removal.lowerBound > at { kept.append(at..<removal.lowerBound) }
+                at = removal.upperBound
+            }
+            if at < size { kept.append(at..<size) }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            for range in kept {
+                var offset = range.lowerBound
+                while offset < range.upperBound {
+                    let want = Int(min(Int64(buffer.count), range.upperBound - offset))
+                    let n = pread(input, buffer.baseAddress, want, off_t(offset))
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw DurableFiles.posixError(url.path)
+                    }
+                    guard n > 0 else { throw Failure(description: "\(url.lastPathComponent) shrank while it was trimmed") }
+                    var done = 0
+                    while done < n {
+                        let w = write(output, buffer.baseAddress! + done, n - done)
+                        if w < 0 {
+                            if errno == EINTR { continue }
+                            throw DurableFiles.posixError(temporary.path)
+                        }
+                        done += w
+                    }
+                    let tail = UnsafeRawBufferPointer(rebasing: buffer[max(0, n - 2)..<n])
+                    lastBytes = Array((lastBytes + tail).suffix(2))
+                    offset += Int64(n)
+                    written += Int64(n)
+                }
+            }
+            if endsWithoutTerminator, lastBytes.last == 0x0A {
+                let cut: Int64 = lastBytes.count == 2 && lastBytes[0] == 0x0D ? 2 : 1
+                guard ftruncate(output, off_t(written - cut)) == 0 else { throw DurableFiles.posixError(temporary.path) }
+            }
+        } catch {
+            unlink(temporary.path)
+            throw error
+        }
+        guard rename(temporary.path, url.path) == 0 else {
+            let error = DurableFiles.posixError(url.path)
+            unlink(temporary.path)
+            throw error
+        }
+    }
+}
+
+/// Finds, chunk by chunk, the byte ranges of a file's records to remove.
+protocol RecordScanner {
+    /// The records at or after the end, as byte ranges of the file (each with its line terminator).
+    var removals: [Range<Int64>] { get }
+    /// The file's last record has no line terminator after it.
+    var endsWithoutTerminator: Bool { get }
+    /// The first reason the file cannot be trimmed, if any.
+    var problem: RecordTrimmer.Failure? { get }
+    mutating func consume(_ chunk: UnsafeRawBufferPointer)
+    mutating func finish() throws
+}
+
+/// The records of a CSV file: the header names the time column; each later record's field there is
+/// its time. Only that one field's bytes are kept while a record is read.
+struct CSVRecordScanner: RecordScanner {
+    let field: String
+    let backslash: Bool
+    let end: Int64
+    let name: String
+
+    var removals: [Range<Int64>] = []
+    var endsWithoutTerminator = false
+    var problem: RecordTrimmer.Failure?
+
+    private var offset: Int64 = 0
+    private var recordStart: Int64 = 0
+    private var recordNumber = 0 // 0 is the header
+    private var column = 0
+    private var timeColumn: Int?
+    private var header: [[UInt8]] = []
+    private var current: [UInt8] = [] // the field being read, when it is one we keep
+    private var inQuotes = false
+    private var escaped = false
+    private var quoteSeen = false // a quote just closed (or, doubled, opens again)
+    private var recordHasBytes = false
+    private var timeSeen: [UInt8]?
+    private var pendingCR = false
+
+    init(field: String, backslash: Bool, end: Int64, name: String) {
+        self.field = field
+        self.backslash = backslash
+        self.end = end
+        self.name = name
+    }
+
+    private var keepsField: Bool { recordNumber == 0 || column == timeColumn }
+
+    mutating func consume(_ chunk: UnsafeRawBufferPointer) {
+        guard problem == nil else { return }
+        for byte in chunk {
+            defer { offset += 1 }
+            if pendingCR {
+                pendingCR = false
+                if byte == 0x0A { // CRLF: the record ends after the LF
+                    endRecord(at: offset + 1)
+                    continue
+                }
+                endRecord(at: offset)
+            }
+            if escaped {
+                escaped = false
+                if keepsField { current.append(byte) }
+                continue
+            }
+            if inQuotes {
+                if backslash, byte == 0x5C {
+                    escaped = true
+                } else if byte == 0x22 {
+                    inQuotes = false
+                    quoteSeen = true
+                } else if keepsField {
+                    current.append(byte)
+                }
+                continue
+            }
+            switch byte {
+            case 0x22:
+                if quoteSeen, !backslash, keepsField { current.append(0x22) } // "" inside a quoted field
+                inQuotes = true
+                quoteSeen = false
+                recordHasBytes = true
+            case 0x5C where backslash:
+                escaped = true
+                recordHasBytes = true
+            case 0x2C:
+                endField()
+                column += 1
+                recordHasBytes = true
+            case 0x0A:
+                endRecord(at: offset + 1)
+            case 0x0D:
+                pendingCR = true
+            default:
+                quoteSeen = false
+                recordHasBytes = true
+                if keepsField { current.append(byte) }
+            }
+            if problem != nil { return }
+        }
+    }
+
+    private mutating func endField() {
+        quoteSeen = false
+        if recordNumber == 0 {
+            header.append(current)
+        } else if column == timeColumn {
+            timeSeen = current
+        }
+        current.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func endRecord(at next: Int64) {
+        if !recordHasBytes && column == 0 && current.isEmpty {
+            // A blank line: nothing to date, kept as it is.
+            recordStart = next
+            return
+        }
+        endField()
+        if recordNumber == 0 {
+            var names = header
+            if var first = names.first, first.starts(with: [0xEF, 0xBB, 0xBF]) { // a byte-order mark
+                first.removeFirst(3)
+                names[0] = first
+            }
+            timeColumn = names.firstIndex { $0.elementsEqual(field.utf8) }
+            if timeColumn == nil {
+                problem = .init(description: "\(PrintableText.escaped(name)) has no \(field) column, so its records cannot be dated to keep only the window's own")
+            }
+        } else {
+            if let text = timeSeen, let time = RecordTime.milliseconds(text) {
+                if time >= end { removals.append(recordStart..<next) }
+            } else {
+                let seen = timeSeen.map { "\"" + PrintableText.escaped(String(decoding: $0.prefix(40), as: UTF8.self)) + "\"" } ?? "nothing"
+                problem = .init(description: "\(PrintableText.escaped(name)) record \(recordNumber) has \(seen) as its \(field), which is not a time, so it cannot be told which window it is in")
+            }
+        }
+        recordNumber += 1
+        recordStart = next
+        column = 0
+        timeSeen = nil
+        recordHasBytes = false
+        quoteSeen = false
+    }
+
+    mutating func finish() throws {
+        guard problem == nil else { return }
+        if inQuotes {
+            problem = .init(description: "\(PrintableText.escaped(name)) ends inside a quoted field")
+            return
+        }
+        if pendingCR {
+            pendingCR = false
+            endRecord(at: offset)
+            return
+        }
+        if recordHasBytes || column > 0 || !current.isEmpty {
+            endsWithoutTerminator = true
+            endRecord(at: offset)
+        }
+    }
+}
+
+/// The records of a JSON-lines file: each non-blank line one object, its `field` member the time.
+struct JSONLinesScanner: RecordScanner {
+    let field: String
+    let end: Int64
+    let name: String
+
+    var removals: [Range<Int64>] = []
+    var endsWithoutTerminator = false
+    var problem: RecordTrimmer.Failure?
+
+    private var offset: Int64 = 0
+    private var lineStart: Int64 = 0
+    private var line: [UInt8] = []
+    private var lineNumber = 0
+    /// The longest line read whole; a longer one fails the file rather than the memory.
+    static let maxLine = 64 << 20
+
+    init(field: String, end: Int64, name: String) {
+        self.field = field
+        self.end = end
+        self.name = name
+    }
+
+    mutating func consume(_ chunk: UnsafeRawBufferPointer) {
+        guard problem == nil else { return }
+        var from = 0
+        let count = chunk.count
+        while from < count {
+            guard let newline = chunk[from..<count].firstIndex(of: 0x0A) else {
+                line.append(contentsOf: chunk[from..<count])
+                offset += Int64(count - from)
+                if line.count > Self.maxLine {
+                    problem = .init(description: "\(PrintableText.escaped(name)) line \(lineNumber + 1) is longer than \(Self.maxLine >> 20) MiB")
+                }
+                return
+            }
+            line.append(contentsOf: chunk[from..<newline])
+            offset += Int64(newline - from + 1)
+            endLine(next: offset)
+            if problem != nil { return }
+            from = newline + 1
+        }
+    }
+
+    private mutating func endLine(next: Int64) {
+        lineNumber += 1
+        defer {
+            line.removeAll(keepingCapacity: true)
+            lineStart = next
+        }
+        guard line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
+        guard let node = try? JSONParser.parse(line), node.objectValue != nil else {
+            problem = .init(description: "\(PrintableText.escaped(name)) line \(lineNumber) is not a JSON object, so its records cannot be dated to keep only the window's own")
+            return
+        }
+        let value = node[field]
+        let time: Int64? = value?.stringValue.flatMap { RecordTime.milliseconds(Array($0.utf8)) }
+        guard let time else {
+            let seen = value.map { String($0.jsonText().prefix(40)) } ?? "no \(field)"
+            problem = .init(description: "\(PrintableText.escaped(name)) line \(lineNumber) has \(PrintableText.escaped(seen)) as its \(field), which is not a time, so it cannot be told which window it is in")
+            return
+        }
+        if time >= end { removals.append(lineStart..<next) }
+    }
+
+    mutating func finish() throws {
+        guard problem == nil, !line.isEmpty else { return }
+        endsWithoutTerminator = true
+        endLine(next: offset)
+    }
+}

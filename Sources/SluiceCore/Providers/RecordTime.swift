@@ -1,0 +1,125 @@
+/// Where a provider's records carry the time its range filters on, for the providers whose request
+/// reaches past the window's end so that no reading of the vendor's page can lose a record.
+///
+/// A vendor page that leaves its end open (is `to` inclusive or exclusive? compared at which precision?)
+/// is answered by asking for a range that holds the window under every reading: `to` = e, where the
+/// inclusive reading of the earlier rendering (`to` = e − 1 unit) lost the last unit under the exclusive
+/// one. The records the overlap brings in, those whose own time is at or after e, belong to the next
+/// window (whose request starts at e) and are removed before the window is committed. Records before
+/// the window's start are never removed: under the field the vendor filters on there are none, and if
+/// it filtered on another field they would be that field's records, which no other window holds.
+public struct RecordTime: Sendable, Hashable {
+    /// The CSV column or JSON member holding each record's time.
+    public var field: String
+    /// How the provider's CSV files escape quotes inside quoted fields.
+    public var csvEscapes: CSVEscapes
+
+    public enum CSVEscapes: Sendable, Hashable {
+        /// RFC 4180 and Excel: `""` inside a quoted field.
+        case doubledQuotes
+        /// Coveo's `NO_NEWLINE`: `\"` and `\\` inside a field.
+        case backslash
+    }
+
+    public init(field: String, csvEscapes: CSVEscapes = .doubledQuotes) {
+        self.field = field
+        self.csvEscapes = csvEscapes
+    }
+
+    /// A record's time in milliseconds since the epoch, read from the field's text; `nil` when the text
+    /// is not a time this parser knows, which fails the window rather than guessing.
+    ///
+    /// Accepted: `YYYY-MM-DD`, then optionally `T` or a space and `HH:MM[:SS[.fraction]]`, then
+    /// optionally `Z`, `z` or an offset `±HH:MM` / `±HHMM` / `±HH`. No zone is read as UTC, as every
+    /// request sluice sends is. A fraction finer than a millisecond is truncated toward the past, so a
+    /// record at `…59.9999` is before the next second, as it is.
+    public static func milliseconds(_ text: some Collection<UInt8>) -> Int64? {
+        var scanner = TimeScanner(Array(text))
+        return scanner.timestamp()
+    }
+}
+
+/// Reads the time forms `RecordTime.milliseconds` accepts, byte by byte.
+private struct TimeScanner {
+    let bytes: [UInt8]
+    var i = 0
+
+    init(_ bytes: [UInt8]) {
+        var start = 0, end = bytes.count
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        self.bytes = Array(bytes[start..<end])
+    }
+
+    mutating func digits(_ count: Int) -> Int? {
+        guard i + count <= bytes.count else { return nil }
+        var value = 0
+        for k in 0..<count {
+            let b = bytes[i + k]
+            guard b >= 0x30, b <= 0x39 else { return nil }
+            value = value * 10 + Int(b - 0x30)
+        }
+        i += count
+        return value
+    }
+
+    mutating func take(_ byte: UInt8) -> Bool {
+        guard i < bytes.count, bytes[i] == byte else { return false }
+        i += 1
+        return true
+    }
+
+    mutating func timestamp() -> Int64? {
+        guard let year = digits(4), take(0x2D), let month = digits(2), take(0x2D), let day = digits(2),
+              (1...12).contains(month), day >= 1, day <= CivilDate.daysInMonth(year: year, month: month) else { return nil }
+        var hour = 0, minute = 0, second = 0, millis = 0
+        if i < bytes.count, bytes[i] == 0x54 || bytes[i] == 0x74 || bytes[i] == 0x20 { // T, t, space
+            i += 1
+            guard let h = digits(2), take(0x3A), let m = digits(2), h < 24, m < 60 else { return nil }
+            hour = h
+            minute = m
+            if take(0x3A) {
+                guard let s = digits(2), s < 61 else { return nil } // 60: a leap second, counted as :59.999 below
+                second = s
+                if take(0x2E) || take(0x2C) {
+                    var scale = 100, seen = 0
+                    while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+                        millis += Int(bytes[i] - 0x30) * scale
+                        scale /= 10
+                        seen += 1
+                        i += 1
+                    }
+                    guard seen > 0 else { return nil }
+                }
+            }
+        }
+        var offsetMinutes = 0
+        if i < bytes.count {
+            switch bytes[i] {
+            case 0x5A, 0x7A: i += 1 // Z, z
+            case 0x2B, 0x2D: // + or -
+                let sign = bytes[i] == 0x2D ? -1 : 1
+                i += 1
+                guard let h = digits(2), h <= 23 else { return nil }
+                var m = 0
+                if take(0x3A) {
+                    guard let mm = digits(2) else { return nil }
+                    m = mm
+                } else if let mm = digits(2) {
+                    m = mm
+                }
+                guard m < 60 else { return nil }
+                offsetMinutes = sign * (h * 60 + m)
+            default: return nil
+            }
+        }
+        guard i == bytes.count else { return nil }
+        if second == 60 { // a leap second sorts after :59 and before the next minute
+            second = 59
+            millis = 999
+        }
+        let days = CivilDate.daysFromCivil(year: year, month: month, day: day)
+        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
+        return seconds * 1000 + Int64(millis)
+    }
+}
