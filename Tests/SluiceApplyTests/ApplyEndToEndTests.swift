@@ -106,8 +106,7 @@ import Testing
                 if case .retrying(_, _, let reason) = event { return reason } else { return nil }
             }
             // The byte changed is the one in the middle of the file: in the compressed data of Userpilot's
-            // gzip and of Coveo's zip of five tables; in OpenWeb's small zip it may fall on a header field
-            // no check covers and that changes no record (the checks above hold either way).
+            // gzip and of each zip, whose entries' CRC-32s catch it (the checks above hold either way).
             let found = caught.filter { $0.contains("corrupt") || $0.contains("check failed") }
             #expect(found.contains { $0.contains(".json.gz: gzip check failed") }, "\(caught)")
             #expect(found.contains { $0.contains(".zip: entry") && $0.contains("is corrupt") }, "\(caught)")

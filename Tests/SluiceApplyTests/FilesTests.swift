@@ -64,6 +64,25 @@ enum Fixtures {
         #expect(try String(contentsOf: out.appendingPathComponent("a.csv"), encoding: .utf8) == "id,text\n1,\"x,y\"\n")
     }
 
+    /// A byte flipped in an entry's deflated data inflates to other bytes: its CRC-32 differs and the
+    /// entry is refused (not permanently: downloading again may mend it), with nothing left behind.
+    /// Before, the CRC-32 ZIPFoundation computes while streaming to a consumer was never compared.
+    @Test func aFlippedByteInAnEntrysDataFailsItsCRC() throws {
+        let s = try Scratch()
+        let zip = s.url.appendingPathComponent("export.csv.zip")
+        let text = "id,text\n" + (0..<2_000).map { "\($0),\"row \($0 * 7919 % 10_007)\"\n" }.joined()
+        try Fixtures.zip(at: zip, entries: [("a.csv", text)])
+        var bytes = [UInt8](try Data(contentsOf: zip))
+        bytes[bytes.count / 2] ^= 0x20
+        try Data(bytes).write(to: zip)
+        let out = s.url.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let error = #expect(throws: FileCheckError.self) { try ArchiveUnpacker().unpack(zip, into: out) }
+        #expect(error?.permanent == false)
+        #expect(error.map { "\($0)".contains("is corrupt") } == true, "\(String(describing: error))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).isEmpty)
+    }
+
     /// The facts of each entry are taken while it is written, and are those of the file on disk.
     @Test func theFactsOfEachEntryAreTakenAsItIsWritten() throws {
         let s = try Scratch()

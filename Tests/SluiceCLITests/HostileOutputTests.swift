@@ -104,7 +104,7 @@ import Testing
             #expect(echoedName.status == 1 && echoedName.stdout.contains("holds a secret"), "\(echoedName.stdout)")
             texts.append(("apply, file name echoing the token", echoedName.stdout + echoedName.stderr))
             server.set("/v2/export/comments/status", .text(status: 200, body: #"{"status": "done", "links": ["BASE/files/f.csv?sig=\#(encoded)"]}"#))
-            server.set("/files/f.csv", .text(status: 200, body: "id\n1\n"))
+            server.set("/files/f.csv", .text(status: 200, body: "id,written_at\n1,2025-01-01 10:00:00\n"))
             let done = try CLIProcess.run(Self.arguments + ["--log-format", "json"], in: dir.url, environment: Self.environment())
             #expect(done.status == 0, "\(done.stdout) \(done.stderr)")
             texts.append(("apply json, done", done.stdout + done.stderr))

@@ -23,12 +23,12 @@ import Testing
     ]))])
 
     static let cases: [Case] = [
-        Case(label: "openweb: to = end − 1 s, no zone, both inclusive", provider: .openweb, filters: .object([]),
+        Case(label: "openweb: to = end, no zone (the window under an inclusive and an exclusive reading)", provider: .openweb, filters: .object([]),
              window: ("2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z"),
-             expected: #"POST /v2/export/comments {"since":"2025-01-01T00:00:00","to":"2025-01-01T23:59:59"}"#),
+             expected: #"POST /v2/export/comments {"since":"2025-01-01T00:00:00","to":"2025-01-02T00:00:00"}"#),
         Case(label: "openweb: a window off the hour", provider: .openweb, filters: .object([]),
              window: ("2025-03-01T06:30:15Z", "2025-03-01T12:30:15Z"),
-             expected: #"POST /v2/export/comments {"since":"2025-03-01T06:30:15","to":"2025-03-01T12:30:14"}"#),
+             expected: #"POST /v2/export/comments {"since":"2025-03-01T06:30:15","to":"2025-03-01T12:30:15"}"#),
         Case(label: "enterpret-v2: minutes with Z, end exclusive", provider: .enterpretV2,
              filters: .object([("objectID", .string("feedback_record"))]),
              window: ("2025-01-01T05:00:00Z", "2025-01-01T06:00:00Z"),
@@ -37,29 +37,29 @@ import Testing
              filters: .object([("objectID", .string("theme"))]),
              window: ("2024-12-31T23:00:00Z", "2025-01-01T00:00:00Z"),
              expected: #"POST /export/external/v2/export {"objectID":"theme","startTime":"2024-12-31T23:00Z","endTime":"2025-01-01T00:00Z"}"#),
-        Case(label: "userpilot: dates, to = date(end) − 1 day, on the leap day", provider: .userpilot,
+        Case(label: "userpilot: dates, to = date(end), on the leap day", provider: .userpilot,
              filters: .object([("format", .string("json"))]),
              window: ("2024-02-29T00:00:00Z", "2024-03-01T00:00:00Z"),
-             expected: #"POST /api/v1/analytics/exports/ {"from":"2024-02-29","to":"2024-02-29","format":"json"}"#),
+             expected: #"POST /api/v1/analytics/exports/ {"from":"2024-02-29","to":"2024-03-01","format":"json"}"#),
         Case(label: "userpilot: a week over a month end, filters in spec order", provider: .userpilot,
              filters: .object([("event_type", .array([.string("track"), .string("page_view")])),
                                ("user_id", .array([.string("u1")])), ("exclusions", .bool(true))]),
              window: ("2024-02-26T00:00:00Z", "2024-03-04T00:00:00Z"),
-             expected: #"POST /api/v1/analytics/exports/ {"from":"2024-02-26","to":"2024-03-03","event_type":["track","page_view"],"user_id":["u1"],"exclusions":true}"#),
-        Case(label: "coveo: to = end − 1 ms, repeated f/fs/fc and tables as query parameters", provider: .coveo,
+             expected: #"POST /api/v1/analytics/exports/ {"from":"2024-02-26","to":"2024-03-04","event_type":["track","page_view"],"user_id":["u1"],"exclusions":true}"#),
+        Case(label: "coveo: to = end, repeated f/fs/fc and tables as query parameters", provider: .coveo,
              filters: .object([("f", .array([.string("$EXCLUDE_PAGEVIEW_BOTS"), .string("(city IN ['Québec','Quebec'])")])),
                                ("fs", .array([.string("searchcausev2=='resultsSort'")])),
                                ("fc", .array([.string("customeventtype=='getMoreResults'")])),
                                ("tables", .array([.string("searches"), .string("clicks")])),
                                ("format", .string("EXCEL")), ("useDisplayNames", .bool(false))]),
              window: ("2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z"),
-             expected: "POST /rest/ua/v15/exports?from=2025-01-01T00:00:00.000Z&to=2025-01-01T23:59:59.999Z"
+             expected: "POST /rest/ua/v15/exports?from=2025-01-01T00:00:00.000Z&to=2025-01-02T00:00:00.000Z"
                 + "&f=%24EXCLUDE_PAGEVIEW_BOTS&f=%28city%20IN%20%5B%27Qu%C3%A9bec%27%2C%27Quebec%27%5D%29"
                 + "&fs=searchcausev2%3D%3D%27resultsSort%27&fc=customeventtype%3D%3D%27getMoreResults%27"
                 + "&tables=searches&tables=clicks&format=EXCEL&useDisplayNames=false"),
         Case(label: "coveo: millisecond window", provider: .coveo, filters: .object([]),
              window: ("2025-01-01T00:00:00.250Z", "2025-01-01T00:00:00.650Z"),
-             expected: "POST /rest/ua/v15/exports?from=2025-01-01T00:00:00.250Z&to=2025-01-01T00:00:00.649Z"),
+             expected: "POST /rest/ua/v15/exports?from=2025-01-01T00:00:00.250Z&to=2025-01-01T00:00:00.650Z"),
         Case(label: "enterpret-v1: epoch seconds in listRecords.timerange, pageSize at the top, resolveLabels not sent",
              provider: .enterpretV1,
              filters: .object([("filter", enterpretFilter), ("pageSize", .number("500")), ("resolveLabels", .bool(true))]),
@@ -87,7 +87,7 @@ import Testing
     @Test func queryParametersAsFieldsKeepRepeatsAsArrays() {
         let renderer = RequestRenderer(provider: .coveo, filters: .object([("tables", .array([.string("searches"), .string("clicks")])), ("format", .string("EXCEL"))]))
         let request = renderer.render(F.window("2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z"))
-        #expect(request.fields.jsonText == #"{"from":"2025-01-01T00:00:00.000Z","to":"2025-01-01T23:59:59.999Z","tables":["searches","clicks"],"format":"EXCEL"}"#)
+        #expect(request.fields.jsonText == #"{"from":"2025-01-01T00:00:00.000Z","to":"2025-01-02T00:00:00.000Z","tables":["searches","clicks"],"format":"EXCEL"}"#)
         #expect(request.url(on: Endpoint("http://127.0.0.1:8480")!).hasPrefix("http://127.0.0.1:8480/rest/ua/v15/exports?from="))
     }
 

@@ -38,7 +38,7 @@ import Testing
         #expect(schema.validate(node).map(\.description) == [])
         // And it reads back with requests in the order they are sent.
         let read = try PlanDocument.decode(document.jsonBytes())
-        #expect(read.actions.first?.request?.jsonText == #"{"from":"2025-01-01T00:00:00.000Z","to":"2025-01-01T23:59:59.999Z","tables":["searches"]}"#)
+        #expect(read.actions.first?.request?.jsonText == #"{"from":"2025-01-01T00:00:00.000Z","to":"2025-01-02T00:00:00.000Z","tables":["searches"]}"#)
         #expect(read.orphans.first?.spec == "gone")
         #expect(read.specSetHash == Fingerprinter.specSetHash([spec]).hex)
     }

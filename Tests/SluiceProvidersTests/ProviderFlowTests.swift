@@ -28,7 +28,7 @@ import Testing
         let sent = transport.requests
         #expect(sent.map(\.url) == ["https://api.vendor.example/v2/export/comments",
                                     "https://api.vendor.example/v2/export/comments/status?id=r-1"])
-        #expect(sent[0].body.map { String(decoding: $0, as: UTF8.self) } == #"{"since":"2025-01-01T00:00:00","to":"2025-01-01T23:59:59"}"#)
+        #expect(sent[0].body.map { String(decoding: $0, as: UTF8.self) } == #"{"since":"2025-01-01T00:00:00","to":"2025-01-02T00:00:00"}"#)
         #expect(sent.allSatisfy { $0.headers.contains { $0.name == "apikey" && $0.value == "tkn" } })
     }
 

@@ -173,7 +173,9 @@ public struct ArchiveUnpacker: Sendable {
             var entryBytes: Int64 = 0
             let entryCeiling = min(declared, limits.maxEntryBytes, limits.ratioCeiling(compressed))
             do {
-                _ = try archive.extract(entry, skipCRC32: false) { data in
+                // The consumer form of `extract` returns the CRC-32 of what it inflated without comparing
+                // it with the entry's (only the form that writes a file does): compared here.
+                let crc = try archive.extract(entry, skipCRC32: false) { data in
                     entryBytes += Int64(data.count)
                     if entryBytes > entryCeiling {
                         throw FileCheckError(file: name, message: "entry \"\(entry.path)\" expands beyond its declared size or the limits; refusing it", permanent: true)
@@ -182,6 +184,9 @@ public struct ArchiveUnpacker: Sendable {
                         throw self.totalRefusal(name, archiveBytes: archiveBytes)
                     }
                     try out.write(data)
+                }
+                guard crc == entry.checksum else {
+                    throw FileCheckError(file: name, message: "entry \"\(entry.path)\" is corrupt (CRC-32 \(String(crc, radix: 16)), the archive says \(String(entry.checksum, radix: 16)))")
                 }
             } catch let error as FileCheckError {
                 throw error
