@@ -77,6 +77,9 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The most one window's downloads may write together.", valueName: "SIZE"))
     var maxWindowSize: ByteSizeArgument = ByteSizeArgument(bytes: 64 << 30)
 
+    @Option(help: ArgumentHelp("How long a job may keep answering a status its vendor's documentation does not name before its window gives up its place (the job is kept to poll again next apply).", valueName: "DURATION"))
+    var unknownStatusTimeout: DurationArgument = DurationArgument(duration: .seconds(600))
+
     @Option(help: ArgumentHelp("With a PostgreSQL state, workers share the plan: how long a window stays claimed without renewal (renewed every quarter); a killed worker's windows are taken over after this.", valueName: "DURATION"))
     var lease: DurationArgument = DurationArgument(duration: .seconds(30))
 
@@ -88,6 +91,7 @@ struct ApplyCommand: AsyncParsableCommand {
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard lease.duration >= .milliseconds(100) else { throw ValidationError("--lease must be at least 100ms") }
         guard idleTimeout.duration > .zero else { throw ValidationError("--idle-timeout must be more than 0") }
+        guard unknownStatusTimeout.duration > .zero else { throw ValidationError("--unknown-status-timeout must be more than 0") }
         guard maxFileSize.bytes > 0 else { throw ValidationError("--max-file-size must be more than 0, e.g. 16GiB") }
         guard maxWindowSize.bytes > 0 else { throw ValidationError("--max-window-size must be more than 0, e.g. 64GiB") }
     }
@@ -172,6 +176,7 @@ struct ApplyCommand: AsyncParsableCommand {
         var options = ApplyOptions()
         options.maxFileBytes = maxFileSize.bytes
         options.maxWindowBytes = maxWindowSize.bytes
+        options.unknownStatusTimeout = unknownStatusTimeout.duration
         options.parallelism = pacing.parallelism
         options.poll = pacing.schedule
         options.limitInterval = limitWindow.duration

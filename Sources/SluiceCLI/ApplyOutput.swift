@@ -143,6 +143,8 @@ final class JSONLogReporter: ApplyReporter {
             members.append(("bytes", .integer(s.bytes)))
             members.append(("api_calls", .integer(Int64(s.apiCalls))))
             members.append(("http_retries", .integer(Int64(s.httpRetries))))
+            members.append(("trimmed", .integer(Int64(s.trimmed))))
+            members.append(("trimmed_bytes", .integer(s.trimmedBytes)))
             members.append(("wall_ms", .integer(s.wallMilliseconds)))
             members.append(("failures", .array(s.failures.map(RequestValue.string))))
             members.append(("failure_kinds", .object(s.failureKinds.sorted { $0.key.rawValue < $1.key.rawValue }

@@ -9,7 +9,7 @@ import Testing
 struct RecordTrimmerTests {
     static let end = RecordTime.milliseconds(Array("2025-01-02T00:00:00Z".utf8))!
 
-    func trimmed(_ name: String, _ text: String, rule: RecordTime = RecordTime(field: "written_at")) throws -> (String, Int) {
+    func trimmed(_ name: String, _ text: String, rule: RecordTime = RecordTime(field: "written_at", reach: 86_400_000)) throws -> (String, Int) {
         let scratch = try Scratch()
         let url = try scratch.file(name, text)
         let removed = try RecordTrimmer.trimFile(url, named: name, end: Self.end, rule: rule)
@@ -38,7 +38,7 @@ struct RecordTrimmerTests {
         let scratch = try Scratch()
         let url = try scratch.file("c.csv", "id,written_at\n1,2025-01-01 10:00:00\n")
         let before = try FileManager.default.attributesOfItem(atPath: url.path)[.systemFileNumber] as? Int
-        #expect(try RecordTrimmer.trimFile(url, named: "c.csv", end: Self.end, rule: RecordTime(field: "written_at")) == 0)
+        #expect(try RecordTrimmer.trimFile(url, named: "c.csv", end: Self.end, rule: RecordTime(field: "written_at", reach: 86_400_000)) == 0)
         let after = try FileManager.default.attributesOfItem(atPath: url.path)[.systemFileNumber] as? Int
         #expect(before == after)
     }
@@ -53,7 +53,7 @@ struct RecordTrimmerTests {
     }
 
     @Test func coveoBackslashEscapesDoNotEndAQuotedField() throws {
-        let rule = RecordTime(field: "datetime", csvEscapes: .backslash)
+        let rule = RecordTime(field: "datetime", reach: 86_400_000, csvEscapes: .backslash)
         let text = "searchId,datetime,q\n"
             + "s1,2025-01-02T00:00:00.000Z,\"say \\\"hi\\\", then \\\\\"\n"
             + "s2,2025-01-01T23:59:59.999Z,\"a\\\\\"\n"
@@ -66,12 +66,12 @@ struct RecordTrimmerTests {
     @Test func aHeaderWithAByteOrderMarkStillNamesTheColumn() throws {
         let scratch = try Scratch()
         let url = try scratch.file("c.csv", "\u{FEFF}written_at,id\n2025-01-02 00:00:00,1\n2025-01-01 00:00:00,2\n")
-        #expect(try RecordTrimmer.trimFile(url, named: "c.csv", end: Self.end, rule: RecordTime(field: "written_at")) == 1)
+        #expect(try RecordTrimmer.trimFile(url, named: "c.csv", end: Self.end, rule: RecordTime(field: "written_at", reach: 86_400_000)) == 1)
         #expect(try Data(contentsOf: url) == Data("\u{FEFF}written_at,id\n2025-01-01 00:00:00,2\n".utf8))
     }
 
     @Test func jsonLinesAreTrimmedByTheirMember() throws {
-        let rule = RecordTime(field: "timestamp")
+        let rule = RecordTime(field: "timestamp", reach: 86_400_000)
         let text = #"{"id":"1","timestamp":"2025-01-01T23:59:59.999Z"}"# + "\n"
             + #"{"id":"2","timestamp":"2025-01-02T00:00:00.000Z","p":{"timestamp":"x"}}"# + "\n\n"
             + #"{"id":"3","timestamp":"2025-01-01T00:00:00.000Z"}"# + "\n"
@@ -92,10 +92,30 @@ struct RecordTrimmerTests {
     func whatCannotBeDatedFailsInsteadOfBeingGuessed(name: String, text: String, expected: String) throws {
         let scratch = try Scratch()
         let url = try scratch.file(name, text)
-        #expect { try RecordTrimmer.trimFile(url, named: name, end: Self.end, rule: RecordTime(field: "written_at")) } throws: { error in
+        #expect { try RecordTrimmer.trimFile(url, named: name, end: Self.end, rule: RecordTime(field: "written_at", reach: 86_400_000)) } throws: { error in
             "\(error)".contains(expected)
         }
         #expect(try String(contentsOf: url, encoding: .utf8) == text, "a refused file is left as it was")
+    }
+
+    /// OpenWeb's `to` = e reaches one second past the window: a comment written later than that is no
+    /// overlap but an export of other times (a range read in another zone): refused, nothing trimmed,
+    /// since removing it could lose what the next window's export does not hold either.
+    @Test func aRecordPastTheRequestsReachFailsInsteadOfBeingTrimmed() throws {
+        let rule = RecordTime(field: "written_at", reach: 1000)
+        let (out, removed) = try trimmed("c.csv", "id,written_at\n1,2025-01-02 00:00:00.999\n2,2025-01-01 09:00:00\n", rule: rule)
+        #expect(removed == 1 && out == "id,written_at\n2,2025-01-01 09:00:00\n")
+        let scratch = try Scratch()
+        let text = "id,written_at\n1,2025-01-01 23:00:00\n2,2025-01-02 00:00:01\n"
+        let url = try scratch.file("d.csv", text)
+        #expect { try RecordTrimmer.trimFile(url, named: "d.csv", end: Self.end, rule: rule) } throws: { error in
+            "\(error)".contains("record 2 has written_at 2025-01-02T00:00:01Z, past the end the request reached")
+        }
+        #expect(try String(contentsOf: url, encoding: .utf8) == text)
+        let json = try scratch.file("e.json", #"{"timestamp": "2025-01-03T00:00:00Z"}"# + "\n")
+        #expect(throws: RecordTrimmer.Failure.self) {
+            try RecordTrimmer.trimFile(json, named: "e.json", end: Self.end, rule: RecordTime(field: "timestamp", reach: 86_400_000))
+        }
     }
 
     @Test func aLargeFileIsTrimmedAcrossChunkBoundaries() throws {
@@ -119,8 +139,8 @@ struct RecordTrimmerTests {
         _ = try scratch.file("_manifest.json", "{}")
         try FileManager.default.createDirectory(at: scratch.url.appendingPathComponent(".downloads/0"), withIntermediateDirectories: true)
         _ = try scratch.file(".downloads/0/b.csv", "not dated")
-        let removed = try RecordTrimmer.trim(directory: scratch.url, end: Self.end, rule: RecordTime(field: "written_at"))
-        #expect(removed == RecordTrimmer.Removed(records: 1, files: 1))
+        let removed = try RecordTrimmer.trim(directory: scratch.url, end: Self.end, rule: RecordTime(field: "written_at", reach: 86_400_000))
+        #expect(removed == RecordTrimmer.Removed(records: 1, files: 1, bytes: 22))
     }
 }
 

@@ -86,6 +86,8 @@ public struct ApplySummary: Sendable, Hashable, Codable {
     /// Records the requests' overlap past their windows' ends brought in, removed before commit (each
     /// is in the next window's export).
     public var trimmed = 0
+    /// Their bytes, as unpacked.
+    public var trimmedBytes: Int64 = 0
     /// Requests sent to the providers' APIs and storage (every attempt).
     public var apiCalls = 0
     /// Of `apiCalls`, attempts that were retried (429, 5xx, timeouts, broken connections).
@@ -112,7 +114,9 @@ public struct ApplySummary: Sendable, Hashable, Codable {
         if skipped > 0 { out += ", \(skipped) not started" }
         out += "; \(ByteCount.text(bytes)) in \(apiCalls) API calls"
         if httpRetries > 0 { out += " (\(httpRetries) retried)" }
-        if trimmed > 0 { out += ", \(trimmed) record\(trimmed == 1 ? "" : "s") past the windows' ends trimmed" }
+        if trimmed > 0 {
+            out += ", \(trimmed) record\(trimmed == 1 ? "" : "s") (\(ByteCount.text(trimmedBytes))) past the windows' ends trimmed"
+        }
         out += ", \(Self.seconds(wallMilliseconds))."
         if doneByOthers > 0 { out += " \(doneByOthers) found done by another worker." }
         if let plan {

@@ -36,7 +36,8 @@ extension ApplyRunner {
                 if run.resumed { $0.resumed += 1 }
                 if run.retried { $0.retried += 1 }
                 $0.bytes += run.bytes
-                $0.trimmed += run.trimmed
+                $0.trimmed += run.trimmed.records
+                $0.trimmedBytes += run.trimmed.bytes
             }
             return .completed
         } catch let error as StateStoreError {
@@ -90,7 +91,7 @@ extension ApplyRunner {
         var jobTook: Duration?
         var bytes: Int64 = 0
         /// Records outside the window the request's overlap brought in, removed before the commit.
-        var trimmed = 0
+        var trimmed = RecordTrimmer.Removed()
         /// The window's staging area while its files come down, kept across fresh links so a file
         /// already downloaded is not fetched again; and those files, by what identifies them in any
         /// listing (`FileKey`: the URL without its signature), never by their place in one.
@@ -411,11 +412,11 @@ extension ApplyRunner {
                 throw WindowFailure(message: "the provider named a file whose name holds a secret of this run; refusing to store it", kind: .rejected)
             }
             try await download(files, into: staged, context: context, window: window, run: &run)
-            let trimmed = try context.recordTime.map { rule in
-                let removed = try Self.trim(staged, window: window, rule: rule)
-                return WindowManifest.Trimmed(field: rule.field, atOrAfter: window.end.rfc3339, records: removed.records)
+            let removed = try context.recordTime.map { rule in (rule, try Self.trim(staged, window: window, rule: rule)) }
+            let trimmed = removed.map { rule, removed in
+                WindowManifest.Trimmed(field: rule.field, atOrAfter: window.end.rfc3339, records: removed.records)
             }
-            run.trimmed = trimmed?.records ?? 0
+            run.trimmed = removed?.1 ?? RecordTrimmer.Removed()
             try await context.provider.finish(DirectoryFiles(directory: staged.directory))
             let now = options.now()
             let fingerprints = context.fingerprints

@@ -22,6 +22,8 @@ public enum RecordTrimmer {
         public var records: Int = 0
         /// Files rewritten without them.
         public var files: Int = 0
+        /// Their bytes (each record with its line end): what the overlap cost beyond the window's own.
+        public var bytes: Int64 = 0
     }
 
     /// A file whose records cannot be told apart or dated.
@@ -34,10 +36,11 @@ public enum RecordTrimmer {
     public static func trim(directory: URL, end: Int64, rule: RecordTime) throws -> Removed {
         var removed = Removed()
         for relative in try dataFiles(in: directory) {
-            let n = try trimFile(directory.appendingPathComponent(relative), named: relative, end: end, rule: rule)
+            let (n, bytes) = try trim(directory.appendingPathComponent(relative), named: relative, end: end, rule: rule)
             if n > 0 {
                 removed.records += n
                 removed.files += 1
+                removed.bytes += bytes
             }
         }
         return removed
@@ -45,21 +48,27 @@ public enum RecordTrimmer {
 
     /// Trims one file; returns how many records it removed.
     public static func trimFile(_ url: URL, named name: String, end: Int64, rule: RecordTime) throws -> Int {
+        try trim(url, named: name, end: end, rule: rule).records
+    }
+
+    /// Trims one file; returns how many records it removed and their bytes.
+    static func trim(_ url: URL, named name: String, end: Int64, rule: RecordTime) throws -> (records: Int, bytes: Int64) {
         let lower = name.lowercased()
         var scanner: any RecordScanner
         if lower.hasSuffix(".csv") {
-            scanner = CSVRecordScanner(field: rule.field, backslash: rule.csvEscapes == .backslash, end: end, name: name)
+            scanner = CSVRecordScanner(field: rule.field, backslash: rule.csvEscapes == .backslash,
+                                       bounds: TrimBounds(end: end, reach: rule.reach, field: rule.field, file: name), name: name)
         } else if lower.hasSuffix(".json") || lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") {
-            scanner = JSONLinesScanner(field: rule.field, end: end, name: name)
+            scanner = JSONLinesScanner(field: rule.field, bounds: TrimBounds(end: end, reach: rule.reach, field: rule.field, file: name), name: name)
         } else {
             throw Failure(description: "\(PrintableText.escaped(name)) is neither CSV nor JSON lines, so its records cannot be dated to keep only the window's own")
         }
         try read(url) { scanner.consume($0) }
         try scanner.finish()
         if let problem = scanner.problem { throw problem }
-        guard !scanner.removals.isEmpty else { return 0 }
+        guard !scanner.removals.isEmpty else { return (0, 0) }
         try rewrite(url, without: scanner.removals, endsWithoutTerminator: scanner.endsWithoutTerminator)
-        return scanner.removals.count
+        return (scanner.removals.count, scanner.removals.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) })
     }
 
     /// Relative paths of the regular files to trim.
@@ -165,6 +174,24 @@ public enum RecordTrimmer {
     }
 }
 
+/// Which records go: those at or after the window's end; one at or after end + reach is more than the
+/// request can bring, so the export is not what was asked and nothing is trimmed on a guess.
+struct TrimBounds {
+    let end: Int64
+    let reach: Int64
+    let field: String
+    let file: String
+
+    /// Whether the record at `time` goes; a problem when it is past the request's reach.
+    func removes(_ time: Int64, record: String) -> Result<Bool, RecordTrimmer.Failure> {
+        guard time < end + reach else {
+            let at = Timestamp(millisecondsSinceEpoch: time).rfc3339
+            return .failure(.init(description: "\(PrintableText.escaped(file)) \(record) has \(field) \(at), past the end the request reached (\(Timestamp(millisecondsSinceEpoch: end).rfc3339) and \(reach) ms): the export covers other times than the window's (a range read in another time zone, or filtered on another field), so nothing was trimmed on a guess"))
+        }
+        return .success(time >= end)
+    }
+}
+
 /// Finds, chunk by chunk, the byte ranges of a file's records to remove.
 protocol RecordScanner {
     /// The records at or after the end, as byte ranges of the file (each with its line terminator).
@@ -182,7 +209,7 @@ protocol RecordScanner {
 struct CSVRecordScanner: RecordScanner {
     let field: String
     let backslash: Bool
-    let end: Int64
+    let bounds: TrimBounds
     let name: String
 
     var removals: [Range<Int64>] = []
@@ -203,10 +230,10 @@ struct CSVRecordScanner: RecordScanner {
     private var timeSeen: [UInt8]?
     private var pendingCR = false
 
-    init(field: String, backslash: Bool, end: Int64, name: String) {
+    init(field: String, backslash: Bool, bounds: TrimBounds, name: String) {
         self.field = field
         self.backslash = backslash
-        self.end = end
+        self.bounds = bounds
         self.name = name
     }
 
@@ -295,7 +322,11 @@ struct CSVRecordScanner: RecordScanner {
             }
         } else {
             if let text = timeSeen, let time = RecordTime.milliseconds(text) {
-                if time >= end { removals.append(recordStart..<next) }
+                switch bounds.removes(time, record: "record \(recordNumber)") {
+                case .success(true): removals.append(recordStart..<next)
+                case .success(false): break
+                case .failure(let failure): problem = failure
+                }
             } else {
                 let seen = timeSeen.map { "\"" + PrintableText.escaped(String(decoding: $0.prefix(40), as: UTF8.self)) + "\"" } ?? "nothing"
                 problem = .init(description: "\(PrintableText.escaped(name)) record \(recordNumber) has \(seen) as its \(field), which is not a time, so it cannot be told which window it is in")
@@ -330,7 +361,7 @@ struct CSVRecordScanner: RecordScanner {
 /// The records of a JSON-lines file: each non-blank line one object, its `field` member the time.
 struct JSONLinesScanner: RecordScanner {
     let field: String
-    let end: Int64
+    let bounds: TrimBounds
     let name: String
 
     var removals: [Range<Int64>] = []
@@ -344,9 +375,9 @@ struct JSONLinesScanner: RecordScanner {
     /// The longest line read whole; a longer one fails the file rather than the memory.
     static let maxLine = 64 << 20
 
-    init(field: String, end: Int64, name: String) {
+    init(field: String, bounds: TrimBounds, name: String) {
         self.field = field
-        self.end = end
+        self.bounds = bounds
         self.name = name
     }
 
@@ -389,7 +420,11 @@ struct JSONLinesScanner: RecordScanner {
             problem = .init(description: "\(PrintableText.escaped(name)) line \(lineNumber) has \(PrintableText.escaped(seen)) as its \(field), which is not a time, so it cannot be told which window it is in")
             return
         }
-        if time >= end { removals.append(lineStart..<next) }
+        switch bounds.removes(time, record: "line \(lineNumber)") {
+        case .success(true): removals.append(lineStart..<next)
+        case .success(false): break
+        case .failure(let failure): problem = failure
+        }
     }
 
     mutating func finish() throws {

@@ -8,9 +8,16 @@
 /// window (whose request starts at e) and are removed before the window is committed. Records before
 /// the window's start are never removed: under the field the vendor filters on there are none, and if
 /// it filtered on another field they would be that field's records, which no other window holds.
+///
+/// A record at or after e + `reach` is more than the request's overlap can bring: the export covers
+/// other times than asked (a range read in another time zone, a field other than `field`), and
+/// removing it could lose what the next window's export does not hold either. Such a window fails.
 public struct RecordTime: Sendable, Hashable {
     /// The CSV column or JSON member holding each record's time.
     public var field: String
+    /// How far past the window's end, in milliseconds, the request can bring records: the precision of
+    /// its `to` (OpenWeb's second, Coveo's millisecond, Userpilot's day).
+    public var reach: Int64
     /// How the provider's CSV files escape quotes inside quoted fields.
     public var csvEscapes: CSVEscapes
 
@@ -21,8 +28,9 @@ public struct RecordTime: Sendable, Hashable {
         case backslash
     }
 
-    public init(field: String, csvEscapes: CSVEscapes = .doubledQuotes) {
+    public init(field: String, reach: Int64, csvEscapes: CSVEscapes = .doubledQuotes) {
         self.field = field
+        self.reach = reach
         self.csvEscapes = csvEscapes
     }
 

@@ -44,7 +44,7 @@ public struct Coveo: ProviderDefinition {
     /// Every table's rows carry `datetime`, the event's time the range filters on; `NO_NEWLINE` files
     /// escape quotes with a backslash.
     public func recordTime(for spec: JobSpec) -> RecordTime? {
-        RecordTime(field: "datetime", csvEscapes: spec.filters["format"]?.stringValue == "NO_NEWLINE" ? .backslash : .doubledQuotes)
+        RecordTime(field: "datetime", reach: 1, csvEscapes: spec.filters["format"]?.stringValue == "NO_NEWLINE" ? .backslash : .doubledQuotes)
     }
 
     // One download (a 302 and the GET it points to) however many table files it unpacks into.

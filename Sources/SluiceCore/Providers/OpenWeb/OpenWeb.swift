@@ -32,7 +32,7 @@ public struct OpenWeb: ProviderDefinition {
     public var callsPerWindow: CallsPerWindow { CallsPerWindow(fixed: 1, perFile: 1) }
 
     /// The range is taken to filter on the comment's creation, `written_at` (docs/providers/openweb.md).
-    public func recordTime(for spec: JobSpec) -> RecordTime? { RecordTime(field: "written_at") }
+    public func recordTime(for spec: JobSpec) -> RecordTime? { RecordTime(field: "written_at", reach: 1000) }
 
     /// OpenWeb "is not meant for incremental or repetitive queries": a `lookback`, which exports recent
     /// windows again, is allowed but warned about.

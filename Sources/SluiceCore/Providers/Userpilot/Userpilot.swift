@@ -35,7 +35,7 @@ public struct Userpilot: ProviderDefinition {
     /// at or after e) are removed; under the exclusive one the range is the window. A lookup is a
     /// snapshot with no range.
     public func recordTime(for spec: JobSpec) -> RecordTime? {
-        spec.lookup == nil ? RecordTime(field: "timestamp") : nil
+        spec.lookup == nil ? RecordTime(field: "timestamp", reach: 86_400_000) : nil
     }
 
     public var callsPerWindow: CallsPerWindow { CallsPerWindow(fixed: 1, perFile: 1) }
