@@ -118,6 +118,21 @@ struct RecordTrimmerTests {
         }
     }
 
+    /// Userpilot's records have one time, so an event before the window's first day means the days were
+    /// read in another time zone: refused rather than kept (or trimmed) on a guess. OpenWeb's are kept:
+    /// a range on `updated_at` brings comments written earlier, which no other window holds.
+    @Test func aRecordBeforeTheWindowIsRefusedOnlyWhereNoOtherFieldCouldExplainIt() throws {
+        let scratch = try Scratch()
+        let start = RecordTime.milliseconds(Array("2025-01-01T00:00:00Z".utf8))!
+        let json = try scratch.file("e.json", #"{"timestamp": "2024-12-31T23:00:00Z"}"# + "\n")
+        #expect { try RecordTrimmer.trimFile(json, named: "e.json", start: start, end: Self.end,
+                                             rule: RecordTime(field: "timestamp", reach: 86_400_000, refusesEarlier: true)) } throws: { error in
+            "\(error)".contains("before the window's start 2025-01-01T00:00:00Z")
+        }
+        let csv = try scratch.file("c.csv", "id,written_at\n1,2024-12-31 23:00:00\n")
+        #expect(try RecordTrimmer.trimFile(csv, named: "c.csv", start: start, end: Self.end, rule: RecordTime(field: "written_at", reach: 1000)) == 0)
+    }
+
     @Test func aLargeFileIsTrimmedAcrossChunkBoundaries() throws {
         var text = "id,content,written_at\n"
         var kept = text
@@ -139,7 +154,7 @@ struct RecordTrimmerTests {
         _ = try scratch.file("_manifest.json", "{}")
         try FileManager.default.createDirectory(at: scratch.url.appendingPathComponent(".downloads/0"), withIntermediateDirectories: true)
         _ = try scratch.file(".downloads/0/b.csv", "not dated")
-        let removed = try RecordTrimmer.trim(directory: scratch.url, end: Self.end, rule: RecordTime(field: "written_at", reach: 86_400_000))
+        let removed = try RecordTrimmer.trim(directory: scratch.url, start: 0, end: Self.end, rule: RecordTime(field: "written_at", reach: 86_400_000))
         #expect(removed == RecordTrimmer.Removed(records: 1, files: 1, bytes: 22))
     }
 }

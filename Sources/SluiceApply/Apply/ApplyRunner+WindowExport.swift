@@ -442,7 +442,8 @@ extension ApplyRunner {
     /// past it brought in (`RecordTrimmer`); a record that cannot be dated fails the window.
     static func trim(_ staged: StagedWindow, window: ExportWindow, rule: RecordTime) throws -> RecordTrimmer.Removed {
         do {
-            return try RecordTrimmer.trim(directory: staged.directory, end: window.end.millisecondsSinceEpoch, rule: rule)
+            return try RecordTrimmer.trim(directory: staged.directory, start: window.start.millisecondsSinceEpoch,
+                                          end: window.end.millisecondsSinceEpoch, rule: rule)
         } catch let failure as RecordTrimmer.Failure {
             throw WindowFailure(message: "\(failure.description); nothing was recorded", kind: .unavailable)
         }

@@ -33,10 +33,10 @@ public enum RecordTrimmer {
 
     /// Trims every data file under `directory` (not `_manifest.json`, not the `.downloads` folder, not a
     /// kept archive, which stays as the vendor sent it).
-    public static func trim(directory: URL, end: Int64, rule: RecordTime) throws -> Removed {
+    public static func trim(directory: URL, start: Int64, end: Int64, rule: RecordTime) throws -> Removed {
         var removed = Removed()
         for relative in try dataFiles(in: directory) {
-            let (n, bytes) = try trim(directory.appendingPathComponent(relative), named: relative, end: end, rule: rule)
+            let (n, bytes) = try trim(directory.appendingPathComponent(relative), named: relative, start: start, end: end, rule: rule)
             if n > 0 {
                 removed.records += n
                 removed.files += 1
@@ -47,19 +47,19 @@ public enum RecordTrimmer {
     }
 
     /// Trims one file; returns how many records it removed.
-    public static func trimFile(_ url: URL, named name: String, end: Int64, rule: RecordTime) throws -> Int {
-        try trim(url, named: name, end: end, rule: rule).records
+    public static func trimFile(_ url: URL, named name: String, start: Int64 = .min, end: Int64, rule: RecordTime) throws -> Int {
+        try trim(url, named: name, start: start, end: end, rule: rule).records
     }
 
     /// Trims one file; returns how many records it removed and their bytes.
-    static func trim(_ url: URL, named name: String, end: Int64, rule: RecordTime) throws -> (records: Int, bytes: Int64) {
+    static func trim(_ url: URL, named name: String, start: Int64, end: Int64, rule: RecordTime) throws -> (records: Int, bytes: Int64) {
         let lower = name.lowercased()
         var scanner: any RecordScanner
         if lower.hasSuffix(".csv") {
             scanner = CSVRecordScanner(field: rule.field, backslash: rule.csvEscapes == .backslash,
-                                       bounds: TrimBounds(end: end, reach: rule.reach, field: rule.field, file: name), name: name)
+                                       bounds: TrimBounds(rule, start: start, end: end, file: name), name: name)
         } else if lower.hasSuffix(".json") || lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") {
-            scanner = JSONLinesScanner(field: rule.field, bounds: TrimBounds(end: end, reach: rule.reach, field: rule.field, file: name), name: name)
+            scanner = JSONLinesScanner(field: rule.field, bounds: TrimBounds(rule, start: start, end: end, file: name), name: name)
         } else {
             throw Failure(description: "\(PrintableText.escaped(name)) is neither CSV nor JSON lines, so its records cannot be dated to keep only the window's own")
         }
@@ -177,13 +177,27 @@ public enum RecordTrimmer {
 /// Which records go: those at or after the window's end; one at or after end + reach is more than the
 /// request can bring, so the export is not what was asked and nothing is trimmed on a guess.
 struct TrimBounds {
+    /// Where records are refused as earlier than the window (`RecordTime.refusesEarlier`), if anywhere.
+    let start: Int64?
     let end: Int64
     let reach: Int64
     let field: String
     let file: String
 
+    init(_ rule: RecordTime, start: Int64, end: Int64, file: String) {
+        self.start = rule.refusesEarlier ? start : nil
+        self.end = end
+        reach = rule.reach
+        field = rule.field
+        self.file = file
+    }
+
     /// Whether the record at `time` goes; a problem when it is past the request's reach.
     func removes(_ time: Int64, record: String) -> Result<Bool, RecordTrimmer.Failure> {
+        if let start, time < start {
+            let at = Timestamp(millisecondsSinceEpoch: time).rfc3339
+            return .failure(.init(description: "\(PrintableText.escaped(file)) \(record) has \(field) \(at), before the window's start \(Timestamp(millisecondsSinceEpoch: start).rfc3339): the export covers other times than asked (days read in another time zone?), so nothing was trimmed on a guess"))
+        }
         guard time < end + reach else {
             let at = Timestamp(millisecondsSinceEpoch: time).rfc3339
             return .failure(.init(description: "\(PrintableText.escaped(file)) \(record) has \(field) \(at), past the end the request reached (\(Timestamp(millisecondsSinceEpoch: end).rfc3339) and \(reach) ms): the export covers other times than the window's (a range read in another time zone, or filtered on another field), so nothing was trimmed on a guess"))

@@ -18,6 +18,10 @@ public struct RecordTime: Sendable, Hashable {
     /// How far past the window's end, in milliseconds, the request can bring records: the precision of
     /// its `to` (OpenWeb's second, Coveo's millisecond, Userpilot's day).
     public var reach: Int64
+    /// Whether a record before the window's start is refused too: for a provider whose records have no
+    /// other time the range could be on (Userpilot), such a record means the range was read in another
+    /// time zone, and the window's days cannot be told apart.
+    public var refusesEarlier: Bool
     /// How the provider's CSV files escape quotes inside quoted fields.
     public var csvEscapes: CSVEscapes
 
@@ -28,9 +32,10 @@ public struct RecordTime: Sendable, Hashable {
         case backslash
     }
 
-    public init(field: String, reach: Int64, csvEscapes: CSVEscapes = .doubledQuotes) {
+    public init(field: String, reach: Int64, refusesEarlier: Bool = false, csvEscapes: CSVEscapes = .doubledQuotes) {
         self.field = field
         self.reach = reach
+        self.refusesEarlier = refusesEarlier
         self.csvEscapes = csvEscapes
     }
 

@@ -32,10 +32,11 @@ public struct Userpilot: ProviderDefinition {
     public func lookupPath(_ name: String) -> String? { "/api/v1/analytics/exports/lookups/" + name }
 
     /// `to` = date(e): under the inclusive reading the day at e comes too, and its events (`timestamp`
-    /// at or after e) are removed; under the exclusive one the range is the window. A lookup is a
-    /// snapshot with no range.
+    /// at or after e) are removed; under the exclusive one the range is the window. An event before s or
+    /// a day past e is a range read in another time zone: the window fails. A lookup is a snapshot with
+    /// no range.
     public func recordTime(for spec: JobSpec) -> RecordTime? {
-        spec.lookup == nil ? RecordTime(field: "timestamp", reach: 86_400_000) : nil
+        spec.lookup == nil ? RecordTime(field: "timestamp", reach: 86_400_000, refusesEarlier: true) : nil
     }
 
     public var callsPerWindow: CallsPerWindow { CallsPerWindow(fixed: 1, perFile: 1) }
