@@ -20,11 +20,21 @@ public struct SandboxCommand: AsyncParsableCommand {
             A lost create answer (the job made, the answer cut) is reset:on=submit.
 
             --variant turns on an answer a vendor's doc allows besides the default reading (repeatable;
-            'all' is every one a correct client completes windows under):
+            'all' is every one at once; a correct client completes every window under each):
               openweb-processing        OpenWeb says "Processing" while an export is not ready
+              openweb-exclusive-to      OpenWeb's `to` is exclusive
+              openweb-subsecond         written_at to the millisecond, compared with the whole second sent
+              openweb-empty-links       an export of no comments answers "links": []
+              openweb-same-names        10-message files, every link comments.csv.zip holding comments.csv
               enterpret-v1-iscompleted  a running v1 query answers {"isCompleted": false, "responseFiles": []}
+              enterpret-v1-empty-list   a finished query of no records answers {"responseFiles": []}
+              enterpret-v1-same-names   every v1 file is …/<n>/records.json
+              enterpret-v2-reordered    each fresh v2 listing of a range in another order
+              enterpret-v2-omit-empty   no file for a quiet day, and no "files" member when none
               coveo-oauth               Coveo wants org=<--coveo-org> on every call (an OAuth2 token)
-              coveo-timezone            Coveo echoes the range shifted five hours (its doc's example)
+              coveo-timezone            Coveo exports and echoes the range five hours later (its doc's example)
+              coveo-exclusive-to        Coveo's `to` is exclusive, echoed as sent
+              userpilot-exclusive-to    Userpilot's `to` date is exclusive
             """
     )
 
@@ -55,7 +65,7 @@ public struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("job-duration"), help: "Sandbox seconds an asynchronous export takes.")
     var jobDuration: Double = 10
 
-    @Option(name: .customLong("variant"), help: "A documented answer variant to serve (repeatable; 'all' for every completing one).")
+    @Option(name: .customLong("variant"), help: "A documented answer variant to serve (repeatable; 'all' for every one).")
     var variants: [String] = []
 
     @Option(name: .customLong("coveo-org"), help: "The organisation id the coveo-oauth variant requires.")
