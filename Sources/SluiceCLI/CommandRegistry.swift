@@ -14,5 +14,6 @@ enum CommandRegistry {
         ImportCommand.self,
         SandboxCommand.self,
         LoadBenchCommand.self,
+        TrimBenchCommand.self,
     ]
 }

@@ -56,19 +56,19 @@ public enum RecordTrimmer {
         let lower = name.lowercased()
         var scanner: any RecordScanner
         if lower.hasSuffix(".csv") {
-            scanner = CSVRecordScanner(field: rule.field, backslash: rule.csvEscapes == .backslash,
-                                       bounds: TrimBounds(rule, start: start, end: end, file: name), name: name)
+            scanner = CSVRecordScanner(bounds: TrimBounds(rule, start: start, end: end, file: name), backslash: rule.csvEscapes == .backslash)
         } else if lower.hasSuffix(".json") || lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") {
-            scanner = JSONLinesScanner(field: rule.field, bounds: TrimBounds(rule, start: start, end: end, file: name), name: name)
+            scanner = JSONLinesScanner(bounds: TrimBounds(rule, start: start, end: end, file: name))
         } else {
             throw Failure(description: "\(PrintableText.escaped(name)) is neither CSV nor JSON lines, so its records cannot be dated to keep only the window's own")
         }
         try read(url) { scanner.consume($0) }
-        try scanner.finish()
-        if let problem = scanner.problem { throw problem }
-        guard !scanner.removals.isEmpty else { return (0, 0) }
-        try rewrite(url, without: scanner.removals, endsWithoutTerminator: scanner.endsWithoutTerminator)
-        return (scanner.removals.count, scanner.removals.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) })
+        scanner.finish()
+        let found = scanner.found
+        if let problem = found.problem { throw problem }
+        guard !found.removals.isEmpty else { return (0, 0) }
+        try rewrite(url, without: found.removals, endsWithoutTerminator: found.endsWithoutTerminator)
+        return (found.removals.count, found.removals.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) })
     }
 
     /// Relative paths of the regular files to trim.
@@ -206,29 +206,38 @@ struct TrimBounds {
     }
 }
 
+/// What a scanner found in a file so far.
+struct ScanFindings {
+    /// The records at or after the end, as byte ranges of the file (each with its line terminator).
+    var removals: [Range<Int64>] = []
+    /// The file's last record has no line terminator after it.
+    var endsWithoutTerminator = false
+    /// The first reason the file cannot be trimmed, if any.
+    var problem: RecordTrimmer.Failure?
+
+    /// Notes a record at `time` spanning `bytes`: removed, kept, or the file's problem.
+    mutating func record(at time: Int64, _ bytes: Range<Int64>, named record: String, bounds: TrimBounds) {
+        switch bounds.removes(time, record: record) {
+        case .success(true): removals.append(bytes)
+        case .success(false): break
+        case .failure(let failure): problem = failure
+        }
+    }
+}
+
 /// Finds, chunk by chunk, the byte ranges of a file's records to remove.
 protocol RecordScanner {
-    /// The records at or after the end, as byte ranges of the file (each with its line terminator).
-    var removals: [Range<Int64>] { get }
-    /// The file's last record has no line terminator after it.
-    var endsWithoutTerminator: Bool { get }
-    /// The first reason the file cannot be trimmed, if any.
-    var problem: RecordTrimmer.Failure? { get }
+    var found: ScanFindings { get }
     mutating func consume(_ chunk: UnsafeRawBufferPointer)
-    mutating func finish() throws
+    mutating func finish()
 }
 
 /// The records of a CSV file: the header names the time column; each later record's field there is
 /// its time. Only that one field's bytes are kept while a record is read.
 struct CSVRecordScanner: RecordScanner {
-    let field: String
-    let backslash: Bool
     let bounds: TrimBounds
-    let name: String
-
-    var removals: [Range<Int64>] = []
-    var endsWithoutTerminator = false
-    var problem: RecordTrimmer.Failure?
+    let backslash: Bool
+    private(set) var found = ScanFindings()
 
     private var offset: Int64 = 0
     private var recordStart: Int64 = 0
@@ -244,17 +253,15 @@ struct CSVRecordScanner: RecordScanner {
     private var timeSeen: [UInt8]?
     private var pendingCR = false
 
-    init(field: String, backslash: Bool, bounds: TrimBounds, name: String) {
-        self.field = field
-        self.backslash = backslash
+    init(bounds: TrimBounds, backslash: Bool) {
         self.bounds = bounds
-        self.name = name
+        self.backslash = backslash
     }
 
     private var keepsField: Bool { recordNumber == 0 || column == timeColumn }
 
     mutating func consume(_ chunk: UnsafeRawBufferPointer) {
-        guard problem == nil else { return }
+        guard found.problem == nil else { return }
         for byte in chunk {
             defer { offset += 1 }
             if pendingCR {
@@ -303,7 +310,7 @@ struct CSVRecordScanner: RecordScanner {
                 recordHasBytes = true
                 if keepsField { current.append(byte) }
             }
-            if problem != nil { return }
+            if found.problem != nil { return }
         }
     }
 
@@ -330,20 +337,16 @@ struct CSVRecordScanner: RecordScanner {
                 first.removeFirst(3)
                 names[0] = first
             }
-            timeColumn = names.firstIndex { $0.elementsEqual(field.utf8) }
+            timeColumn = names.firstIndex { $0.elementsEqual(bounds.field.utf8) }
             if timeColumn == nil {
-                problem = .init(description: "\(PrintableText.escaped(name)) has no \(field) column, so its records cannot be dated to keep only the window's own")
+                found.problem = .init(description: "\(PrintableText.escaped(bounds.file)) has no \(bounds.field) column, so its records cannot be dated to keep only the window's own")
             }
         } else {
             if let text = timeSeen, let time = RecordTime.milliseconds(text) {
-                switch bounds.removes(time, record: "record \(recordNumber)") {
-                case .success(true): removals.append(recordStart..<next)
-                case .success(false): break
-                case .failure(let failure): problem = failure
-                }
+                found.record(at: time, recordStart..<next, named: "record \(recordNumber)", bounds: bounds)
             } else {
                 let seen = timeSeen.map { "\"" + PrintableText.escaped(String(decoding: $0.prefix(40), as: UTF8.self)) + "\"" } ?? "nothing"
-                problem = .init(description: "\(PrintableText.escaped(name)) record \(recordNumber) has \(seen) as its \(field), which is not a time, so it cannot be told which window it is in")
+                found.problem = .init(description: "\(PrintableText.escaped(bounds.file)) record \(recordNumber) has \(seen) as its \(bounds.field), which is not a time, so it cannot be told which window it is in")
             }
         }
         recordNumber += 1
@@ -354,10 +357,10 @@ struct CSVRecordScanner: RecordScanner {
         quoteSeen = false
     }
 
-    mutating func finish() throws {
-        guard problem == nil else { return }
+    mutating func finish() {
+        guard found.problem == nil else { return }
         if inQuotes {
-            problem = .init(description: "\(PrintableText.escaped(name)) ends inside a quoted field")
+            found.problem = .init(description: "\(PrintableText.escaped(bounds.file)) ends inside a quoted field")
             return
         }
         if pendingCR {
@@ -366,7 +369,7 @@ struct CSVRecordScanner: RecordScanner {
             return
         }
         if recordHasBytes || column > 0 || !current.isEmpty {
-            endsWithoutTerminator = true
+            found.endsWithoutTerminator = true
             endRecord(at: offset)
         }
     }
@@ -374,13 +377,8 @@ struct CSVRecordScanner: RecordScanner {
 
 /// The records of a JSON-lines file: each non-blank line one object, its `field` member the time.
 struct JSONLinesScanner: RecordScanner {
-    let field: String
     let bounds: TrimBounds
-    let name: String
-
-    var removals: [Range<Int64>] = []
-    var endsWithoutTerminator = false
-    var problem: RecordTrimmer.Failure?
+    private(set) var found = ScanFindings()
 
     private var offset: Int64 = 0
     private var lineStart: Int64 = 0
@@ -389,14 +387,10 @@ struct JSONLinesScanner: RecordScanner {
     /// The longest line read whole; a longer one fails the file rather than the memory.
     static let maxLine = 64 << 20
 
-    init(field: String, bounds: TrimBounds, name: String) {
-        self.field = field
-        self.bounds = bounds
-        self.name = name
-    }
+    init(bounds: TrimBounds) { self.bounds = bounds }
 
     mutating func consume(_ chunk: UnsafeRawBufferPointer) {
-        guard problem == nil else { return }
+        guard found.problem == nil else { return }
         var from = 0
         let count = chunk.count
         while from < count {
@@ -404,14 +398,14 @@ struct JSONLinesScanner: RecordScanner {
                 line.append(contentsOf: chunk[from..<count])
                 offset += Int64(count - from)
                 if line.count > Self.maxLine {
-                    problem = .init(description: "\(PrintableText.escaped(name)) line \(lineNumber + 1) is longer than \(Self.maxLine >> 20) MiB")
+                    found.problem = .init(description: "\(PrintableText.escaped(bounds.file)) line \(lineNumber + 1) is longer than \(Self.maxLine >> 20) MiB")
                 }
                 return
             }
             line.append(contentsOf: chunk[from..<newline])
             offset += Int64(newline - from + 1)
             endLine(next: offset)
-            if problem != nil { return }
+            if found.problem != nil { return }
             from = newline + 1
         }
     }
@@ -424,26 +418,22 @@ struct JSONLinesScanner: RecordScanner {
         }
         guard line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
         guard let node = try? JSONParser.parse(line), node.objectValue != nil else {
-            problem = .init(description: "\(PrintableText.escaped(name)) line \(lineNumber) is not a JSON object, so its records cannot be dated to keep only the window's own")
+            found.problem = .init(description: "\(PrintableText.escaped(bounds.file)) line \(lineNumber) is not a JSON object, so its records cannot be dated to keep only the window's own")
             return
         }
-        let value = node[field]
+        let value = node[bounds.field]
         let time: Int64? = value?.stringValue.flatMap { RecordTime.milliseconds(Array($0.utf8)) }
         guard let time else {
-            let seen = value.map { String($0.jsonText().prefix(40)) } ?? "no \(field)"
-            problem = .init(description: "\(PrintableText.escaped(name)) line \(lineNumber) has \(PrintableText.escaped(seen)) as its \(field), which is not a time, so it cannot be told which window it is in")
+            let seen = value.map { String($0.jsonText().prefix(40)) } ?? "no \(bounds.field)"
+            found.problem = .init(description: "\(PrintableText.escaped(bounds.file)) line \(lineNumber) has \(PrintableText.escaped(seen)) as its \(bounds.field), which is not a time, so it cannot be told which window it is in")
             return
         }
-        switch bounds.removes(time, record: "line \(lineNumber)") {
-        case .success(true): removals.append(lineStart..<next)
-        case .success(false): break
-        case .failure(let failure): problem = failure
-        }
+        found.record(at: time, lineStart..<next, named: "line \(lineNumber)", bounds: bounds)
     }
 
-    mutating func finish() throws {
-        guard problem == nil, !line.isEmpty else { return }
-        endsWithoutTerminator = true
+    mutating func finish() {
+        guard found.problem == nil, !line.isEmpty else { return }
+        found.endsWithoutTerminator = true
         endLine(next: offset)
     }
 }
