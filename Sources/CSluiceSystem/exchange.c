@@ -46,3 +46,16 @@ int sluice_end_direct(int fd) {
     return 0;
 #endif
 }
+
+long long sluice_copy_file_range(int in, long long *in_offset, int out, long long length) {
+#if defined(__linux__)
+    off64_t offset = (off64_t)*in_offset;
+    ssize_t n = copy_file_range(in, &offset, out, NULL, (size_t)length, 0);
+    if (n >= 0) *in_offset = (long long)offset;
+    return (long long)n;
+#else
+    (void)in; (void)in_offset; (void)out; (void)length;
+    errno = ENOSYS;
+    return -1;
+#endif
+}

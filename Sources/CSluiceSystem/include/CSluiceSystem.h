@@ -19,4 +19,9 @@ int sluice_open_direct(const char *path);
 /// Turns direct I/O off on `fd` (for a file's last, unaligned bytes). Returns 0, or -1 with errno set.
 int sluice_end_direct(int fd);
 
+/// Copies `length` bytes of `in` from `*in_offset` (advanced) to `out` at its current offset, in the
+/// kernel (Linux copy_file_range). Returns the bytes copied, or -1 with errno set (ENOSYS, EXDEV or
+/// EINVAL where the kernel or file system cannot; always ENOSYS elsewhere).
+long long sluice_copy_file_range(int in, long long *in_offset, int out, long long length);
+
 #endif

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSluiceSystem
 import SluiceCore
 
 /// Removes from a staged window's files the records a request past the window's end brought in: those
@@ -113,6 +114,7 @@ public enum RecordTrimmer {
     /// renames it over the original. When the original ended without a line terminator, the copy does
     /// not end with one either.
     static func rewrite(_ url: URL, without removals: [Range<Int64>], endsWithoutTerminator: Bool) throws {
+        if try truncateTail(url, removals, endsWithoutTerminator: endsWithoutTerminator) { return }
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).sluice-trim")
         let input = open(url.path, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw DurableFiles.posixError(url.path) }
@@ -134,6 +136,8 @@ public enum RecordTrimmer {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buffer.deallocate() }
             for range in kept {
+                // In the kernel where it can (copy_file_range: no copy through this process), else by hand.
+                if Self.copyInKernel(input, output, range, written: &written) { continue }
                 var offset = range.lowerBound
                 while offset < range.upperBound {
                     let want = Int(min(Int64(buffer.count), range.upperBound - offset))
@@ -158,6 +162,9 @@ public enum RecordTrimmer {
                     written += Int64(n)
                 }
             }
+            if endsWithoutTerminator, let end = kept.last?.upperBound {
+                lastBytes = Self.lastBytes(input, before: end)
+            }
             if endsWithoutTerminator, lastBytes.last == 0x0A {
                 let cut: Int64 = lastBytes.count == 2 && lastBytes[0] == 0x0D ? 2 : 1
                 guard ftruncate(output, off_t(written - cut)) == 0 else { throw DurableFiles.posixError(temporary.path) }
@@ -171,6 +178,59 @@ public enum RecordTrimmer {
             unlink(temporary.path)
             throw error
         }
+    }
+}
+
+extension RecordTrimmer {
+    /// Where the records to remove are the file's last ones, one run to its end (records sorted by time,
+    /// as the vendors write them), cuts the file there instead of copying the rest. Returns false when
+    /// they are not. The file is in the window's staging area: a crash discards it whole either way.
+    static func truncateTail(_ url: URL, _ removals: [Range<Int64>], endsWithoutTerminator: Bool) throws -> Bool {
+        guard var cut = removals.last?.lowerBound else { return false }
+        for removal in removals.reversed().dropFirst() {
+            guard removal.upperBound == cut else { return false }
+            cut = removal.lowerBound
+        }
+        let fd = open(url.path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw DurableFiles.posixError(url.path) }
+        defer { close(fd) }
+        guard let last = removals.last?.upperBound, Int64(lseek(fd, 0, SEEK_END)) == last else { return false }
+        if endsWithoutTerminator, cut > 0 {
+            // The kept records end with the line end that came before the removed ones: dropped too.
+            let tail = lastBytes(fd, before: cut)
+            if tail.last == 0x0A { cut -= tail.count == 2 && tail[0] == 0x0D ? 2 : 1 }
+        }
+        guard ftruncate(fd, off_t(cut)) == 0 else { throw DurableFiles.posixError(url.path) }
+        return true
+    }
+
+    /// Copies `range` of `input` to the end of `output` with copy_file_range; false, with nothing copied,
+    /// where the kernel or the file system cannot, so the caller copies by hand.
+    static func copyInKernel(_ input: Int32, _ output: Int32, _ range: Range<Int64>, written: inout Int64) -> Bool {
+        var from = Int64(range.lowerBound)
+        var left = Int(range.upperBound - range.lowerBound)
+        while left > 0 {
+            let n = Int(sluice_copy_file_range(input, &from, output, Int64(left)))
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else {
+                // Refused at the first call (EXDEV, ENOSYS, EINVAL): nothing was written. A refusal or an
+                // early end past that would leave a partial copy: the output is truncated back.
+                let copied = Int64(Int(range.upperBound - range.lowerBound) - left)
+                if copied > 0 { _ = ftruncate(output, off_t(written)); _ = lseek(output, off_t(written), SEEK_SET) }
+                return false
+            }
+            left -= n
+        }
+        written += range.upperBound - range.lowerBound
+        return true
+    }
+
+    /// The last (at most) two bytes of `input` before `end`.
+    static func lastBytes(_ input: Int32, before end: Int64) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 2)
+        let start = max(0, end - 2)
+        let n = bytes.withUnsafeMutableBytes { pread(input, $0.baseAddress, Int(end - start), off_t(start)) }
+        return n > 0 ? Array(bytes.prefix(n)) : []
     }
 }
 
@@ -250,42 +310,81 @@ struct CSVRecordScanner: RecordScanner {
     private var escaped = false
     private var quoteSeen = false // a quote just closed (or, doubled, opens again)
     private var recordHasBytes = false
-    private var timeSeen: [UInt8]?
+    /// The record's time, read when its field ended; `timeText` keeps the field only when it is no time.
+    private var time: Int64?
+    private var timeText: [UInt8]?
     private var pendingCR = false
+    /// The bytes that end a run of plain bytes outside quotes: `"` `,` LF CR, and a backslash with
+    /// backslash escapes; past the time column a comma no longer matters, only where the record ends.
+    private let special: [Bool]
+    private let specialPastTime: [Bool]
 
     init(bounds: TrimBounds, backslash: Bool) {
         self.bounds = bounds
         self.backslash = backslash
+        var special = [Bool](repeating: false, count: 256)
+        for byte: UInt8 in [0x22, 0x0A, 0x0D] { special[Int(byte)] = true }
+        if backslash { special[0x5C] = true }
+        specialPastTime = special
+        special[0x2C] = true
+        self.special = special
     }
+
+    /// Past the time column of a record (not the header): its other fields need not be told apart.
+    private var pastTime: Bool { recordNumber > 0 && timeColumn.map { column > $0 } == true }
 
     private var keepsField: Bool { recordNumber == 0 || column == timeColumn }
 
+    /// Reads a chunk byte by byte where a byte can change the state, and in runs elsewhere: a quoted
+    /// field's content up to its next quote (or backslash) with `memchr`, a plain field's bytes up to the
+    /// next special one; only the time field's bytes (and the header's) are copied.
     mutating func consume(_ chunk: UnsafeRawBufferPointer) {
-        guard found.problem == nil else { return }
-        for byte in chunk {
-            defer { offset += 1 }
+        guard found.problem == nil, let raw = chunk.baseAddress, chunk.count > 0 else { return }
+        let bytes = raw.assumingMemoryBound(to: UInt8.self)
+        let n = chunk.count
+        let base = offset
+        defer { offset = base + Int64(n) }
+        var i = 0
+        while i < n {
+            let byte = bytes[i]
+            let at = base + Int64(i)
             if pendingCR {
                 pendingCR = false
                 if byte == 0x0A { // CRLF: the record ends after the LF
-                    endRecord(at: offset + 1)
+                    endRecord(at: at + 1)
+                    i += 1
+                    if found.problem != nil { return }
                     continue
                 }
-                endRecord(at: offset)
+                endRecord(at: at)
+                if found.problem != nil { return }
             }
             if escaped {
                 escaped = false
                 if keepsField { current.append(byte) }
+                i += 1
                 continue
             }
             if inQuotes {
-                if backslash, byte == 0x5C {
+                // The content up to the next quote (or backslash) in one step.
+                var end = i
+                if backslash {
+                    while end < n, bytes[end] != 0x22, bytes[end] != 0x5C { end += 1 }
+                } else if let hit = memchr(UnsafeRawPointer(bytes + i), 0x22, n - i) {
+                    end = i + (UnsafeRawPointer(hit) - UnsafeRawPointer(bytes + i))
+                } else {
+                    end = n
+                }
+                if keepsField, end > i { current.append(contentsOf: UnsafeBufferPointer(start: bytes + i, count: end - i)) }
+                i = end
+                guard i < n else { return }
+                if bytes[i] == 0x5C {
                     escaped = true
-                } else if byte == 0x22 {
+                } else {
                     inQuotes = false
                     quoteSeen = true
-                } else if keepsField {
-                    current.append(byte)
                 }
+                i += 1
                 continue
             }
             switch byte {
@@ -302,15 +401,25 @@ struct CSVRecordScanner: RecordScanner {
                 column += 1
                 recordHasBytes = true
             case 0x0A:
-                endRecord(at: offset + 1)
+                endRecord(at: at + 1)
             case 0x0D:
                 pendingCR = true
             default:
+                // A run of plain bytes (and, past the time column, of commas too).
+                var end = i + 1
+                if pastTime {
+                    while end < n, !specialPastTime[Int(bytes[end])] { end += 1 }
+                } else {
+                    while end < n, !special[Int(bytes[end])] { end += 1 }
+                }
                 quoteSeen = false
                 recordHasBytes = true
-                if keepsField { current.append(byte) }
+                if keepsField { current.append(contentsOf: UnsafeBufferPointer(start: bytes + i, count: end - i)) }
+                i = end
+                continue
             }
             if found.problem != nil { return }
+            i += 1
         }
     }
 
@@ -319,9 +428,10 @@ struct CSVRecordScanner: RecordScanner {
         if recordNumber == 0 {
             header.append(current)
         } else if column == timeColumn {
-            timeSeen = current
+            time = RecordTime.milliseconds(current)
+            timeText = time == nil ? current : nil
         }
-        current.removeAll(keepingCapacity: true)
+        if !current.isEmpty { current.removeAll(keepingCapacity: true) }
     }
 
     private mutating func endRecord(at next: Int64) {
@@ -342,17 +452,18 @@ struct CSVRecordScanner: RecordScanner {
                 found.problem = .init(description: "\(PrintableText.escaped(bounds.file)) has no \(bounds.field) column, so its records cannot be dated to keep only the window's own")
             }
         } else {
-            if let text = timeSeen, let time = RecordTime.milliseconds(text) {
+            if let time {
                 found.record(at: time, recordStart..<next, named: "record \(recordNumber)", bounds: bounds)
             } else {
-                let seen = timeSeen.map { "\"" + PrintableText.escaped(String(decoding: $0.prefix(40), as: UTF8.self)) + "\"" } ?? "nothing"
+                let seen = timeText.map { "\"" + PrintableText.escaped(String(decoding: $0.prefix(40), as: UTF8.self)) + "\"" } ?? "nothing"
                 found.problem = .init(description: "\(PrintableText.escaped(bounds.file)) record \(recordNumber) has \(seen) as its \(bounds.field), which is not a time, so it cannot be told which window it is in")
             }
         }
         recordNumber += 1
         recordStart = next
         column = 0
-        timeSeen = nil
+        time = nil
+        timeText = nil
         recordHasBytes = false
         quoteSeen = false
     }

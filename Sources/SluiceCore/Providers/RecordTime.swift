@@ -46,26 +46,31 @@ public struct RecordTime: Sendable, Hashable {
     /// optionally `Z`, `z` or an offset `±HH:MM` / `±HHMM` / `±HH`. No zone is read as UTC, as every
     /// request sluice sends is. A fraction finer than a millisecond is truncated toward the past, so a
     /// record at `…59.9999` is before the next second, as it is.
-    public static func milliseconds(_ text: some Collection<UInt8>) -> Int64? {
-        var scanner = TimeScanner(Array(text))
-        return scanner.timestamp()
+    public static func milliseconds(_ text: [UInt8]) -> Int64? {
+        text.withUnsafeBufferPointer { bytes in
+            var scanner = TimeScanner(bytes)
+            return scanner.timestamp()
+        }
     }
 }
 
-/// Reads the time forms `RecordTime.milliseconds` accepts, byte by byte.
+/// Reads the time forms `RecordTime.milliseconds` accepts, byte by byte, without copying them.
 private struct TimeScanner {
-    let bytes: [UInt8]
-    var i = 0
+    let bytes: UnsafeBufferPointer<UInt8>
+    var i: Int
+    let end: Int
 
-    init(_ bytes: [UInt8]) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
         var start = 0, end = bytes.count
         while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
         while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
-        self.bytes = Array(bytes[start..<end])
+        self.bytes = bytes
+        i = start
+        self.end = end
     }
 
     mutating func digits(_ count: Int) -> Int? {
-        guard i + count <= bytes.count else { return nil }
+        guard i + count <= end else { return nil }
         var value = 0
         for k in 0..<count {
             let b = bytes[i + k]
@@ -77,7 +82,7 @@ private struct TimeScanner {
     }
 
     mutating func take(_ byte: UInt8) -> Bool {
-        guard i < bytes.count, bytes[i] == byte else { return false }
+        guard i < end, bytes[i] == byte else { return false }
         i += 1
         return true
     }
@@ -86,7 +91,7 @@ private struct TimeScanner {
         guard let year = digits(4), take(0x2D), let month = digits(2), take(0x2D), let day = digits(2),
               (1...12).contains(month), day >= 1, day <= CivilDate.daysInMonth(year: year, month: month) else { return nil }
         var hour = 0, minute = 0, second = 0, millis = 0
-        if i < bytes.count, bytes[i] == 0x54 || bytes[i] == 0x74 || bytes[i] == 0x20 { // T, t, space
+        if i < end, bytes[i] == 0x54 || bytes[i] == 0x74 || bytes[i] == 0x20 { // T, t, space
             i += 1
             guard let h = digits(2), take(0x3A), let m = digits(2), h < 24, m < 60 else { return nil }
             hour = h
@@ -96,7 +101,7 @@ private struct TimeScanner {
                 second = s
                 if take(0x2E) || take(0x2C) {
                     var scale = 100, seen = 0
-                    while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+                    while i < end, bytes[i] >= 0x30, bytes[i] <= 0x39 {
                         millis += Int(bytes[i] - 0x30) * scale
                         scale /= 10
                         seen += 1
@@ -107,7 +112,7 @@ private struct TimeScanner {
             }
         }
         var offsetMinutes = 0
-        if i < bytes.count {
+        if i < end {
             switch bytes[i] {
             case 0x5A, 0x7A: i += 1 // Z, z
             case 0x2B, 0x2D: // + or -
@@ -126,7 +131,7 @@ private struct TimeScanner {
             default: return nil
             }
         }
-        guard i == bytes.count else { return nil }
+        guard i == end else { return nil }
         if second == 60 { // a leap second sorts after :59 and before the next minute
             second = 59
             millis = 999
