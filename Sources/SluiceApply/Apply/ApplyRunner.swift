@@ -104,8 +104,10 @@ public final class ApplyRunner: Sendable {
                         $0.apiCalls += 1
                         if status.map(RetryPolicy.isRetryable(status:)) ?? true { $0.httpRetries += 1 }
                     }
-                    // `url` is redacted by the client: no token, no signature.
-                    logger.debug("\(method) \(url) -> \(status.map(String.init) ?? "no answer")", metadata: ["spec": "\(name)"])
+                    // `url` is redacted by the client (no token, no signature); the line is escaped, as all
+                    // of sluice's output is, since the URL comes from a vendor's link.
+                    logger.debug("\(APIClient.attemptLogMessage(method: method, url: url, status: status))",
+                                 metadata: ["spec": "\(PrintableText.escaped(name))"])
                 })
             client.maxAnswerBytes = options.maxAnswerBytes
             // A lane of jobsInFlight + 1 windows: one more can download while the provider runs the next job.

@@ -17,9 +17,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         self.millisecondsSinceEpoch = secondsSinceEpoch * 1000
     }
 
-    /// Builds a timestamp from UTC calendar fields; `nil` when a field is out of range.
+    /// Builds a timestamp from UTC calendar fields; `nil` when a field is out of range, a year past
+    /// ±290 million included (milliseconds since 1970 in an `Int64` reach ±292 million years).
     public init?(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0, millisecond: Int = 0) {
-        guard (1...12).contains(month), day >= 1, day <= CivilDate.daysInMonth(year: year, month: month),
+        guard (-290_000_000...290_000_000).contains(year), (1...12).contains(month), day >= 1, day <= CivilDate.daysInMonth(year: year, month: month),
               (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second),
               (0...999).contains(millisecond)
         else { return nil }

@@ -6,7 +6,7 @@ import SluiceCore
 ///
 /// The credential is attached only to requests for the spec's own endpoint (scheme, host and port);
 /// files on other hosts (signed storage URLs) are fetched without it, and redirects are followed by
-/// hand so a credential never follows one to another host.
+/// hand so a credential never follows one to another host, nor back from one.
 public struct APIClient: ProviderAPI {
     public var endpoint: Endpoint
     public var credential: Credential
@@ -26,7 +26,8 @@ public struct APIClient: ProviderAPI {
     public var now: @Sendable () -> Timestamp
     /// Called before every attempt to the API (token buckets); not before storage downloads.
     public var beforeRequest: @Sendable (_ path: String) async throws -> Void
-    /// Called after every attempt with its outcome, for counters and logs. Never given a secret.
+    /// Called after every attempt with its outcome, for counters and logs. Never given a secret, and the
+    /// URL is printable (`PrintableText.escaped`): a vendor's link cannot forge a log line.
     public var observe: @Sendable (_ method: String, _ redactedURL: String, _ status: Int?) -> Void
 
     public init(endpoint: Endpoint, credential: Credential, transport: any HTTPTransport,
@@ -71,7 +72,7 @@ public struct APIClient: ProviderAPI {
         request.headers.append((credential.headerName, credential.headerValue))
         request.headers.append(("Accept", "application/json"))
         if body != nil { request.headers.append(("Content-Type", "application/json")) }
-        let shown = URLRedaction.redact(request.url)
+        let shown = Self.shown(request.url)
         var random = SystemRandomNumberGenerator()
         var attempt = 0
         while true {
@@ -102,8 +103,11 @@ public struct APIClient: ProviderAPI {
     }
 
     /// Downloads a file to `path`, at most `maxBytes` of it, retrying broken and truncated transfers.
-    /// The credential goes along only if the file is on the API's own host; redirects are followed (at
-    /// most 5), dropping the credential as soon as one leaves that host. Only http and https URLs are
+    /// The credential goes along only while the download is on the API's own host: a file there (Coveo's
+    /// `…/exports/{id}?redirect=true`) gets it, and so do redirects that stay there; once a hop leaves that
+    /// host no later hop carries it, even one back on the API host (a storage host's redirect to the
+    /// API's `…/abort` is not a request sluice built). Redirects are followed (at most 5), each `Location`
+    /// resolved as RFC 3986 says (`URIReference`). Only http and https URLs are
     /// opened, the first and every redirect's; another scheme, or a file over `maxBytes`, fails at once
     /// with a `permanent` error.
     ///
@@ -114,9 +118,11 @@ public struct APIClient: ProviderAPI {
         var attempt = 0
         var current = fileURL
         var redirects = 0
+        // False from the first hop off the API host on, for every later hop.
+        var onAPIHostSoFar = true
         while true {
             attempt += 1
-            let shown = URLRedaction.redact(current)
+            let shown = Self.shown(current)
             guard AllowedScheme.isAllowed(current) else {
                 let what = redirects > 0 ? "a redirect to" : "a link to"
                 throw APIError(method: "GET", url: shown, status: nil,
@@ -124,7 +130,8 @@ public struct APIClient: ProviderAPI {
                                attempts: attempt, permanent: true)
             }
             var request = HTTPRequest(method: "GET", url: current)
-            if isOwnHost(current) { request.headers.append((credential.headerName, credential.headerValue)) }
+            if !isOwnHost(current) { onAPIHostSoFar = false }
+            if onAPIHostSoFar { request.headers.append((credential.headerName, credential.headerValue)) }
             var retryAfter: Duration?
             var status: Int?
             let failure: String
@@ -136,7 +143,7 @@ public struct APIClient: ProviderAPI {
                     guard redirects <= 5 else {
                         throw APIError(method: "GET", url: shown, status: result.status, message: "more than 5 redirects", attempts: attempt)
                     }
-                    current = Self.resolve(location, against: current)
+                    current = URIReference.resolve(location, against: current)
                     attempt -= 1
                     continue
                 }
@@ -170,13 +177,14 @@ public struct APIClient: ProviderAPI {
             && (parsed.port ?? defaultPort) == (endpoint.port ?? defaultPort)
     }
 
-    static func resolve(_ location: String, against base: String) -> String {
-        if location.contains("://") { return location }
-        guard let start = base.range(of: "://") else { return location }
-        let rest = base[start.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let origin = base[..<authorityEnd]
-        return location.hasPrefix("/") ? origin + location : origin + "/" + location
+    /// A URL as logs and errors show it: redacted (`URLRedaction`) and printable (`PrintableText`).
+    static func shown(_ url: String) -> String { PrintableText.escaped(URLRedaction.redact(url)) }
+
+    /// The debug log's line for one attempt (`GET https://host/path?… -> 200`), every part printable:
+    /// the URL comes from a vendor's link, so a newline, an ESC or a bidi override in it is shown escaped
+    /// and cannot start a line of its own (a CI workflow command such as `::error::`).
+    public static func attemptLogMessage(method: String, url: String, status: Int?) -> String {
+        "\(PrintableText.escaped(method)) \(PrintableText.escaped(url)) -> \(status.map(String.init) ?? "no answer")"
     }
 
     /// A short, secret-free account of an error answer: the start of its body.
