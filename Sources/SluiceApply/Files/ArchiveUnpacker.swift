@@ -1,6 +1,12 @@
 import Foundation
 import SluiceProviders
 import ZIPFoundation
+// zlib itself for gzip members (ZIPFoundation links it; CZlib is its module for it off Apple platforms).
+#if canImport(CZlib)
+import CZlib
+#elseif canImport(zlib)
+import zlib
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -216,58 +222,69 @@ public struct ArchiveUnpacker: Sendable {
         }
     }
 
-    /// Gunzips `archive` to `target` (`relative` in the window), verifying the trailer's CRC-32 and length.
+    /// Gunzips `archive` to `target` (`relative` in the window): every member in turn (RFC 1952 lets a
+    /// file hold several one after another, as `cat a.gz b.gz` makes; their contents are concatenated),
+    /// each verified against its own trailer's CRC-32 and length. The bomb limits count all the members
+    /// together; anything after the last member that is not another member makes the file corrupt.
     @discardableResult
     func gunzip(_ archive: URL, to target: URL, relative: String? = nil, created: CreatedFiles = CreatedFiles()) throws -> FileFacts {
         let name = archive.lastPathComponent
-        let input = try FileHandle(forReadingFrom: archive)
-        defer { try? input.close() }
-        let size = Int64(try input.seekToEnd())
-        let header = try GzipHeader.read(input, fileName: name)
+        let input = try GzipInput(archive)
+        var header = try GzipHeader.read(input, at: 0, fileName: name)
+        let size = input.size
         guard size >= header.length + 8 else {
             throw FileCheckError(file: name, message: "truncated gzip file")
         }
-        try input.seek(toOffset: UInt64(size - 8))
-        let trailer = [UInt8](try input.read(upToCount: 8) ?? Data())
-        guard trailer.count == 8 else { throw FileCheckError(file: name, message: "truncated gzip file") }
-        let expectedCRC = UInt32(trailer[0]) | UInt32(trailer[1]) << 8 | UInt32(trailer[2]) << 16 | UInt32(trailer[3]) << 24
-        let expectedSize = UInt32(trailer[4]) | UInt32(trailer[5]) << 8 | UInt32(trailer[6]) << 16 | UInt32(trailer[7]) << 24
-        let compressedSize = size - header.length - 8
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         let out = try created.create(target, relative: relative ?? target.lastPathComponent, archive: name)
         defer { out.close() }
-        // A gzip file is one entry and the whole archive: both limits and the ratio to its size hold.
+        // A gzip file is one entry and the whole archive: both limits and the ratio to its size hold, on
+        // what all its members write together.
         let ceiling = min(limits.maxEntryBytes, limits.maxTotalBytes, limits.ratioCeiling(size))
+        let inflater = GzipMemberInflater()
         var produced: Int64 = 0
-        let crc: UInt32
-        do {
-            crc = try Data.decompress(size: compressedSize, bufferSize: 1 << 16, skipCRC32: false, provider: { position, chunk in
-                // ZIPFoundation keeps asking for input until the deflate stream ends; a truncated stream
-                // never ends, so running out of input must be an error, not an empty read (that loops).
-                guard chunk > 0, position < compressedSize else { throw GzipTruncated() }
-                try input.seek(toOffset: UInt64(header.length + position))
-                let data = try input.read(upToCount: chunk) ?? Data()
-                guard !data.isEmpty else { throw GzipTruncated() }
-                return data
-            }, consumer: { data in
-                produced += Int64(data.count)
-                if produced > ceiling {
-                    if ceiling == limits.ratioCeiling(size) && ceiling < min(limits.maxEntryBytes, limits.maxTotalBytes) {
-                        throw FileCheckError(file: name, message: "expands more than \(limits.maxRatio)× its \(size) bytes (a gzip bomb?); refusing it", permanent: true)
+        var memberStart: Int64 = 0
+        var member = 1
+        while true {
+            let inflated: (end: Int64, crc: UInt32, length: UInt32)
+            do {
+                inflated = try inflater.inflateMember(input, from: memberStart + header.length) { data in
+                    produced += Int64(data.count)
+                    if produced > ceiling {
+                        if ceiling == limits.ratioCeiling(size) && ceiling < min(limits.maxEntryBytes, limits.maxTotalBytes) {
+                            throw FileCheckError(file: name, message: "expands more than \(limits.maxRatio)× its \(size) bytes (a gzip bomb?); refusing it", permanent: true)
+                        }
+                        throw FileCheckError(file: name, message: "expands to more than \(min(limits.maxEntryBytes, limits.maxTotalBytes)) bytes; refusing it", permanent: true)
                     }
-                    throw FileCheckError(file: name, message: "expands to more than \(min(limits.maxEntryBytes, limits.maxTotalBytes)) bytes; refusing it", permanent: true)
+                    try out.write(data)
                 }
-                try out.write(data)
-            })
-        } catch let error as FileCheckError {
-            throw error
-        } catch is GzipTruncated {
-            throw FileCheckError(file: name, message: "truncated gzip data: the compressed stream ends early")
-        } catch {
-            throw FileCheckError(file: name, message: "corrupt or truncated gzip data (\(Self.reason(error)))")
-        }
-        guard crc == expectedCRC, UInt32(truncatingIfNeeded: produced) == expectedSize else {
-            throw FileCheckError(file: name, message: "gzip check failed (CRC-32 or length differs from the trailer): the file is corrupt or truncated")
+            } catch let error as FileCheckError {
+                throw error
+            } catch is GzipTruncated {
+                throw FileCheckError(file: name, message: "truncated gzip data: the compressed stream ends early")
+            } catch {
+                throw FileCheckError(file: name, message: "corrupt or truncated gzip data (\(Self.reason(error)))")
+            }
+            let trailer = try input.bytes(at: inflated.end, count: 8)
+            guard trailer.count == 8 else { throw FileCheckError(file: name, message: "truncated gzip file") }
+            let expectedCRC = UInt32(trailer[0]) | UInt32(trailer[1]) << 8 | UInt32(trailer[2]) << 16 | UInt32(trailer[3]) << 24
+            let expectedSize = UInt32(trailer[4]) | UInt32(trailer[5]) << 8 | UInt32(trailer[6]) << 16 | UInt32(trailer[7]) << 24
+            guard inflated.crc == expectedCRC, inflated.length == expectedSize else {
+                let which = member > 1 ? " of member \(member)" : ""
+                throw FileCheckError(file: name, message: "gzip check failed (CRC-32 or length differs from the trailer\(which)): the file is corrupt or truncated")
+            }
+            memberStart = inflated.end + 8
+            if memberStart == size { break }
+            // Another member follows, or the file is damaged (what gzip calls trailing garbage).
+            do {
+                header = try GzipHeader.read(input, at: memberStart, fileName: name)
+            } catch {
+                throw FileCheckError(file: name, message: "corrupt gzip file: the \(size - memberStart) bytes after member \(member) are not another gzip member")
+            }
+            guard size - memberStart >= header.length + 8 else {
+                throw FileCheckError(file: name, message: "truncated gzip file")
+            }
+            member += 1
         }
         return out.finish()
     }
@@ -280,29 +297,157 @@ public struct ArchiveUnpacker: Sendable {
 /// The compressed input ran out before the deflate stream ended.
 struct GzipTruncated: Error {}
 
-/// The fixed part of a gzip member header (RFC 1952) and its length with the optional fields.
+/// zlib refused a member's deflate data.
+struct GzipInflateError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A gzip file read forward through one buffer: headers, deflate data and trailers come from the same
+/// reads, so a file of many members of a few bytes costs no read per member.
+final class GzipInput {
+    static let readSize = 1 << 16
+    let size: Int64
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    /// The file offset of `buffer`'s first byte.
+    private var bufferStart: Int64 = 0
+
+    init(_ url: URL) throws {
+        handle = try FileHandle(forReadingFrom: url)
+        do {
+            size = Int64(try handle.seekToEnd())
+        } catch {
+            try? handle.close()
+            throw error
+        }
+    }
+
+    deinit { try? handle.close() }
+
+    /// The bytes buffered from `offset` on: at least one, unless the file ends there.
+    func bytes(from offset: Int64) throws -> ArraySlice<UInt8> {
+        if offset < bufferStart || offset >= bufferStart + Int64(buffer.count) {
+            guard offset < size else { return [] }
+            try handle.seek(toOffset: UInt64(offset))
+            buffer = [UInt8](try handle.read(upToCount: Self.readSize) ?? Data())
+            bufferStart = offset
+        }
+        return buffer[Int(offset - bufferStart)...]
+    }
+
+    /// The `count` bytes at `offset`, fewer where the file ends.
+    func bytes(at offset: Int64, count: Int) throws -> [UInt8] {
+        var result: [UInt8] = []
+        while result.count < count {
+            let more = try bytes(from: offset + Int64(result.count))
+            if more.isEmpty { break }
+            result += more.prefix(count - result.count)
+        }
+        return result
+    }
+}
+
+/// zlib's raw inflate over the deflate data of one gzip member at a time, reused for every member of a
+/// file. Unlike ZIPFoundation's `Data.decompress`, it says where the deflate data ends: the member's
+/// trailer starts there, and after it the next member.
+final class GzipMemberInflater {
+    private static let bufferSize = 1 << 16
+    // zlib keeps a pointer to its stream and checks it on every call: the stream must not move.
+    private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+    private let output = UnsafeMutablePointer<UInt8>.allocate(capacity: bufferSize)
+    private let started: Bool
+
+    init() {
+        stream.initialize(to: z_stream())
+        started = inflateInit2_(stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
+    }
+
+    deinit {
+        if started { inflateEnd(stream) }
+        stream.deinitialize(count: 1)
+        stream.deallocate()
+        output.deallocate()
+    }
+
+    /// Inflates the deflate data at `start` of `input` to `consumer`, returning where that data ends and
+    /// the CRC-32 and length (modulo 2³², as a trailer holds it) of its output.
+    func inflateMember(_ input: GzipInput, from start: Int64,
+                       consumer: (Data) throws -> Void) throws -> (end: Int64, crc: UInt32, length: UInt32) {
+        guard started, inflateReset(stream) == Z_OK else { throw GzipInflateError(description: "zlib could not start inflating") }
+        var position = start
+        var crc = crc32(0, nil, 0)
+        var length: UInt32 = 0
+        while true {
+            // Running out of input before the deflate data ends is a truncation, never an empty read.
+            let chunk = try input.bytes(from: position)
+            guard !chunk.isEmpty else { throw GzipTruncated() }
+            position += Int64(chunk.count)
+            let unused: Int? = try chunk.withUnsafeBytes { raw in
+                stream.pointee.next_in = UnsafeMutablePointer(mutating: raw.bindMemory(to: Bytef.self).baseAddress)
+                stream.pointee.avail_in = uInt(raw.count)
+                while true {
+                    stream.pointee.next_out = output
+                    stream.pointee.avail_out = uInt(Self.bufferSize)
+                    let code = inflate(stream, Z_NO_FLUSH)
+                    let count = Self.bufferSize - Int(stream.pointee.avail_out)
+                    if count > 0 {
+                        crc = crc32(crc, output, uInt(count))
+                        length &+= UInt32(truncatingIfNeeded: count)
+                        try consumer(Data(bytes: output, count: count))
+                    }
+                    switch code {
+                    case Z_STREAM_END:
+                        return Int(stream.pointee.avail_in)
+                    case Z_OK, Z_BUF_ERROR:
+                        // Z_BUF_ERROR: no progress without more input. Once the input is used up and the
+                        // output did not fill, zlib holds nothing back: on to the next chunk.
+                        if stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0 { return nil }
+                        if code == Z_BUF_ERROR { throw GzipInflateError(description: "zlib made no progress") }
+                    default:
+                        let why = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(code)"
+                        throw GzipInflateError(description: why)
+                    }
+                }
+            }
+            if let unused {
+                return (position - Int64(unused), UInt32(truncatingIfNeeded: crc), length)
+            }
+        }
+    }
+}
+
+/// A gzip member header (RFC 1952): its length with the optional fields.
 struct GzipHeader {
     var length: Int64
 
-    static func read(_ handle: FileHandle, fileName: String) throws -> GzipHeader {
-        try handle.seek(toOffset: 0)
-        let bytes = [UInt8](try handle.read(upToCount: 64 * 1024) ?? Data())
-        guard bytes.count >= 10, bytes[0] == 0x1F, bytes[1] == 0x8B, bytes[2] == 8 else {
+    /// The header of the member starting at `offset`.
+    static func read(_ input: GzipInput, at offset: Int64, fileName: String) throws -> GzipHeader {
+        let fixed = try input.bytes(at: offset, count: 10)
+        guard fixed.count == 10, fixed[0] == 0x1F, fixed[1] == 0x8B, fixed[2] == 8 else {
             throw FileCheckError(file: fileName, message: "not a gzip file")
         }
-        let flags = bytes[3]
-        var i = 10
-        if flags & 0x04 != 0 { // FEXTRA
-            guard i + 2 <= bytes.count else { throw FileCheckError(file: fileName, message: "truncated gzip header") }
-            i += 2 + Int(bytes[i]) | Int(bytes[i + 1]) << 8
+        let truncated = FileCheckError(file: fileName, message: "truncated gzip header")
+        let flags = fixed[3]
+        var end = offset + 10
+        if flags & 0x04 != 0 { // FEXTRA: a little-endian length, then that many bytes
+            let xlen = try input.bytes(at: end, count: 2)
+            guard xlen.count == 2 else { throw truncated }
+            end += 2 + Int64(Int(xlen[0]) | Int(xlen[1]) << 8)
         }
         for flag: UInt8 in [0x08, 0x10] where flags & flag != 0 { // FNAME, FCOMMENT: zero-terminated
-            while i < bytes.count, bytes[i] != 0 { i += 1 }
-            i += 1
+            while true {
+                let more = try input.bytes(from: end)
+                guard !more.isEmpty else { throw truncated }
+                if let zero = more.firstIndex(of: 0) {
+                    end += Int64(zero - more.startIndex) + 1
+                    break
+                }
+                end += Int64(more.count)
+            }
         }
-        if flags & 0x02 != 0 { i += 2 } // FHCRC
-        guard i <= bytes.count else { throw FileCheckError(file: fileName, message: "truncated gzip header") }
-        return GzipHeader(length: Int64(i))
+        if flags & 0x02 != 0 { end += 2 } // FHCRC
+        guard end <= input.size else { throw truncated }
+        return GzipHeader(length: end - offset)
     }
 }
 

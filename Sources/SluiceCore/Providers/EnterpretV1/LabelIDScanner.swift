@@ -6,17 +6,24 @@ import Synchronization
 ///
 /// A key or an id longer than `maxStringBytes` is not one this scanner looks for and is skipped
 /// without being kept; a file that is not well-formed JSON yields the ids found before the damage.
+/// Memory stays flat however deep the nesting: only the outermost `trackedDepth` levels, the ones the
+/// path runs through, are kept; deeper ones are only counted (100 MB of `[` is a number, not a stack).
 public struct LabelIDScanner {
     /// More distinct labels than this in one window fails it: each would cost an API call.
     static let maxLabels = 100_000
     static let maxStringBytes = 1024
+    /// The depth of `records[*].predictions[*].labelID`'s innermost object: nothing deeper can be on it.
+    static let trackedDepth = 5
 
     private enum Frame {
         case object(key: [UInt8]?, expectingKey: Bool)
         case array
     }
 
+    /// The open levels down to `trackedDepth`, outermost first.
     private var frames: [Frame] = []
+    /// Every open level, including those too deep to track.
+    private var depth = 0
     private var inString = false
     private var escaped = false
     private var string: [UInt8] = []
@@ -68,12 +75,17 @@ public struct LabelIDScanner {
             string.removeAll(keepingCapacity: true)
             stringTooLong = false
         case UInt8(ascii: "{"):
-            frames.append(.object(key: nil, expectingKey: true))
+            depth += 1
+            if depth <= Self.trackedDepth { frames.append(.object(key: nil, expectingKey: true)) }
         case UInt8(ascii: "["):
-            frames.append(.array)
+            depth += 1
+            if depth <= Self.trackedDepth { frames.append(.array) }
         case UInt8(ascii: "}"), UInt8(ascii: "]"):
-            if !frames.isEmpty { frames.removeLast() }
+            guard depth > 0 else { break }
+            if depth <= Self.trackedDepth { frames.removeLast() }
+            depth -= 1
         case UInt8(ascii: ","):
+            guard depth == frames.count else { break } // inside a level too deep to track
             if case .object(let key, _)? = frames.last { frames[frames.count - 1] = .object(key: key, expectingKey: true) }
         default:
             break
@@ -91,7 +103,7 @@ public struct LabelIDScanner {
     }
 
     private mutating func endString() {
-        guard case .object(let key, let expectingKey)? = frames.last else { return }
+        guard depth == frames.count, case .object(let key, let expectingKey)? = frames.last else { return }
         if expectingKey {
             frames[frames.count - 1] = .object(key: stringTooLong ? [] : string, expectingKey: false)
             return
