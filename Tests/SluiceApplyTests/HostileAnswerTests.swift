@@ -392,6 +392,66 @@ import ZIPFoundation
         }
     }
 
+    /// Issue 39 rows 3 and 4: vendor files named like sluice's own (`_manifest.json`, `labels.json`,
+    /// `.downloads/…`) are kept under another name, never overwritten by sluice's file or dropped with
+    /// the downloads; two names that differ only in Unicode normalisation are two files. Before, the
+    /// window was recorded complete with the vendor's files replaced or gone.
+    @Test func vendorFilesNamedLikeSluicesOwnOrInTwoNormalisationsAreAllKept() async throws {
+        try await withHostileServer { server in
+            server.set("/api/v1/analytics/exports/", .text(status: 200, body: #"{"job_id": "j1"}"#))
+            func event(_ id: String) -> String { "{\"id\": \"\(id)\", \"timestamp\": \"2025-01-01T10:00:00Z\"}\n" }
+            let names = ["_manifest.json", "labels.json", ".downloads/x.json", "caf\u{E9}.json", "cafe\u{301}.json"]
+            var entries: [String] = []
+            for (i, name) in names.enumerated() {
+                server.set("/files/\(i)", .text(status: 200, body: event("file-\(i)")))
+                entries.append(#"{"filename": "\#(name)", "url": "BASE/files/\#(i)"}"#)
+            }
+            server.set("/api/v1/analytics/exports/jobs/j1", .text(status: 200, body: #"{"status": "completed", "presigned_urls": [\#(entries.joined(separator: ","))]}"#))
+            let scratch = try Scratch()
+            let spec = try testSpec(.userpilot, endpoint: server.baseURL, days: 1, filters: #"{"format": "json"}"#)
+            let outcome = try await Self.apply([spec], folder: scratch.url)
+            #expect(outcome.summary.exported == 1 && outcome.published, "\(outcome.failures)")
+            let manifestPath = try #require(FileManager.default.enumerator(atPath: scratch.url.path)?.compactMap { $0 as? String }
+                .first { $0.hasSuffix("/_manifest.json") && !$0.contains(".sluice") })
+            let folder = scratch.url.appendingPathComponent((manifestPath as NSString).deletingLastPathComponent)
+            let manifest = try #require(WindowManifest.decode(try Data(contentsOf: folder.appendingPathComponent("_manifest.json"))))
+            #expect(manifest.files.count == 5, "\(manifest.files.map(\.path))")
+            #expect(Set(manifest.files.map(\.path)) == ["_manifest~2.json", "labels~2.json", ".downloads~2/x.json", "caf\u{E9}.json", "caf\u{E9}~2.json"])
+            // Every vendor file holds its own record, none lost.
+            var ids: Set<String> = []
+            for file in manifest.files {
+                let text = try String(contentsOf: folder.appendingPathComponent(file.path), encoding: .utf8)
+                ids.formUnion((0..<5).map { "file-\($0)" }.filter { text.contains($0) })
+            }
+            #expect(ids.count == 5)
+            #expect(manifest.renamed?.count == 4)
+        }
+    }
+
+    /// Issue 39 row 10: an archive entry whose name is too long for the file system is this machine's
+    /// refusal, not a vendor fault: the window fails at once (`destination`), nothing downloaded or
+    /// submitted again. Before: five downloads and a new export job.
+    @Test func aNameTooLongForTheFileSystemFailsAtOnceWithoutAnotherTry() async throws {
+        let scratch = try Scratch()
+        let zip = scratch.url.appendingPathComponent("long.csv.zip")
+        let long = String(repeating: "n", count: 300) + ".csv"
+        try Fixtures.zip(at: zip, entries: [(long, "id,written_at\n1,2025-01-01 10:00:00\n")])
+        try await withHostileServer { server in
+            server.set("/v2/export/comments", .text(status: 200, body: #"{"request_id": "r1", "status": "pending"}"#))
+            Self.openWeb(server, links: ["BASE/files/long.csv.zip"])
+            server.set("/files/long.csv.zip", .bytes(status: 200, body: [UInt8](try Data(contentsOf: zip))))
+            let before = Self.fileRequests(server)
+            let work = try Scratch()
+            let outcome = try await Self.apply([try testSpec(.openweb, endpoint: server.baseURL, days: 1)], folder: work.url)
+            #expect(outcome.summary.failed == 1 && !outcome.published)
+            #expect(outcome.summary.failureKinds == [.destination: 1], "\(outcome.summary.failureKinds)")
+            #expect(outcome.failures.contains("longer than this file system allows"), "\(outcome.failures)")
+            #expect(Self.fileRequests(server) == before + 1, "downloaded once")
+            let submits = outcome.events.filter { if case .submitted = $0 { true } else { false } }.count
+            #expect(submits == 1, "submitted once")
+        }
+    }
+
     // MARK: rows 9 and 13: done without usable links, final words not taken as running
 
     /// A `done` without usable links (none, a string, `[123,null,{}]`) and a Userpilot entry without a

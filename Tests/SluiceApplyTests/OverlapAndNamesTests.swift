@@ -260,3 +260,49 @@ struct FileKeyTests {
         #expect(FileKey(one) != FileKey(other))
     }
 }
+
+/// Names sluice uses itself, Unicode normalisation, and what the file system refuses (issue 39 rows 3,
+/// 4, 10), at the staging level.
+struct StagingNameTests {
+    func staged(_ scratch: Scratch) throws -> StagedWindow {
+        let target = WindowTarget(spec: "s", provider: .openweb, start: Timestamp(millisecondsSinceEpoch: 0),
+                                  end: Timestamp(millisecondsSinceEpoch: 86_400_000), relativePath: "out")
+        return try LocalStaging.stage(target, in: scratch.url, name: "w")
+    }
+
+    @Test func entriesNamedLikeSluicesOwnFilesAreKeptUnderAnotherName() throws {
+        let scratch = try Scratch()
+        let staged = try staged(scratch)
+        let zip = staged.downloads.appendingPathComponent("0/export.zip")
+        try FileManager.default.createDirectory(at: zip.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Fixtures.zip(at: zip, entries: [("_manifest.json", "m"), ("labels.json", "l"), (".downloads/x.csv", "d"), ("a/_manifest.json", "nested")])
+        _ = try LocalStaging.ingest(zip, named: "export.zip", into: staged, keepArchive: false)
+        let facts = try LocalStaging.finish(staged)
+        #expect(facts.map(\.path) == [".downloads~2/x.csv", "_manifest~2.json", "a/_manifest.json", "labels~2.json"])
+        #expect(staged.renamed.all.map(\.name) == ["_manifest.json", "labels.json", ".downloads/x.csv"])
+    }
+
+    @Test func namesThatDifferOnlyInNormalisationAreTwoFiles() throws {
+        let scratch = try Scratch()
+        let staged = try staged(scratch)
+        for (i, name) in ["caf\u{E9}.csv", "cafe\u{301}.csv"].enumerated() {
+            let download = staged.downloads.appendingPathComponent("\(i)")
+            try Data("id\n\(i)\n".utf8).write(to: download)
+            _ = try LocalStaging.ingest(download, named: try ArchiveUnpacker.sanitised(name, in: name), into: staged, keepArchive: false)
+        }
+        let paths = try LocalStaging.finish(staged).map(\.path)
+        #expect(paths.count == 2)
+        #expect(paths.map { Array($0.utf8) } == [Array("caf\u{E9}.csv".utf8), Array("caf\u{E9}~2.csv".utf8)], "both stored in NFC, kept apart")
+    }
+
+    @Test func aNameTooLongForTheFileSystemIsALocalRefusal() throws {
+        let scratch = try Scratch()
+        let zip = scratch.url.appendingPathComponent("long.zip")
+        try Fixtures.zip(at: zip, entries: [(String(repeating: "x", count: 300) + ".csv", "1")])
+        let out = scratch.url.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let error = #expect(throws: FileCheckError.self) { try ArchiveUnpacker().unpack(zip, into: out) }
+        #expect(error?.local == true && error?.permanent == true)
+        #expect(error.map { "\($0)".contains("longer than this file system allows") } == true, "\(String(describing: error))")
+    }
+}

@@ -582,6 +582,9 @@ extension ApplyRunner {
         do {
             _ = try destination.ingest(file.path, named: file.name, into: staged, keepArchive: keepArchive, limits: limits,
                                        content: file.content)
+        } catch let error as FileCheckError where error.local {
+            try? FileManager.default.removeItem(at: file.path)
+            throw WindowFailure(message: error.description, kind: .destination)
         } catch let error as FileCheckError where error.permanent {
             try? FileManager.default.removeItem(at: file.path)
             throw WindowFailure(message: "\(error.description); the window is not exported", kind: .rejected)

@@ -74,9 +74,10 @@ public enum LocalStaging {
     private static func moveTakingFreeName(_ source: URL, to name: String, in staged: StagedWindow) throws -> String {
         var path = name
         for n in 1...CreatedFiles.maxVariants {
-            if n > 1 { path = ArchiveUnpacker.variant(name, n) }
+            if n > 1 { path = ArchiveUnpacker.freeVariant(name, n) }
+            if ArchiveUnpacker.isReserved(path) { continue } // a name sluice uses itself
             let destination = staged.directory.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileCheckError.createParent(of: destination, relative: path, in: name)
             do {
                 try moveRefusingExisting(source, to: destination, name: path)
                 if n > 1 { staged.renamed.record(name: name, path: path, file: name) }
@@ -149,7 +150,7 @@ public enum LocalStaging {
     private static func moveRefusingExisting(_ source: URL, to destination: URL, name: String) throws {
         guard link(source.path, destination.path) == 0 else {
             if errno == EEXIST { throw ArchiveUnpacker.collision(name, in: name) }
-            throw DurableFiles.posixError(destination.path)
+            throw FileCheckError.localRefusal(name, in: name, errno: errno)
         }
         _ = unlink(source.path)
     }

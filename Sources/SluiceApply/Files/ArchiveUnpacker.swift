@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 import SluiceProviders
 import ZIPFoundation
 // zlib itself for gzip members (ZIPFoundation links it; CZlib is its module for it off Apple platforms).
@@ -19,8 +20,35 @@ public struct FileCheckError: Error, Sendable, Hashable, CustomStringConvertible
     /// already took), so downloading it again cannot help; otherwise it is damaged (truncated, corrupt)
     /// and a fresh download may be whole.
     public var permanent: Bool = false
+    /// The refusal is this machine's file system's (a name too long, a full disk, no permission), not
+    /// the vendor's answer: the window fails at once and is not submitted again.
+    public var local: Bool = false
 
     public var description: String { "\(file): \(message)" }
+
+    /// The error for a file or folder sluice could not create in the window (`errno` set by the call).
+    static func localRefusal(_ relative: String, in file: String, errno code: Int32) -> FileCheckError {
+        let reason = String(cString: strerror(code))
+        let advice: String
+        switch code {
+        case ENAMETOOLONG: advice = "the name is longer than this file system allows"
+        case ENOSPC, EDQUOT: advice = "free space on the disk of --output, or point --output elsewhere"
+        case EACCES, EPERM, EROFS: advice = "give sluice write access to --output"
+        case EEXIST, ENOTDIR: advice = "another of the window's files takes a part of this path as a file name"
+        default: advice = "see the reason"
+        }
+        return FileCheckError(file: file, message: "cannot create \(PrintableText.escaped(relative)) (\(reason): \(advice)); a refusal of this machine, not of the vendor's answer, so nothing is downloaded or submitted again", permanent: true, local: true)
+    }
+
+    /// Creates the folders `url` needs, or a `localRefusal` naming `relative`.
+    static func createParent(of url: URL, relative: String, in file: String) throws {
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch {
+            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? Int((error as? CocoaError)?.errorCode ?? Int(EIO))
+            throw localRefusal(relative, in: file, errno: code == 516 || code == 640 ? EEXIST : Int32(truncatingIfNeeded: code))
+        }
+    }
 }
 
 /// Limits on what an archive may unpack to, against zip and gzip bombs. The same limits hold for a
@@ -101,6 +129,26 @@ public struct ArchiveUnpacker: Sendable {
     /// a log gives each the first free variant of its name (`ArchiveUnpacker.variant`) and records it.
     public var renameCollisions: RenameLog?
 
+    /// Names sluice itself uses in a window's staging folder: its manifest, Enterpret v1's `labels.json`,
+    /// the `.downloads` folder, the trim's temporary files. A vendor file or entry of such a name is
+    /// written under the first free variant instead (`_manifest~2.json`, `.downloads~2/x.csv`), so it is
+    /// neither overwritten by sluice's own file nor dropped with the downloads.
+    public static func isReserved(_ relative: String) -> Bool {
+        if relative == manifestFileName || relative == "labels.json" { return true }
+        let first = relative.split(separator: "/", maxSplits: 1).first.map(String.init) ?? relative
+        if first == ".downloads" { return true }
+        let last = relative.split(separator: "/").last.map(String.init) ?? relative
+        return last.hasPrefix(".") && last.hasSuffix(".sluice-trim")
+    }
+
+    /// The `n`th name for `relative` that is not reserved: under a reserved first folder (`.downloads`),
+    /// that folder's variant; else `variant`.
+    public static func freeVariant(_ relative: String, _ n: Int) -> String {
+        let parts = relative.split(separator: "/", maxSplits: 1).map(String.init)
+        if parts.count == 2, parts[0] == ".downloads" { return parts[0] + "~\(n)/" + parts[1] }
+        return variant(relative, n)
+    }
+
     /// The `n`th name for `relative` when files before it took the name: `~n` before the first dot of
     /// its last component, so every extension stays (`a/comments.csv.zip` → `a/comments~2.csv.zip`).
     public static func variant(_ relative: String, _ n: Int) -> String {
@@ -117,7 +165,11 @@ public struct ArchiveUnpacker: Sendable {
     }
 
     /// A provider's entry or file name made safe to create under a directory, or an error naming it.
+    /// Names are kept in Unicode normalisation form C, so two that differ only in it (`é` as one code
+    /// point or as `e` and a combining accent) are one name on disk too, and kept apart as any two files
+    /// of one name are, never taken for one by a comparison that sees them equal.
     public static func sanitised(_ entryPath: String, in archive: String) throws -> String {
+        let entryPath = entryPath.precomposedStringWithCanonicalMapping
         let parts = entryPath.split(separator: "/", omittingEmptySubsequences: true)
         if entryPath.hasPrefix("/") || entryPath.contains("\\") || entryPath.contains("\0") {
             throw FileCheckError(file: archive, message: "entry \"\(entryPath)\" has an absolute or unsafe path; refusing to unpack it", permanent: true)
@@ -173,7 +225,7 @@ public struct ArchiveUnpacker: Sendable {
             let compressed = Int64(clamping: entry.compressedSize)
             try checkSize(declared, compressed: compressed, entry: entry.path, archive: name)
             let target = directory.appendingPathComponent(relative)
-            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileCheckError.createParent(of: target, relative: relative, in: name)
             let out = try created.create(target, relative: relative, archive: name)
             defer { out.close() }
             var entryBytes: Int64 = 0
@@ -235,7 +287,7 @@ public struct ArchiveUnpacker: Sendable {
         guard size >= header.length + 8 else {
             throw FileCheckError(file: name, message: "truncated gzip file")
         }
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileCheckError.createParent(of: target, relative: relative ?? target.lastPathComponent, in: name)
         let out = try created.create(target, relative: relative ?? target.lastPathComponent, archive: name)
         defer { out.close() }
         // A gzip file is one entry and the whole archive: both limits and the ratio to its size hold, on
@@ -464,10 +516,13 @@ final class CreatedFiles {
     /// Creates `url` for writing, unless something is there already (another file of the window): then
     /// the first free variant of its name when renaming is allowed, else a refusal.
     func create(_ url: URL, relative: String, archive: String) throws -> FileSink {
+        let root = url.path.hasSuffix(relative) ? String(url.path.dropLast(relative.count)) : url.deletingLastPathComponent().path + "/"
         var (url, path) = (url, relative)
         var n = 1
         while true {
             do {
+                // A name sluice uses itself is taken, as if a file of the window had it.
+                if ArchiveUnpacker.isReserved(path) { throw FileSinkExists() }
                 let sink = try FileSink(url, relative: path)
                 urls.append(url)
                 if n > 1 { renames?.record(name: relative, path: path, file: archive) }
@@ -475,8 +530,9 @@ final class CreatedFiles {
             } catch is FileSinkExists {
                 n += 1
                 guard renames != nil, n <= Self.maxVariants else { throw ArchiveUnpacker.collision(relative, in: archive) }
-                path = ArchiveUnpacker.variant(relative, n)
-                url = url.deletingLastPathComponent().appendingPathComponent((path as NSString).lastPathComponent)
+                path = ArchiveUnpacker.freeVariant(relative, n)
+                url = URL(fileURLWithPath: root + path)
+                try FileCheckError.createParent(of: url, relative: path, in: archive)
             }
         }
     }
@@ -502,7 +558,7 @@ final class FileSink {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             if errno == EEXIST { throw FileSinkExists() }
-            throw FileCheckError(file: url.lastPathComponent, message: "cannot create \(url.path)")
+            throw FileCheckError.localRefusal(relative, in: url.lastPathComponent, errno: errno)
         }
         handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         self.relative = relative
