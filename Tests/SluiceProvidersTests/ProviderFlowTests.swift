@@ -32,6 +32,24 @@ import Testing
         #expect(sent.allSatisfy { $0.headers.contains { $0.name == "apikey" && $0.value == "tkn" } })
     }
 
+    /// Issue 39 row 12: `request_id` is typed "object" (OpenWeb, L130): a whole number is taken as its
+    /// decimal text; another type fails naming what was there, not "answered without request_id".
+    @Test func aJobIDThatIsANumberIsTakenAndAnotherTypeIsNamed() async throws {
+        let request = RequestRenderer(provider: .openweb, filters: .object([])).render(Self.window)
+        let number = ScriptedTransport([.answer(200, [], #"{"request_id": 12345, "status": "pending"}"#)])
+        #expect(try await OpenWebProvider(client: Self.client(number, credential: .apiKeyHeader("t"))).submit(request) == .started(jobID: "12345"))
+        let list = ScriptedTransport([.answer(200, [], #"{"request_id": ["r-1"], "status": "pending"}"#)])
+        let error = await #expect(throws: ExportError.self) {
+            try await OpenWebProvider(client: Self.client(list, credential: .apiKeyHeader("t"))).submit(request)
+        }
+        #expect(error?.message.contains(#"answered request_id ["r-1"], which is not an id"#) == true, "\(String(describing: error))")
+        let missing = ScriptedTransport([.answer(200, [], #"{"status": "pending"}"#)])
+        let absent = await #expect(throws: ExportError.self) {
+            try await OpenWebProvider(client: Self.client(missing, credential: .apiKeyHeader("t"))).submit(request)
+        }
+        #expect(absent?.message.contains("without request_id") == true)
+    }
+
     @Test(arguments: [
         (#"{"status": "failed", "request_id": "r"}"#, "failed"),
         (#"{"status": "aborted", "request_id": "r"}"#, "failed"),

@@ -150,12 +150,17 @@ struct StatusWords {
 // MARK: Helpers shared by the provider types
 
 extension ExportProvider {
-    /// The job a successful submit answer names in its `idField`.
+    /// The job a successful submit answer names in its `idField`: a string, or a whole number taken as
+    /// its decimal text (OpenWeb types `request_id` "object" and shows a string); anything else fails,
+    /// saying what was there.
     func startedJob(_ response: HTTPResponse, idField: String, _ what: String) throws -> SubmittedExport {
         guard response.isSuccess else { throw response.failure(what, provider: provider) }
         let body = try response.json(what, provider: provider)
-        guard let id = body[idField]?.stringValue, !id.isEmpty else { throw missing(idField, in: what, provider: provider) }
-        return .started(jobID: id)
+        guard let node = body[idField], !node.isNull else { throw missing(idField, in: what, provider: provider) }
+        if let id = node.stringValue, !id.isEmpty { return .started(jobID: id) }
+        if let number = node.numberValue?.int64Value { return .started(jobID: String(number)) }
+        let shown = PrintableText.escaped(String(node.jsonText().prefix(60)))
+        throw ExportError(.unavailable, "\(provider): \(what) answered \(idField) \(shown), which is not an id (a non-empty string or a whole number)")
     }
 
     /// A status answer's JSON, or `nil` when the provider no longer knows the job (404).
