@@ -295,6 +295,22 @@ struct StagingNameTests {
         #expect(paths.map { Array($0.utf8) } == [Array("caf\u{E9}.csv".utf8), Array("caf\u{E9}~2.csv".utf8)], "both stored in NFC, kept apart")
     }
 
+    /// Issue 39 row 12: an entry under a path another entry took as a file is refused in words, not as a
+    /// raw `NSCocoaErrorDomain Code=516`.
+    @Test func anEntryUnderAFileOfTheWindowIsRefusedInWords() throws {
+        let scratch = try Scratch()
+        let zip = scratch.url.appendingPathComponent("layout.zip")
+        try Fixtures.zip(at: zip, entries: [("a", "file"), ("a/b.csv", "id\n1\n")])
+        let out = scratch.url.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        var unpacker = ArchiveUnpacker()
+        unpacker.renameCollisions = RenameLog()
+        let error = #expect(throws: FileCheckError.self) { try unpacker.unpack(zip, into: out) }
+        #expect(error?.permanent == true && error?.local == false)
+        let text = error.map { "\($0)" } ?? ""
+        #expect(text.contains("cannot create a/b.csv: another of the window's files takes a part of this path") && !text.contains("NSCocoaErrorDomain"), "\(text)")
+    }
+
     @Test func aNameTooLongForTheFileSystemIsALocalRefusal() throws {
         let scratch = try Scratch()
         let zip = scratch.url.appendingPathComponent("long.zip")

@@ -37,6 +37,9 @@ public struct FileCheckError: Error, Sendable, Hashable, CustomStringConvertible
         case EEXIST, ENOTDIR: advice = "another of the window's files takes a part of this path as a file name"
         default: advice = "see the reason"
         }
+        if code == EEXIST || code == ENOTDIR { // the vendor's layout: a file where a folder must go
+            return FileCheckError(file: file, message: "cannot create \(PrintableText.escaped(relative)): \(advice); refusing the archive", permanent: true)
+        }
         return FileCheckError(file: file, message: "cannot create \(PrintableText.escaped(relative)) (\(reason): \(advice)); a refusal of this machine, not of the vendor's answer, so nothing is downloaded or submitted again", permanent: true, local: true)
     }
 
