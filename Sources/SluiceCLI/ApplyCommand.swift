@@ -77,6 +77,9 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The most one window's downloads may write together.", valueName: "SIZE"))
     var maxWindowSize: ByteSizeArgument = ByteSizeArgument(bytes: 64 << 30)
 
+    @Option(help: ArgumentHelp("The slowest a file download may arrive, per second, averaged over a minute (e.g. 1KiB, 100KB); a slower attempt is cut and retried like a timeout. 0 turns it off.", valueName: "SIZE"))
+    var minRate: ByteSizeArgument = ByteSizeArgument(bytes: 1 << 10)
+
     @Option(help: ArgumentHelp("How long a job may keep answering a status its vendor's documentation does not name before its window gives up its place (the job is kept to poll again next apply).", valueName: "DURATION"))
     var unknownStatusTimeout: DurationArgument = DurationArgument(duration: .seconds(600))
 
@@ -176,6 +179,7 @@ struct ApplyCommand: AsyncParsableCommand {
         var options = ApplyOptions()
         options.maxFileBytes = maxFileSize.bytes
         options.maxWindowBytes = maxWindowSize.bytes
+        options.minimumDownloadRate.bytesPerSecond = minRate.bytes
         options.unknownStatusTimeout = unknownStatusTimeout.duration
         options.parallelism = pacing.parallelism
         options.poll = pacing.schedule

@@ -19,6 +19,9 @@ public struct ApplyOptions: Sendable {
     public var maxFileBytes: Int64 = 16 << 30
     /// The most one window's downloads may hold together (`--max-window-size`).
     public var maxWindowBytes: Int64 = 64 << 30
+    /// The slowest a file download may arrive, averaged over a sliding span (`--min-rate`, 1 KiB/s over
+    /// 60 s; `.off` for none): a slower attempt is cut and retried like a timeout.
+    public var minimumDownloadRate = MinimumRate()
     /// The largest API answer (status, submit, error JSON) read into memory.
     public var maxAnswerBytes: Int = APIClient.defaultMaxAnswerBytes
     /// Submits of one window in one run: the first, and new ones after a job failed or vanished.

@@ -110,6 +110,7 @@ public final class ApplyRunner: Sendable {
                                  metadata: ["spec": "\(PrintableText.escaped(name))"])
                 })
             client.maxAnswerBytes = options.maxAnswerBytes
+            client.minimumDownloadRate = options.minimumDownloadRate
             // A lane of jobsInFlight + 1 windows: one more can download while the provider runs the next job.
             let lane = quota.jobsInFlight.map { ("jobs \(limits.key)", $0 + 1) } ?? ("spec \(spec.name)", Int.max)
             var gate: JobGate?

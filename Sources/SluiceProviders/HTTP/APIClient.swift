@@ -20,6 +20,9 @@ public struct APIClient: ProviderAPI {
     /// far above any documented answer, and parsed JSON takes many times its size in memory.
     public var maxAnswerBytes: Int = APIClient.defaultMaxAnswerBytes
     public static let defaultMaxAnswerBytes = 4 << 20
+    /// The slowest a file download may arrive before its attempt is cut and retried (`--min-rate`).
+    /// Default 1 KiB/s over 60 s; API answers are not measured.
+    public var minimumDownloadRate = MinimumRate()
     /// Waits between attempts; injected so tests run time forward instead of sleeping.
     public var sleep: @Sendable (Duration) async throws -> Void
     /// The current time, to read `Retry-After` dates.
@@ -136,7 +139,8 @@ public struct APIClient: ProviderAPI {
             var status: Int?
             let failure: String
             do {
-                let result = try await transport.download(request, to: path, timeout: downloadTimeout, maxBytes: maxBytes, budget: budget)
+                let result = try await transport.download(request, to: path, timeout: downloadTimeout, maxBytes: maxBytes, budget: budget,
+                                                             minimumRate: minimumDownloadRate)
                 observe("GET", shown, result.status)
                 if (300..<400).contains(result.status), let location = result.headers.first(where: { $0.name.lowercased() == "location" })?.value {
                     redirects += 1

@@ -395,3 +395,81 @@ private final class ChunkDigest: @unchecked Sendable {
         queue.sync { digest.finish() }
     }
 }
+
+/// The slowest a file download may arrive (`--min-rate`): fewer than `bytesPerSecond × span` bytes over
+/// the last `span` cuts the attempt, which is then retried like a timeout. Without it a server sending a
+/// byte a second holds an attempt for its whole deadline (30 min), six attempts and four link refreshes
+/// a window. Only checked once a full `span` has passed since the body started (a slow start is fine),
+/// and as bytes arrive and on a timer, so a trickle and a stall are both cut. API answers are not
+/// measured: their own deadline is short.
+public struct MinimumRate: Sendable, Hashable {
+    /// Bytes per second, averaged over `span`; 0 turns the check off. Default 1 KiB/s.
+    public var bytesPerSecond: Int64
+    /// The sliding span the rate is averaged over. Default 60 s.
+    public var span: Duration
+
+    public init(bytesPerSecond: Int64 = 1024, span: Duration = .seconds(60)) {
+        self.bytesPerSecond = max(0, bytesPerSecond)
+        self.span = span
+    }
+
+    /// No minimum: a download may be as slow as its deadline allows.
+    public static let off = MinimumRate(bytesPerSecond: 0)
+
+    /// Whether the rate is checked at all.
+    public var isOn: Bool { bytesPerSecond > 0 && span > .zero }
+
+    /// The fewest bytes one span must bring.
+    var bytesPerSpan: Int64 {
+        let (seconds, attoseconds) = span.components
+        let exact = Double(bytesPerSecond) * (Double(seconds) + Double(attoseconds) / 1e18)
+        return exact >= Double(Int64.max) ? .max : Int64(exact.rounded(.up))
+    }
+
+    /// How often the timer looks, and how finely the span is measured: a sixteenth of it (at least 10 ms).
+    var tick: Duration { max(span / 16, .milliseconds(10)) }
+
+    /// `1 KiB/s over 60s`, as errors show it.
+    public var shown: String {
+        let units: [(String, Int64)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        let amount = units.first { bytesPerSecond % $0.1 == 0 }.map { "\(bytesPerSecond / $0.1) \($0.0)" } ?? "\(bytesPerSecond) B"
+        let (seconds, attoseconds) = span.components
+        let over = attoseconds == 0 ? "\(seconds)s" : "\(span.nanoseconds / 1_000_000)ms"
+        return "\(amount)/s over \(over)"
+    }
+}
+
+/// Bytes of one download body against its `MinimumRate`, over a sliding span: marks of the byte count
+/// are kept every `tick` (at most 17 of them), and the bytes since the newest mark at least a span old
+/// must reach `bytesPerSpan`. That measures over a span to a span and a tick, so the check errs lenient.
+struct TransferRateMeter<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration, Instant: Sendable {
+    let rate: MinimumRate
+    /// Bytes taken so far.
+    private(set) var bytes: Int64 = 0
+    /// Oldest first; the first is the newest at least a span old once a span has passed.
+    private var marks: [(at: Instant, bytes: Int64)]
+
+    init(rate: MinimumRate, start: Instant) {
+        self.rate = rate
+        marks = [(start, 0)]
+    }
+
+    /// Counts `count` more bytes at `now`; `true` when the last span brought too few (see `isTooSlow`).
+    mutating func take(_ count: Int, at now: Instant) -> Bool {
+        bytes += Int64(count)
+        return isTooSlow(at: now)
+    }
+
+    /// Whether the bytes of the last span fall short, once a span has passed since the start; `now`
+    /// never earlier than an instant given before.
+    mutating func isTooSlow(at now: Instant) -> Bool {
+        if let last = marks.last, last.at.duration(to: now) >= rate.tick { marks.append((now, bytes)) }
+        let from = now.advanced(by: .zero - rate.span)
+        guard marks[0].at <= from else { return false }
+        while marks.count > 1, marks[1].at <= from { marks.removeFirst() }
+        return bytes - marks[0].bytes < rate.bytesPerSpan
+    }
+
+    /// The bytes counted in the span now measured.
+    var bytesInSpan: Int64 { bytes - marks[0].bytes }
+}

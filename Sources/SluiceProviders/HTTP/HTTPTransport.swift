@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SluiceCore
+import Synchronization
 
 /// One HTTP request as a provider client builds it.
 public struct HTTPRequest: Sendable {
@@ -58,6 +59,8 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
         case invalidURL
         /// The local file could not be written.
         case file
+        /// The body arrived slower than the minimum rate: `received` bytes in the last span.
+        case tooSlow(MinimumRate, received: Int64)
     }
 
     public var kind: Kind
@@ -68,7 +71,7 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     /// Timeouts, broken connections and truncated bodies are worth another try.
     public var isRetryable: Bool {
         switch kind {
-        case .timeout, .connection, .truncated: return true
+        case .timeout, .connection, .truncated, .tooSlow: return true
         case .tooLarge, .overBudget, .invalidURL, .file: return false
         }
     }
@@ -82,6 +85,8 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
         case .overBudget(let limit): return "the download from \(url) takes the window's files past their limit of \(limit) bytes together"
         case .invalidURL: return "cannot request \(url): \(detail)"
         case .file: return "cannot write the download from \(url): \(detail)"
+        case .tooSlow(let rate, let received):
+            return "download from \(url) was slower than the minimum rate of \(rate.shown) (--min-rate): \(received) bytes in the last span"
         }
     }
 }
@@ -103,6 +108,10 @@ public protocol HTTPTransport: Sendable {
     /// The same, each byte also taken from `budget` (shared by the files of one window downloading at
     /// once): passing it fails with `.overBudget` at once; a failed download gives its bytes back.
     func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64, budget: ByteBudget?) async throws -> DownloadResult
+
+    /// The same, cut with `.tooSlow` (retryable) when the body arrives slower than `minimumRate`.
+    func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64, budget: ByteBudget?,
+                  minimumRate: MinimumRate) async throws -> DownloadResult
 }
 
 extension HTTPTransport {
@@ -124,6 +133,12 @@ extension HTTPTransport {
             throw TransportError(kind: .overBudget(limit: budget.limit), url: URLRedaction.redact(request.url), detail: "")
         }
         return result
+    }
+
+    /// For transports that do not stream from a network (scripted twins): there is no rate to measure.
+    public func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64, budget: ByteBudget?,
+                         minimumRate: MinimumRate) async throws -> DownloadResult {
+        try await download(request, to: path, timeout: timeout, maxBytes: maxBytes, budget: budget)
     }
 }
 
@@ -218,6 +233,11 @@ public struct AsyncHTTPTransport: HTTPTransport {
     }
 
     public func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64, budget: ByteBudget?) async throws -> DownloadResult {
+        try await download(request, to: path, timeout: timeout, maxBytes: maxBytes, budget: budget, minimumRate: .off)
+    }
+
+    public func download(_ request: HTTPRequest, to path: String, timeout: Duration, maxBytes: Int64, budget: ByteBudget?,
+                         minimumRate: MinimumRate) async throws -> DownloadResult {
         let shown = URLRedaction.redact(request.url)
         let deadline = ContinuousClock.now.advanced(by: timeout)
         let response = try await execute(request, timeout: timeout)
@@ -240,9 +260,11 @@ public struct AsyncHTTPTransport: HTTPTransport {
             throw error
         }
         defer { file.close() }
-        var charged: Int64 = 0
+        let progress = BodyProgress(file: file)
+        var charged: Int64 { progress.charged }
         do {
-            for try await chunk in response.body {
+            let take: @Sendable (ByteBuffer) throws -> Void = { chunk in
+                let file = progress.file
                 guard file.taken + Int64(chunk.readableBytes) <= maxBytes else {
                     throw TransportError(kind: .tooLarge(limit: Int(clamping: maxBytes)), url: shown, detail: "")
                 }
@@ -250,12 +272,17 @@ public struct AsyncHTTPTransport: HTTPTransport {
                     guard budget.take(Int64(chunk.readableBytes)) else {
                         throw TransportError(kind: .overBudget(limit: budget.limit), url: shown, detail: "")
                     }
-                    charged += Int64(chunk.readableBytes)
+                    progress.charged += Int64(chunk.readableBytes)
                 }
                 try file.append(chunk)
                 if ContinuousClock.now > deadline {
                     throw TransportError(kind: .timeout, url: shown, detail: "the download did not finish within \(timeout)")
                 }
+            }
+            if minimumRate.isOn {
+                try await Self.read(response.body, at: minimumRate, url: shown, take: take)
+            } else {
+                for try await chunk in response.body { try take(chunk) }
             }
         } catch var error as TransportError {
             file.discard()
@@ -280,6 +307,31 @@ public struct AsyncHTTPTransport: HTTPTransport {
             throw TransportError(kind: .truncated(expected: expected, received: content.bytes), url: shown, detail: "")
         }
         return DownloadResult(status: status, headers: headers, bytesWritten: content.bytes, errorBody: [], content: content)
+    }
+
+    /// Reads `body` into `take` while a timer watches its rate: whichever of the reader (as each chunk
+    /// arrives) and the timer (every `rate.tick`, so a body that stopped is seen too) first finds the
+    /// last span short of `rate` ends the other, and the attempt fails with `.tooSlow`.
+    static func read(_ body: HTTPClientResponse.Body, at rate: MinimumRate, url: String,
+                     take: @escaping @Sendable (ByteBuffer) throws -> Void) async throws {
+        let watch = RateWatch(TransferRateMeter(rate: rate, start: ContinuousClock.now), url: url)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await chunk in body {
+                    try take(chunk)
+                    if watch.meter.withLock({ $0.take(chunk.readableBytes, at: .now) }) { throw watch.cut() }
+                }
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: rate.tick)
+                    if watch.meter.withLock({ $0.isTooSlow(at: .now) }) { throw watch.cut() }
+                }
+            }
+            // The first to end (the body read, or a cut) ends the other.
+            try await group.next()
+            group.cancelAll()
+        }
     }
 
     static func amount(_ duration: Duration) -> TimeAmount {
@@ -319,5 +371,30 @@ public struct AsyncHTTPTransport: HTTPTransport {
         // The library's own words can quote the request (a header value it refused): only the error's
         // type and a short, cleaned account of it are kept.
         return TransportError(kind: .connection, url: url, detail: String(describing: type(of: error)) + ": " + Redactor.truncated("\(error)", limit: 200))
+    }
+}
+
+/// A download's file and the budget bytes charged for it, handed to the task that reads the body: only
+/// that task touches them while the body streams, and the caller only once it has ended.
+private final class BodyProgress: @unchecked Sendable {
+    let file: DownloadFile
+    var charged: Int64 = 0
+    init(file: DownloadFile) { self.file = file }
+}
+
+/// The rate meter shared by a body's reader and its timer.
+private final class RateWatch: Sendable {
+    let meter: Mutex<TransferRateMeter<ContinuousClock.Instant>>
+    let url: String
+
+    init(_ meter: TransferRateMeter<ContinuousClock.Instant>, url: String) {
+        self.meter = Mutex(meter)
+        self.url = url
+    }
+
+    /// The error of an attempt cut now.
+    func cut() -> TransportError {
+        let rate = meter.withLock { $0.rate }
+        return TransportError(kind: .tooSlow(rate, received: meter.withLock { $0.bytesInSpan }), url: url, detail: "")
     }
 }
