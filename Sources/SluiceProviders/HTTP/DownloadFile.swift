@@ -449,14 +449,21 @@ struct TransferRateMeter<Instant: InstantProtocol>: Sendable where Instant.Durat
     /// Oldest first; the first is the newest at least a span old once a span has passed.
     private var marks: [(at: Instant, bytes: Int64)]
 
+    /// When `take` next judges the rate: once a tick, so a fast body pays one comparison a chunk.
+    private var nextCheck: Instant
+
     init(rate: MinimumRate, start: Instant) {
         self.rate = rate
         marks = [(start, 0)]
+        nextCheck = start
     }
 
-    /// Counts `count` more bytes at `now`; `true` when the last span brought too few (see `isTooSlow`).
+    /// Counts `count` more bytes at `now`; `true` when the last span brought too few (see `isTooSlow`),
+    /// judged at most once a tick.
     mutating func take(_ count: Int, at now: Instant) -> Bool {
         bytes += Int64(count)
+        guard now >= nextCheck else { return false }
+        nextCheck = now.advanced(by: rate.tick)
         return isTooSlow(at: now)
     }
 

@@ -3,7 +3,6 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SluiceCore
-import Synchronization
 
 /// One HTTP request as a provider client builds it.
 public struct HTTPRequest: Sendable {
@@ -260,11 +259,13 @@ public struct AsyncHTTPTransport: HTTPTransport {
             throw error
         }
         defer { file.close() }
-        let progress = BodyProgress(file: file)
-        var charged: Int64 { progress.charged }
+        var charged: Int64 = 0
+        // The minimum rate is judged as chunks arrive, in this loop (once a tick at most): a trickle is
+        // cut at its next byte once a span holds too few; a body that stops altogether is cut by the
+        // idle timeout.
+        var meter = minimumRate.isOn ? TransferRateMeter(rate: minimumRate, start: ContinuousClock.now) : nil
         do {
-            let take: @Sendable (ByteBuffer) throws -> Void = { chunk in
-                let file = progress.file
+            for try await chunk in response.body {
                 guard file.taken + Int64(chunk.readableBytes) <= maxBytes else {
                     throw TransportError(kind: .tooLarge(limit: Int(clamping: maxBytes)), url: shown, detail: "")
                 }
@@ -272,17 +273,16 @@ public struct AsyncHTTPTransport: HTTPTransport {
                     guard budget.take(Int64(chunk.readableBytes)) else {
                         throw TransportError(kind: .overBudget(limit: budget.limit), url: shown, detail: "")
                     }
-                    progress.charged += Int64(chunk.readableBytes)
+                    charged += Int64(chunk.readableBytes)
                 }
                 try file.append(chunk)
-                if ContinuousClock.now > deadline {
+                let now = ContinuousClock.now
+                if now > deadline {
                     throw TransportError(kind: .timeout, url: shown, detail: "the download did not finish within \(timeout)")
                 }
-            }
-            if minimumRate.isOn {
-                try await Self.read(response.body, at: minimumRate, url: shown, take: take)
-            } else {
-                for try await chunk in response.body { try take(chunk) }
+                if meter?.take(chunk.readableBytes, at: now) == true, let received = meter?.bytesInSpan {
+                    throw TransportError(kind: .tooSlow(minimumRate, received: received), url: shown, detail: "")
+                }
             }
         } catch var error as TransportError {
             file.discard()
@@ -307,31 +307,6 @@ public struct AsyncHTTPTransport: HTTPTransport {
             throw TransportError(kind: .truncated(expected: expected, received: content.bytes), url: shown, detail: "")
         }
         return DownloadResult(status: status, headers: headers, bytesWritten: content.bytes, errorBody: [], content: content)
-    }
-
-    /// Reads `body` into `take` while a timer watches its rate: whichever of the reader (as each chunk
-    /// arrives) and the timer (every `rate.tick`, so a body that stopped is seen too) first finds the
-    /// last span short of `rate` ends the other, and the attempt fails with `.tooSlow`.
-    static func read(_ body: HTTPClientResponse.Body, at rate: MinimumRate, url: String,
-                     take: @escaping @Sendable (ByteBuffer) throws -> Void) async throws {
-        let watch = RateWatch(TransferRateMeter(rate: rate, start: ContinuousClock.now), url: url)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for try await chunk in body {
-                    try take(chunk)
-                    if watch.meter.withLock({ $0.take(chunk.readableBytes, at: .now) }) { throw watch.cut() }
-                }
-            }
-            group.addTask {
-                while true {
-                    try await Task.sleep(for: rate.tick)
-                    if watch.meter.withLock({ $0.isTooSlow(at: .now) }) { throw watch.cut() }
-                }
-            }
-            // The first to end (the body read, or a cut) ends the other.
-            try await group.next()
-            group.cancelAll()
-        }
     }
 
     static func amount(_ duration: Duration) -> TimeAmount {
@@ -371,30 +346,5 @@ public struct AsyncHTTPTransport: HTTPTransport {
         // The library's own words can quote the request (a header value it refused): only the error's
         // type and a short, cleaned account of it are kept.
         return TransportError(kind: .connection, url: url, detail: String(describing: type(of: error)) + ": " + Redactor.truncated("\(error)", limit: 200))
-    }
-}
-
-/// A download's file and the budget bytes charged for it, handed to the task that reads the body: only
-/// that task touches them while the body streams, and the caller only once it has ended.
-private final class BodyProgress: @unchecked Sendable {
-    let file: DownloadFile
-    var charged: Int64 = 0
-    init(file: DownloadFile) { self.file = file }
-}
-
-/// The rate meter shared by a body's reader and its timer.
-private final class RateWatch: Sendable {
-    let meter: Mutex<TransferRateMeter<ContinuousClock.Instant>>
-    let url: String
-
-    init(_ meter: TransferRateMeter<ContinuousClock.Instant>, url: String) {
-        self.meter = Mutex(meter)
-        self.url = url
-    }
-
-    /// The error of an attempt cut now.
-    func cut() -> TransportError {
-        let rate = meter.withLock { $0.rate }
-        return TransportError(kind: .tooSlow(rate, received: meter.withLock { $0.bytesInSpan }), url: url, detail: "")
     }
 }
