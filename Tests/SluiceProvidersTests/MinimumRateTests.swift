@@ -39,18 +39,15 @@ import Testing
 
     @Test func aTrickleBelowTheRateIsCutRetriedAndFailsNamingTheRate() async throws {
         try await withDownloads(["/slow": .drip(every: .milliseconds(100), count: 50)]) { server, transport, path in
-            let started = ContinuousClock.now
             let error = await #expect(throws: APIError.self) {
                 _ = try await client(transport).download(server.baseURL + "/slow", to: path)
             }
-            let took = started.duration(to: .now)
+            // Had an attempt not been cut, the drip would have ended and the download completed.
             #expect(error?.attempts == 3)
             #expect(error?.permanent == false)
             #expect(error?.message.contains("slower than the minimum rate of 100 B/s over 500ms (--min-rate)") == true,
                     "\(String(describing: error))")
             #expect(server.requests.count == 3)
-            // Each attempt is cut about a span (and a tick) in, not when the 5 s drip ends.
-            #expect(took < .seconds(3), "\(took)")
         }
     }
 
@@ -61,15 +58,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let http = AsyncHTTPTransport.makeClient(idleTimeout: .milliseconds(400))
         do {
-            try await withHostileServer(["/stalled": .silent(.seconds(2))]) { server in
-                let started = ContinuousClock.now
+            try await withHostileServer(["/stalled": .silent(.seconds(3))]) { server in
                 let error = await #expect(throws: TransportError.self) {
                     _ = try await AsyncHTTPTransport(client: http).download(
                         HTTPRequest(method: "GET", url: server.baseURL + "/stalled"), to: folder.appendingPathComponent("f").path,
                         timeout: .seconds(60), maxBytes: 1 << 20, budget: nil, minimumRate: Self.rate)
                 }
                 #expect(error?.isRetryable == true, "\(String(describing: error))")
-                #expect(started.duration(to: .now) < .seconds(1.5))
             }
         } catch {
             try await http.shutdown()
@@ -79,8 +74,9 @@ import Testing
     }
 
     @Test func aDownloadAboveTheRateCompletes() async throws {
-        // About 100 B/s for about 1.5 s against 20 B/s over 0.3 s: measured over several spans.
-        let rate = MinimumRate(bytesPerSecond: 20, span: .milliseconds(300))
+        // About 100 B/s for about 1.5 s against 2 B/s over 0.5 s (1 byte a span): measured over several spans, and every
+        // byte that arrives meets the rate by itself, so a loaded machine's stalls cannot cut it.
+        let rate = MinimumRate(bytesPerSecond: 2, span: .milliseconds(500))
         try await withDownloads(["/steady": .drip(every: .milliseconds(10), count: 150)]) { server, transport, path in
             let result = try await client(transport, rate: rate).download(server.baseURL + "/steady", to: path)
             #expect(result.status == 200)
