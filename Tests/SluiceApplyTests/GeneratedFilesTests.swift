@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceProviders
+import SluiceTestSupport
 import Testing
 import ZIPFoundation
 @testable import SluiceApply
@@ -9,23 +10,9 @@ import ZIPFoundation
 /// generator. Nothing traps; nothing is written outside the window; a refusal is a `FileCheckError` or
 /// the trimmer's `Failure`, never a crash or a silent half-result.
 struct GeneratedFilesTests {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-        mutating func pick<T>(_ items: [T]) -> T { items[int(0..<items.count)] }
-        mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) } }
-    }
-
     /// 20,000 generated names: a sanitised name is relative, has no `..`, no empty part, is NFC.
     @Test func generatedNamesSanitiseToPathsInsideTheWindow() {
-        var g = Generator(state: 11)
+        var g = SeededGenerator(state: 11)
         let pieces = ["/", "..", ".", "a", "b.csv", "\\", "\0", "é", "e\u{301}", "~2", "_manifest.json", ".downloads", " ", "%2e%2e", "\u{202E}", "//"]
         var refused = 0
         for _ in 0..<20_000 {
@@ -41,7 +28,7 @@ struct GeneratedFilesTests {
     /// 600 generated archives (random bytes, and real zips and gzips with bytes flipped or cut): each
     /// unpacks or is refused with a `FileCheckError`, and nothing lands outside the folder.
     @Test func generatedArchivesUnpackOrAreRefusedNeverOutsideTheWindow() throws {
-        var g = Generator(state: 5)
+        var g = SeededGenerator(state: 5)
         let scratch = try Scratch()
         let sample = scratch.url.appendingPathComponent("sample.zip")
         try Fixtures.zip(at: sample, entries: [("a.csv", "id\n1\n2\n"), ("dir/b.json", "{\"id\": 1}\n")])
@@ -91,7 +78,7 @@ struct GeneratedFilesTests {
     /// 3,000 generated CSV and JSON-lines files: the trimmer keeps or refuses, never traps; what it
     /// keeps is a subsequence of the original's bytes.
     @Test func generatedRecordFilesAreTrimmedOrRefused() throws {
-        var g = Generator(state: 3)
+        var g = SeededGenerator(state: 3)
         let scratch = try Scratch()
         let cells = ["2025-01-01 10:00:00", "2025-01-02 00:00:00", "2025-01-02T00:00:00.5Z", "x", "", "\"q\"\"q\"", "\"a,\nb\"", "\\\"", "\r\n", "\n", ","]
         let end = RecordTime.milliseconds(Array("2025-01-02T00:00:00Z".utf8))!

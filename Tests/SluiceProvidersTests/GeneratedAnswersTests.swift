@@ -1,27 +1,14 @@
 import Foundation
 @testable import SluiceCore
+import SluiceTestSupport
 import Testing
 @testable import SluiceProviders
 
 /// Issue 39, build item 7: the parsers that read vendor bytes, fed generated answers (a seeded
 /// generator, so a failure is reproducible). None may trap, and a `done` always names its files.
 struct GeneratedAnswersTests {
-    /// SplitMix64: small, seeded, reproducible.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-        mutating func pick<T>(_ items: [T]) -> T { items[int(0..<items.count)] }
-    }
-
     /// A JSON-ish value: real JSON most of the time, broken text some of the time.
-    static func value(_ g: inout Generator, depth: Int = 0) -> String {
+    static func value(_ g: inout SeededGenerator, depth: Int = 0) -> String {
         let words = ["done", "DONE", "Done ", "completed", "AVAILABLE", "pending", "in_progress", "failed", "weird", "", "null",
                      "https://s.example/a.csv.zip?sig=1", "file:///etc/passwd", "http+unix://x", "\\u0000", "\\\"", "12"]
         switch g.int(0..<(depth > 3 ? 5 : 9)) {
@@ -46,7 +33,7 @@ struct GeneratedAnswersTests {
 
     /// 3,000 generated status answers per provider: no trap; a `done` always names its files.
     @Test func generatedStatusAnswersNeverTrapAndADoneNamesItsFiles() async throws {
-        var g = Generator(state: 39)
+        var g = SeededGenerator(state: 39)
         var executions = 0
         for (name, make) in Self.providers {
             for _ in 0..<3_000 {
@@ -76,7 +63,7 @@ struct GeneratedAnswersTests {
     /// 5,000 generated Location values against three bases: no trap, and the result is absolute or the
     /// reference is refused downstream (never a credential-bearing request to a host the text hid).
     @Test func generatedLocationsResolveWithoutTrapping() {
-        var g = Generator(state: 7)
+        var g = SeededGenerator(state: 7)
         let pieces = ["//", "/", "../", "./", "?", "#", "://", "http:", "https:", "host", "a", "%2F", "@", ":80", "\\", " ", "é", "\u{202E}"]
         let bases = ["https://api.vendor.example/v1/x?y=1", "http://127.0.0.1:8480/a/b/c", "https://s.example/"]
         for _ in 0..<5_000 {

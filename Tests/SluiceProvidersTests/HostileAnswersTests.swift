@@ -1,5 +1,6 @@
 import Foundation
 @testable import SluiceCore
+import SluiceTestSupport
 import Testing
 @testable import SluiceProviders
 
@@ -12,18 +13,6 @@ final class ObservedAttempts: @unchecked Sendable {
     private var seen: [(method: String, url: String, status: Int?)] = []
     var all: [(method: String, url: String, status: Int?)] { lock.withLock { seen } }
     func record(_ method: String, _ url: String, _ status: Int?) { lock.withLock { seen.append((method, url, status)) } }
-}
-
-/// SplitMix64: a seeded generator, so a failing generated input can be found again.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 private let apiEndpoint = Endpoint("http://127.0.0.1:8480")!
@@ -106,7 +95,7 @@ private func carriesCredential(_ request: HTTPRequest) -> Bool {
     @Test(arguments: absurd)
     func absurdValuesNeverTrap(header: String, expected: Reading) {
         let parsed = RetryAfter.parse(header, now: clientNow)
-        var rng = SplitMix64(state: 1)
+        var rng = SeededGenerator(state: 1)
         let wait = Self.policy.delay(afterAttempt: 1, retryAfter: parsed, using: &rng)
         switch expected {
         case .cap:
@@ -135,7 +124,7 @@ private func carriesCredential(_ request: HTTPRequest) -> Bool {
     static let generatedCount = 4_500
 
     static func generatedHeaders() -> [String] {
-        var rng = SplitMix64(state: 0x5EED_0039)
+        var rng = SeededGenerator(state: 0x5EED_0039)
         var out: [String] = []
         func pick<T>(_ values: [T]) -> T { values[Int.random(in: 0..<values.count, using: &rng)] }
         func digits(_ count: Int) -> String {
@@ -199,7 +188,7 @@ private func carriesCredential(_ request: HTTPRequest) -> Bool {
         #expect(headers.count == Self.generatedCount)
         let clocks = [clientNow, Timestamp(millisecondsSinceEpoch: 0),
                       Timestamp(millisecondsSinceEpoch: .min), Timestamp(millisecondsSinceEpoch: .max)]
-        var rng = SplitMix64(state: 7)
+        var rng = SeededGenerator(state: 7)
         var bad: [String] = []
         var read = 0
         for header in headers {
