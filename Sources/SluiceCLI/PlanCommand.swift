@@ -20,7 +20,7 @@ struct PlanCommand: AsyncParsableCommand {
             and kept. --out saves the plan for `sluice apply PLANFILE`, which refuses it once the state \
             or the specs have changed.
             Exit status: 0 success (with --detailed-exitcode: no changes), 2 with --detailed-exitcode: \
-            changes; 1 an error (invalid specs, unreadable state).
+            changes; 1 an error (invalid specs, unreadable state; with --detailed-exitcode a usage error too).
             """
     )
 
@@ -61,7 +61,7 @@ struct PlanCommand: AsyncParsableCommand {
             throw ValidationError("--now \(now) is not an RFC 3339 date-time, e.g. 2025-03-01T00:00:00Z")
         }
         for r in replace where ReplaceTarget(r) == nil {
-            throw ValidationError("--replace \(r) must be NAME@START, e.g. openweb-comments@2025-01-01T00:00:00Z")
+            throw ValidationError("--replace \(r) must be NAME@START, e.g. openweb-comments@2025-01-01T00:00:00Z, openweb-comments@2025-01-01 or openweb-comments@2025-01-01T10:00 (UTC)")
         }
     }
 

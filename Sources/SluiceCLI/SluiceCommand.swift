@@ -18,8 +18,12 @@ public struct SluiceCommand: AsyncParsableCommand {
     public init() {}
 
     /// Runs the command line and exits with sluice's documented statuses: 0 success, 1 a failure the
-    /// run found (invalid specs, failed windows), 2 a usage or I/O error. Never a stack trace.
+    /// run found (invalid specs, failed windows), 2 a usage or I/O error (1 with `--detailed-exitcode`,
+    /// whose 2 means changes). Never a stack trace.
     public static func execute(arguments: [String]? = nil) async {
+        // With `plan --detailed-exitcode`, 2 means "changes" (as terraform's): every error, a usage
+        // error included, exits 1 there.
+        let detailed = (arguments ?? Array(CommandLine.arguments.dropFirst())).contains("--detailed-exitcode")
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -33,9 +37,10 @@ public struct SluiceCommand: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                // ArgumentParser's usage errors: print its message and help hint, but exit 2 as documented.
+                // ArgumentParser's usage errors: print its message and help hint, but exit 2 as documented
+                // (1 under --detailed-exitcode, where 2 would read as "changes").
                 FileHandleOutput.standardError.write(fullMessage(for: error) + "\n")
-                exit(withError: ExitCode(2))
+                exit(withError: ExitCode(detailed ? 1 : 2))
             }
             exit(withError: error)
         }

@@ -40,6 +40,12 @@ enum SpecFiles {
 
     static func readFile(_ path: String) throws -> SpecSource {
         guard let data = FileManager.default.contents(atPath: path) else {
+            // Say why: a missing file is not a permissions problem.
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                throw CLIError("\(path): no such file")
+            }
+            if isDirectory.boolValue { throw CLIError("\(path): is a directory, not a file") }
             throw CLIError("\(path): cannot be read (check the permissions)")
         }
         return SpecSource(path: path, bytes: [UInt8](data))

@@ -12,7 +12,8 @@ struct StateCommand: ParsableCommand {
     )
 }
 
-/// `NAME`, `NAME@START` or `NAME@START..END` (starts in [START, END)).
+/// `NAME`, `NAME@START` or `NAME@START..END` (starts in [START, END)); START as RFC 3339 or a UTC date
+/// or minute (`2026-11-26`, `2026-11-26T10:00`).
 struct WindowSelector: ExpressibleByArgument {
     var spec: String
     var range: Range<Timestamp>?
@@ -27,11 +28,11 @@ struct WindowSelector: ExpressibleByArgument {
         spec = String(argument[..<at])
         let rest = String(argument[argument.index(after: at)...])
         if let dots = rest.range(of: "..") {
-            guard let a = Timestamp(rfc3339: String(rest[..<dots.lowerBound])),
-                  let b = Timestamp(rfc3339: String(rest[dots.upperBound...])), a < b else { return nil }
+            guard let a = Timestamp(windowStart: String(rest[..<dots.lowerBound])),
+                  let b = Timestamp(windowStart: String(rest[dots.upperBound...])), a < b else { return nil }
             range = a..<b
         } else {
-            guard let a = Timestamp(rfc3339: rest) else { return nil }
+            guard let a = Timestamp(windowStart: rest) else { return nil }
             single = a
             range = a..<Timestamp(millisecondsSinceEpoch: a.millisecondsSinceEpoch + 1)
         }

@@ -133,3 +133,28 @@ import Testing
         #expect(killedMidWrite > 0, "no run was killed while writing; the test did not exercise the write")
     }
 }
+
+/// Issue 43 item 2: with `--detailed-exitcode`, 2 means changes and only changes, as terraform's; a
+/// usage error is 1 there (and 2, as documented, without the flag).
+struct DetailedExitCodeTests {
+    @Test(arguments: [["plan", "--detailed-exitcode", "--bogus"], ["plan", "--bogus", "--detailed-exitcode"],
+                      ["plan", "--detailed-exitcode", "--now", "yesterday"], ["plan", "--detailed-exitcode", "--replace", "x"]])
+    func aUsageErrorIsOneUnderDetailedExitCode(arguments: [String]) throws {
+        let result = try CLIProcess.run(arguments)
+        #expect(result.status == 1, "\(arguments): \(result.status) \(result.stderr)")
+        #expect(!result.stderr.isEmpty)
+    }
+
+    @Test func withoutTheFlagAUsageErrorIsTwo() throws {
+        #expect(try CLIProcess.run(["plan", "--bogus"]).status == 2)
+    }
+}
+
+/// Issue 43 item 3: a missing file says so, not "check the permissions".
+struct MissingFileMessageTests {
+    @Test func showOfAMissingFileSaysItIsMissing() throws {
+        let result = try CLIProcess.run(["show", "nope-\(UUID().uuidString).json"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("no such file") && !result.stderr.contains("permissions"), "\(result.stderr)")
+    }
+}

@@ -82,3 +82,29 @@ import Testing
         #expect(try ISODuration(iso8601: text).milliseconds == milliseconds)
     }
 }
+
+/// Issue 43 item 5: a window start as plan and status print it is accepted where a start is typed.
+struct WindowStartTextTests {
+    @Test(arguments: [
+        ("2026-11-26", "2026-11-26T00:00:00Z"),
+        ("2026-11-26T10:00", "2026-11-26T10:00:00Z"),
+        ("2026-11-26 10:00", "2026-11-26T10:00:00Z"),
+        ("2026-11-26T10:00:30", "2026-11-26T10:00:30Z"),
+        ("2026-11-26T10:00:00+02:00", "2026-11-26T08:00:00Z"),
+        ("2026-11-26T10:00:00.5Z", "2026-11-26T10:00:00.500Z"),
+    ])
+    func accepted(text: String, expected: String) {
+        #expect(Timestamp(windowStart: text) == Timestamp(rfc3339: expected), "\(text)")
+    }
+
+    @Test(arguments: ["2026-11-31", "2026-11-26T24:00", "26-11-2026", "2026-11-26T10", "2026-11-26T10:00Zulu", "yesterday", ""])
+    func refused(text: String) {
+        #expect(Timestamp(windowStart: text) == nil, "\(text)")
+    }
+
+    @Test func aReplaceTargetTakesADate() {
+        #expect(ReplaceTarget("userpilot-events@2026-11-26") == ReplaceTarget(spec: "userpilot-events", start: Timestamp(rfc3339: "2026-11-26T00:00:00Z")!))
+        #expect(ReplaceTarget("userpilot-events@2026-11-26T10:00")?.start == Timestamp(rfc3339: "2026-11-26T10:00:00Z"))
+        #expect(ReplaceTarget("@2026-11-26") == nil)
+    }
+}

@@ -8,11 +8,12 @@ public struct ReplaceTarget: Sendable, Hashable, CustomStringConvertible {
         self.start = start
     }
 
-    /// Parses `NAME@START` with START in RFC 3339 (UTC or with an offset).
+    /// Parses `NAME@START` with START in RFC 3339 (UTC or with an offset), or a UTC date or minute as
+    /// plan and status print them (`NAME@2026-11-26`, `NAME@2026-11-26T10:00`).
     public init?(_ text: String) {
         guard let at = text.firstIndex(of: "@") else { return nil }
         let name = String(text[..<at])
-        guard !name.isEmpty, let start = Timestamp(rfc3339: String(text[text.index(after: at)...])) else { return nil }
+        guard !name.isEmpty, let start = Timestamp(windowStart: String(text[text.index(after: at)...])) else { return nil }
         self.init(spec: name, start: start)
     }
 
