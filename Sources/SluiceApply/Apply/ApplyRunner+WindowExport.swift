@@ -96,7 +96,9 @@ extension ApplyRunner {
         /// already downloaded is not fetched again; and those files, by what identifies them in any
         /// listing (`FileKey`: the URL without its signature), never by their place in one.
         var staged: StagedWindow?
-        var fetched: [FileKey: FetchedFile] = [:]
+        var fetched: Set<FileKey> = []
+        /// Of `fetched`, the files still in the downloads, not added to the window yet.
+        var awaitingIngest: [FileKey: DownloadedFile] = [:]
         /// The next folder of `.downloads` a file lands in.
         var nextFolder = 0
         /// The provider's own words for a window with no files (`isCompleted: true` and no
@@ -395,7 +397,7 @@ extension ApplyRunner {
             throw WindowFailure(message: "the provider answered the export done with no files and no documented word that it is empty; nothing was recorded", kind: .unavailable)
         }
         let empty = files.isEmpty ? run.emptyEvidence : nil
-        if run.staged != nil, !run.fetched.isEmpty, !FileKey.canMatch(run.fetched.keys, files) {
+        if run.staged != nil, !run.fetched.isEmpty, !FileKey.canMatch(run.fetched, files) {
             // A listing that does not hold every file already fetched, once each, is another export (or
             // cannot be told apart): start the window's files again rather than mix two.
             await discardStaging(context, &run)
@@ -412,11 +414,11 @@ extension ApplyRunner {
                 throw WindowFailure(message: "the provider named a file whose name holds a secret of this run; refusing to store it", kind: .rejected)
             }
             try await download(files, into: staged, context: context, window: window, run: &run)
-            let removed = try context.recordTime.map { rule in (rule, try Self.trim(staged, window: window, rule: rule)) }
-            let trimmed = removed.map { rule, removed in
-                WindowManifest.Trimmed(field: rule.field, atOrAfter: window.end.rfc3339, records: removed.records)
+            run.trimmed = try context.recordTime.map { try Self.trim(staged, window: window, rule: $0) } ?? RecordTrimmer.Removed()
+            let removedRecords = run.trimmed.records
+            let trimmed = context.recordTime.map {
+                WindowManifest.Trimmed(field: $0.field, atOrAfter: window.end.rfc3339, records: removedRecords)
             }
-            run.trimmed = removed?.1 ?? RecordTrimmer.Removed()
             try await context.provider.finish(DirectoryFiles(directory: staged.directory))
             let now = options.now()
             let fingerprints = context.fingerprints
@@ -461,7 +463,7 @@ extension ApplyRunner {
         let spec = context.spec
         let keys = files.map(FileKey.init)
         var pending: [(index: Int, folder: Int)] = []
-        for (i, key) in keys.enumerated() where run.fetched[key] == nil {
+        for (i, key) in keys.enumerated() where !run.fetched.contains(key) {
             pending.append((i, run.nextFolder))
             run.nextFolder += 1
         }
@@ -471,23 +473,24 @@ extension ApplyRunner {
         let client = context.api
         let slots = downloadSlots
         var firstError: (any Error)?
-        try await withThrowingTaskGroup(of: (Int, Int, Result<DownloadedFile, any Error>).self) { group in
+        try await withThrowingTaskGroup(of: (Int, Result<DownloadedFile, any Error>).self) { group in
             for (i, folder) in pending {
                 group.addTask {
                     do {
                         try await slots.acquire()
                         defer { slots.release() }
-                        return (i, folder, .success(try await Self.fetch(files[i], folder: folder, to: staged, client: client,
-                                                                         maxBytes: maxBytes, budget: budget)))
+                        return (i, .success(try await Self.fetch(files[i], folder: folder, to: staged, client: client,
+                                                                 maxBytes: maxBytes, budget: budget)))
                     } catch {
-                        return (i, folder, .failure(error))
+                        return (i, .failure(error))
                     }
                 }
             }
-            for try await (i, _, result) in group {
+            for try await (i, result) in group {
                 switch result {
                 case .success(let file):
-                    run.fetched[keys[i]] = FetchedFile(download: file)
+                    run.fetched.insert(keys[i])
+                    run.awaitingIngest[keys[i]] = file
                     run.bytes += file.bytes
                     reporter.report(.downloaded(spec: spec.name, window: window, file: file.name, bytes: file.bytes))
                 case .failure(let error):
@@ -501,12 +504,11 @@ extension ApplyRunner {
         if let firstError { throw firstError }
         let (destination, keep, limits) = (context.destination, spec.destination.keepArchives, UnpackLimits(spec.archives))
         for key in keys {
-            guard let file = run.fetched[key]?.download else { continue }
+            guard let file = run.awaitingIngest.removeValue(forKey: key) else { continue }
             do {
                 try Self.ingest(file, into: staged, destination: destination, keepArchive: keep, limits: limits)
-                run.fetched[key]?.download = nil
             } catch {
-                if error is StaleLinks { run.fetched[key] = nil } // its bytes were not what they should be
+                if error is StaleLinks { run.fetched.remove(key) } // its bytes were not what they should be: again
                 throw error
             }
         }
@@ -516,7 +518,8 @@ extension ApplyRunner {
     func discardStaging(_ context: SpecContext, _ run: inout WindowRun) async {
         if let staged = run.staged { await context.destination.discard(staged) }
         run.staged = nil
-        run.fetched = [:]
+        run.fetched = []
+        run.awaitingIngest = [:]
     }
 
     /// Downloads one file of a window into its staging area and adds it to the window (an archive is

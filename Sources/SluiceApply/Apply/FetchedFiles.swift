@@ -28,12 +28,6 @@ struct FileKey: Hashable, Sendable {
     }
 }
 
-/// A file of a window downloaded and, until it is added to the window, waiting in the downloads.
-struct FetchedFile: Sendable {
-    /// Set until the file is added to the window.
-    var download: DownloadedFile?
-}
-
 /// A downloaded file not yet added to its window.
 struct DownloadedFile: Sendable {
     /// Its safe name, as the provider gave it.

@@ -72,21 +72,14 @@ public enum LocalStaging {
     /// Moves `source` to `name` in the window, or to the first free variant of it (`name~2.csv`) when
     /// another file of the window has it, recorded in the window's renames. Returns the path taken.
     private static func moveTakingFreeName(_ source: URL, to name: String, in staged: StagedWindow) throws -> String {
-        var path = name
-        for n in 1...CreatedFiles.maxVariants {
-            if n > 1 { path = ArchiveUnpacker.freeVariant(name, n) }
-            if ArchiveUnpacker.isReserved(path) { continue } // a name sluice uses itself
-            let destination = staged.directory.appendingPathComponent(path)
-            try FileCheckError.createParent(of: destination, relative: path, in: name)
+        try FreeName.place(name, in: staged.directory, file: name, renames: staged.renamed) { destination, path in
             do {
                 try moveRefusingExisting(source, to: destination, name: path)
-                if n > 1 { staged.renamed.record(name: name, path: path, file: name) }
                 return path
             } catch let error as FileCheckError where error.permanent && FileManager.default.fileExists(atPath: destination.path) {
-                continue
+                return nil
             }
         }
-        throw ArchiveUnpacker.collision(name, in: name)
     }
 
     /// Removes the downloads folder, then returns the facts of every regular file the window holds

@@ -43,14 +43,47 @@ public struct FileCheckError: Error, Sendable, Hashable, CustomStringConvertible
         return FileCheckError(file: file, message: "cannot create \(PrintableText.escaped(relative)) (\(reason): \(advice)); a refusal of this machine, not of the vendor's answer, so nothing is downloaded or submitted again", permanent: true, local: true)
     }
 
-    /// Creates the folders `url` needs, or a `localRefusal` naming `relative`.
+    /// Creates the folders `url` needs, or a `localRefusal` naming `relative`: mkdir one folder at a
+    /// time, so a refusal carries the file system's own errno (a file where a folder must go: ENOTDIR).
     static func createParent(of url: URL, relative: String, in file: String) throws {
-        do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        } catch {
-            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? Int((error as? CocoaError)?.errorCode ?? Int(EIO))
-            throw localRefusal(relative, in: file, errno: code == 516 || code == 640 ? EEXIST : Int32(truncatingIfNeeded: code))
+        let parent = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue { return }
+        var path = ""
+        for component in parent.split(separator: "/", omittingEmptySubsequences: true) {
+            path += "/" + component
+            if mkdir(path, 0o755) == 0 { continue }
+            let code = errno
+            if code == EEXIST, FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { continue }
+            throw localRefusal(relative, in: file, errno: code == EEXIST ? ENOTDIR : code)
         }
+    }
+}
+
+/// Where a file or entry of a window goes: its name, or, when another file of the window (or sluice
+/// itself, `ArchiveUnpacker.isReserved`) has it, the first free variant (`ArchiveUnpacker.freeVariant`),
+/// recorded in `renames`. Without a log, a taken name is refused.
+enum FreeName {
+    /// How many variants of one name are tried before it is refused.
+    static let maxVariants = 10_000
+
+    /// Calls `place` with each candidate's URL under `directory` (its folders created) and its path,
+    /// until it places the file (a value) or finds the path taken (`nil`); returns what it placed.
+    static func place<T>(_ name: String, in directory: URL, file: String, renames: RenameLog?,
+                         _ place: (URL, String) throws -> T?) throws -> T {
+        for n in 1...maxVariants {
+            let path = n == 1 ? name : ArchiveUnpacker.freeVariant(name, n)
+            if !ArchiveUnpacker.isReserved(path) {
+                let url = directory.appendingPathComponent(path)
+                try FileCheckError.createParent(of: url, relative: path, in: file)
+                if let placed = try place(url, path) {
+                    if n > 1 { renames?.record(name: name, path: path, file: file) }
+                    return placed
+                }
+            }
+            guard renames != nil else { break }
+        }
+        throw ArchiveUnpacker.collision(name, in: file)
     }
 }
 
@@ -227,9 +260,7 @@ public struct ArchiveUnpacker: Sendable {
             let declared = Int64(clamping: entry.uncompressedSize)
             let compressed = Int64(clamping: entry.compressedSize)
             try checkSize(declared, compressed: compressed, entry: entry.path, archive: name)
-            let target = directory.appendingPathComponent(relative)
-            try FileCheckError.createParent(of: target, relative: relative, in: name)
-            let out = try created.create(target, relative: relative, archive: name)
+            let out = try created.create(relative, in: directory, archive: name)
             defer { out.close() }
             var entryBytes: Int64 = 0
             let entryCeiling = min(declared, limits.maxEntryBytes, limits.ratioCeiling(compressed))
@@ -290,8 +321,7 @@ public struct ArchiveUnpacker: Sendable {
         guard size >= header.length + 8 else {
             throw FileCheckError(file: name, message: "truncated gzip file")
         }
-        try FileCheckError.createParent(of: target, relative: relative ?? target.lastPathComponent, in: name)
-        let out = try created.create(target, relative: relative ?? target.lastPathComponent, archive: name)
+        let out = try created.create(relative ?? target.lastPathComponent, in: target.deletingLastPathComponent(), archive: name)
         defer { out.close() }
         // A gzip file is one entry and the whole archive: both limits and the ratio to its size hold, on
         // what all its members write together.
@@ -511,31 +541,19 @@ final class CreatedFiles {
     private(set) var urls: [URL] = []
     /// Where a taken path goes instead (`nil`: it is refused).
     let renames: RenameLog?
-    /// How many variants of one name are tried before the entry is refused.
-    static let maxVariants = 10_000
 
     init(renames: RenameLog? = nil) { self.renames = renames }
 
-    /// Creates `url` for writing, unless something is there already (another file of the window): then
-    /// the first free variant of its name when renaming is allowed, else a refusal.
-    func create(_ url: URL, relative: String, archive: String) throws -> FileSink {
-        let root = url.path.hasSuffix(relative) ? String(url.path.dropLast(relative.count)) : url.deletingLastPathComponent().path + "/"
-        var (url, path) = (url, relative)
-        var n = 1
-        while true {
+    /// Creates `relative` under `directory` for writing, under a free name (`FreeName`) when another
+    /// file of the window has it.
+    func create(_ relative: String, in directory: URL, archive: String) throws -> FileSink {
+        try FreeName.place(relative, in: directory, file: archive, renames: renames) { url, path in
             do {
-                // A name sluice uses itself is taken, as if a file of the window had it.
-                if ArchiveUnpacker.isReserved(path) { throw FileSinkExists() }
                 let sink = try FileSink(url, relative: path)
                 urls.append(url)
-                if n > 1 { renames?.record(name: relative, path: path, file: archive) }
                 return sink
             } catch is FileSinkExists {
-                n += 1
-                guard renames != nil, n <= Self.maxVariants else { throw ArchiveUnpacker.collision(relative, in: archive) }
-                path = ArchiveUnpacker.freeVariant(relative, n)
-                url = URL(fileURLWithPath: root + path)
-                try FileCheckError.createParent(of: url, relative: path, in: archive)
+                return nil
             }
         }
     }
