@@ -53,15 +53,17 @@ struct GeneratedAnswersTests {
                     #expect(!files.isEmpty && files.allSatisfy { !$0.url.isEmpty && !$0.name.isEmpty }, "\(name): \(body)")
                 }
                 if case .doneEmpty = status {
-                    #expect(!body.isEmpty, "\(name): an empty export from \(body)")
+                    // Only an empty list, or Enterpret v1's `isCompleted: true`, says an export is empty.
+                    #expect(body.contains("[]") || (name == "enterpret-v1" && body.contains("\"isCompleted\":true")),
+                            "\(name): an empty export from \(body)")
                 }
             }
         }
         #expect(executions == 12_000)
     }
 
-    /// 5,000 generated Location values against three bases: no trap, and the result is absolute or the
-    /// reference is refused downstream (never a credential-bearing request to a host the text hid).
+    /// 5,000 generated Location values against three bases: no trap, and a `//host` reference goes to
+    /// that host.
     @Test func generatedLocationsResolveWithoutTrapping() {
         var g = SeededGenerator(state: 7)
         let pieces = ["//", "/", "../", "./", "?", "#", "://", "http:", "https:", "host", "a", "%2F", "@", ":80", "\\", " ", "é", "\u{202E}"]
@@ -71,6 +73,13 @@ struct GeneratedAnswersTests {
             let base = g.pick(bases)
             let resolved = URIReference.resolve(reference, against: base)
             #expect(!resolved.isEmpty)
+            // Row 7's property: a network-path reference (`//host…`) names its own host, never the base's;
+            // what is not http(s) is refused when opened (`AllowedScheme`).
+            if reference.hasPrefix("//") {
+                let authority = reference.dropFirst(2).prefix { !"/?#".contains($0) }
+                let resolvedAuthority = resolved.range(of: "://").map { resolved[$0.upperBound...].prefix { !"/?#".contains($0) } }
+                #expect(resolvedAuthority.map(String.init) == String(authority), "\(reference) → \(resolved)")
+            }
         }
     }
 }

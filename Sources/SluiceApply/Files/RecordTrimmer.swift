@@ -11,8 +11,9 @@ import SluiceCore
 /// written at all.
 ///
 /// Each file is read once to find the records to remove (in 1 MiB chunks: memory stays flat whatever
-/// the file's size), and only then, if there are any, copied without them into a new file that replaces
-/// it. CSV files (`.csv`) are split into records as RFC 4180 says (a quoted field may hold commas, quotes
+/// the file's size). Only if there are any is it written: cut in place when they are its last records
+/// (vendors write records in time order), else copied around them in the kernel into a new file that
+/// replaces it. CSV files (`.csv`) are split into records as RFC 4180 says (a quoted field may hold commas, quotes
 /// and line breaks), or with Coveo's backslash escapes; JSON files (`.json`, `.jsonl`, `.ndjson`) are read
 /// as one JSON object per line. A record whose time is missing or not a time, a file of another kind, or
 /// a CSV file without the column fails the window: sluice never guesses which window a record is in.
@@ -122,7 +123,6 @@ public enum RecordTrimmer {
         let output = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard output >= 0 else { throw DurableFiles.posixError(temporary.path) }
         var written: Int64 = 0
-        var lastBytes: [UInt8] = []
         do {
             defer { close(output) }
             let size = Int64(lseek(input, 0, SEEK_END))
@@ -156,16 +156,13 @@ public enum RecordTrimmer {
                         }
                         done += w
                     }
-                    let tail = UnsafeRawBufferPointer(rebasing: buffer[max(0, n - 2)..<n])
-                    lastBytes = Array((lastBytes + tail).suffix(2))
                     offset += Int64(n)
                     written += Int64(n)
                 }
             }
-            if endsWithoutTerminator, let end = kept.last?.upperBound {
-                lastBytes = Self.lastBytes(input, before: end)
-            }
-            if endsWithoutTerminator, lastBytes.last == 0x0A {
+            // The original ended without a line end: so does the copy, when its last record went.
+            let lastBytes = endsWithoutTerminator ? kept.last.map { Self.lastBytes(input, before: $0.upperBound) } ?? [] : []
+            if lastBytes.last == 0x0A {
                 let cut: Int64 = lastBytes.count == 2 && lastBytes[0] == 0x0D ? 2 : 1
                 guard ftruncate(output, off_t(written - cut)) == 0 else { throw DurableFiles.posixError(temporary.path) }
             }
