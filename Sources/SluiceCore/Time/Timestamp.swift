@@ -104,27 +104,11 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public init?(windowStart text: String) {
         if let t = Timestamp(rfc3339: text) {
             self = t
-            return
+        } else if let ms = LooseTime.milliseconds(Array(text.utf8)) {
+            self = Timestamp(millisecondsSinceEpoch: ms)
+        } else {
+            return nil
         }
-        let bytes = Array(text.utf8)
-        func number(_ range: Range<Int>) -> Int? {
-            guard range.upperBound <= bytes.count, range.allSatisfy({ bytes[$0] >= 0x30 && bytes[$0] <= 0x39 }) else { return nil }
-            return range.reduce(0) { $0 * 10 + Int(bytes[$1] - 0x30) }
-        }
-        guard [10, 16, 19].contains(bytes.count), let year = number(0..<4), bytes[4] == 0x2D, let month = number(5..<7),
-              bytes[7] == 0x2D, let day = number(8..<10) else { return nil }
-        var hour = 0, minute = 0, second = 0
-        if bytes.count > 10 {
-            guard bytes[10] == 0x54 || bytes[10] == 0x20, let h = number(11..<13), bytes[13] == 0x3A, let m = number(14..<16) else { return nil }
-            hour = h
-            minute = m
-            if bytes.count == 19 {
-                guard bytes[16] == 0x3A, let sec = number(17..<19) else { return nil }
-                second = sec
-            }
-        }
-        guard let t = Timestamp(year: year, month: month, day: day, hour: hour, minute: minute, second: second) else { return nil }
-        self = t
     }
 
     /// Parses RFC 3339 (`2025-01-01T00:00:00Z`, `…T00:00:00.5+02:00`); the result is in UTC.
