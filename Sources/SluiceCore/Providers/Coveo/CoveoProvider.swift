@@ -46,24 +46,28 @@ public struct CoveoProvider: ExportProvider {
             let response = try await client.send(request)
             return try startedJob(response, idField: "id", "creating the export")
         }
-        var shift = offset.milliseconds
-        for attempt in 0..<2 {
-            let sent = Self.moved(request, window, by: -shift)
-            let response = try await client.send(sent)
-            let started = try startedJob(response, idField: "id", "creating the export")
-            // The export covers the range echoed, which must be the window whatever was sent for it.
-            switch Self.echo(response, window: window) {
-            case .matches:
-                return started
-            case .shifted(let by) where attempt == 0:
-                // The organisation reads the range in its own zone: ask again for the window's own hours.
-                shift += by
-                offset.learn(shift)
-            case .shifted, .other:
-                throw Self.refusal(response, window: window, shift: shift)
-            }
+        // The export covers the range echoed, which must be the window whatever was sent for it.
+        let shift = offset.milliseconds
+        let (response, started) = try await create(request, window, movedBack: shift)
+        switch Self.echo(response, window: window) {
+        case .matches:
+            return started
+        case .shifted(let by):
+            // The organisation reads the range in its own zone: ask again for the window's own hours.
+            offset.learn(shift + by)
+            let (again, restarted) = try await create(request, window, movedBack: shift + by)
+            guard Self.echo(again, window: window) == .matches else { throw Self.refusal(again, window: window, shift: shift + by) }
+            return restarted
+        case .other:
+            throw Self.refusal(response, window: window, shift: shift)
         }
-        throw ExportError(.unavailable, "coveo: the export's range moved again after the organisation's offset was applied")
+    }
+
+    /// Creates the export of `window`'s range moved back by `shift` milliseconds.
+    private func create(_ request: RenderedRequest, _ window: (from: Int64, to: Int64),
+                        movedBack shift: Int64) async throws -> (HTTPResponse, SubmittedExport) {
+        let response = try await client.send(Self.moved(request, window, by: -shift))
+        return (response, try startedJob(response, idField: "id", "creating the export"))
     }
 
     /// The `from` and `to` the request carries, in epoch milliseconds.
